@@ -1,0 +1,198 @@
+"""Sandbox state and the pieces every route shares: config, DuckDB, ids, auth, limits, faults.
+
+Route modules (commerce, returns, webhooks, admin) each expose `routes(sb) -> list[BaseRoute]`
+and keep their tables in `sb.db`, always under `sb.lock` (one DuckDB connection, many threads).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+from starlette.requests import Request
+from starlette.responses import Response
+
+API_VERSIONS = ("2026-10", "2026-07", "v1", "unstable")
+DEFAULT_API_KEY = "sandbox"
+# Loop ids are 64-bit and above 2**53, so a client that parses them as floats breaks here too.
+ID_BASE = 2**53 + 1_000_003
+UNAUTHORIZED_BODY = {
+    "error": {"code": "401", "http_code": "GEN-UNAUTHORIZED", "message": "Unauthorized."}
+}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
+_WINDOWS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    """'300/min' -> (300, 60.0); '0/min' disables the limit."""
+    match = _RATE.match(text)
+    if not match:
+        raise ValueError(f"rate limit {text!r} is not of the form N/min, N/s or N/hour")
+    return int(match.group(1)), float(_WINDOWS[match.group(2)])
+
+
+@dataclass
+class SandboxConfig:
+    """How a sandbox behaves. Defaults are Loop's documented behaviour."""
+
+    db_path: str = ":memory:"
+    api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
+    webhook_secret: str = "sandbox-webhook-secret"
+    rate_limit: str = "300/min"
+    fail_rate: float = 0.0
+    latency_ms: int = 0
+    seed: int | None = None
+    # Webhook delivery retries: attempts after the first, and the first backoff in seconds.
+    webhook_retries: int = 3
+    webhook_backoff_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        parse_rate(self.rate_limit)
+        if not 0.0 <= self.fail_rate <= 1.0:
+            raise ValueError("fail_rate must be between 0 and 1")
+        if self.latency_ms < 0:
+            raise ValueError("latency_ms must not be negative")
+        if not self.api_keys:
+            raise ValueError("at least one API key is needed")
+
+
+class RateLimiter:
+    """A sliding window per API key, as Loop counts: N requests in any window of W seconds."""
+
+    def __init__(self, rate: str) -> None:
+        self.limit, self.window = parse_rate(rate)
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        if self.limit <= 0:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and now - hits[0] >= self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return False
+            hits.append(now)
+            return True
+
+    def set_rate(self, rate: str) -> None:
+        with self._lock:
+            self.limit, self.window = parse_rate(rate)
+            self._hits.clear()
+
+
+@dataclass
+class Sandbox:
+    """One sandbox's state: a DuckDB connection guarded by a lock, an id source, and knobs."""
+
+    config: SandboxConfig = field(default_factory=SandboxConfig)
+
+    def __post_init__(self) -> None:
+        self.db = duckdb.connect(self.config.db_path)
+        self.lock = threading.RLock()
+        self.rng = random.Random(self.config.seed)
+        self.limiter = RateLimiter(self.config.rate_limit)
+        with self.lock:
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS sandbox_ids (name TEXT PRIMARY KEY, next_id UBIGINT)"
+            )
+            self.db.execute(
+                "INSERT INTO sandbox_ids VALUES ('loop', ?) ON CONFLICT DO NOTHING", [ID_BASE]
+            )
+            # Every commerce object (kind: product, variant, customer, location, inventory,
+            # collection, order), stored as the body Loop would return for it.
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS commerce_records ("
+                " kind TEXT NOT NULL, id UBIGINT NOT NULL, external_id TEXT,"
+                " parent_id UBIGINT, body JSON NOT NULL, seq BIGINT NOT NULL,"
+                " PRIMARY KEY (kind, id))"
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection, locked, inside one transaction (rolled back on error)."""
+        with self.lock:
+            self.db.execute("BEGIN TRANSACTION")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    def new_ids(self, count: int = 1) -> list[int]:
+        """Fresh 64-bit Loop ids (all above 2**53), durable across restarts with a file db."""
+        with self.lock:
+            row = self.db.execute(
+                "UPDATE sandbox_ids SET next_id = next_id + ? WHERE name = 'loop' "
+                "RETURNING next_id - ?",
+                [count, count],
+            ).fetchone()
+        assert row is not None
+        start = int(row[0])
+        return [start + i for i in range(count)]
+
+    def new_id(self) -> int:
+        return self.new_ids(1)[0]
+
+    def get_record(self, kind: str, loop_id: int) -> dict[str, Any] | None:
+        """The stored commerce object of that kind and Loop id, as Loop would return it."""
+        with self.lock:
+            row = self.db.execute(
+                "SELECT body FROM commerce_records WHERE kind = ? AND id = ?", [kind, loop_id]
+            ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+
+def wants_string_ids(request: Request) -> bool:
+    return request.headers.get("x-loop-global-identifier-type", "").lower() == "string"
+
+
+def _stringify_ids(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: (str(v) if isinstance(v, int) and not isinstance(v, bool) and _is_id_key(k)
+                else _stringify_ids(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_stringify_ids(v) for v in value]
+    return value
+
+
+def _is_id_key(key: str) -> bool:
+    return key == "id" or key.endswith("_id")
+
+
+def loop_json(request: Request, body: Any, status: int = 200) -> Response:
+    """A JSON response as Loop sends it; ids become strings when the client asked for that."""
+    if wants_string_ids(request):
+        body = _stringify_ids(body)
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+def error_json(request: Request, status: int, message: str, errors: Any = None) -> Response:
+    """Laravel-style error body: {"message": ..., "errors": {...}} (errors left out when None)."""
+    body: dict[str, Any] = {"message": message}
+    if errors is not None:
+        body["errors"] = errors
+    return loop_json(request, body, status)
