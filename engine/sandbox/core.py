@@ -134,13 +134,12 @@ class Sandbox:
     def new_ids(self, count: int = 1) -> list[int]:
         """Fresh 64-bit Loop ids (all above 2**53), durable across restarts with a file db."""
         with self.lock:
-            row = self.db.execute(
-                "UPDATE sandbox_ids SET next_id = next_id + ? WHERE name = 'loop' "
-                "RETURNING next_id - ?",
-                [count, count],
-            ).fetchone()
-        assert row is not None
-        start = int(row[0])
+            row = self.db.execute("SELECT next_id FROM sandbox_ids WHERE name = 'loop'").fetchone()
+            assert row is not None
+            start = int(row[0])
+            self.db.execute(
+                "UPDATE sandbox_ids SET next_id = ? WHERE name = 'loop'", [start + count]
+            )
         return [start + i for i in range(count)]
 
     def new_id(self) -> int:
