@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,6 +103,9 @@ class Sandbox:
         self.lock = threading.RLock()
         self.rng = random.Random(self.config.seed)
         self.limiter = RateLimiter(self.config.rate_limit)
+        # Called (under the lock, inside one transaction) by POST /_sandbox/reset: each route
+        # module that owns tables appends a hook that empties them.
+        self.reset_hooks: list[Callable[[], None]] = []
         with self.lock:
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS sandbox_ids (name TEXT PRIMARY KEY, next_id UBIGINT)"
