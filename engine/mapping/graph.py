@@ -1,0 +1,53 @@
+"""Entity dependencies: lookups found in field specs, and a stable topological order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from engine.mapping.kinds import BUILD_ORDER
+from engine.mapping.yamlsource import KeyPath
+
+
+def lookups_in(spec: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
+    """Every `{lookup: ENTITY, ...}` in a field spec tree, with the path of its `lookup` key."""
+    if isinstance(spec, dict):
+        if isinstance(spec.get("lookup"), str):
+            yield (*path, "lookup"), spec["lookup"]
+        for key, child in spec.items():
+            yield from lookups_in(child, (*path, str(key)))
+    elif isinstance(spec, list):
+        for i, child in enumerate(spec):
+            yield from lookups_in(child, (*path, i))
+
+
+def dependency_order(
+    edges: dict[str, set[str]], kinds: dict[str, str]
+) -> tuple[tuple[str, ...], list[str]]:
+    """Entities so that each comes after what it needs; ties follow Loop's build order.
+
+    Returns (order, cycle): cycle is empty, or the names forming one dependency cycle.
+    """
+    rank = {name: (BUILD_ORDER.index(kinds[name]), name) for name in edges}
+    done: list[str] = []
+    placed: set[str] = set()
+    pending = set(edges)
+    while pending:
+        ready = sorted((n for n in pending if edges[n] <= placed), key=rank.__getitem__)
+        if not ready:
+            return tuple(done), _find_cycle(edges, pending)
+        first = ready[0]
+        done.append(first)
+        placed.add(first)
+        pending.discard(first)
+    return tuple(done), []
+
+
+def _find_cycle(edges: dict[str, set[str]], pending: set[str]) -> list[str]:
+    start = min(pending)
+    seen: list[str] = []
+    node = start
+    while node not in seen:
+        seen.append(node)
+        node = min(n for n in edges[node] if n in pending)
+    return seen[seen.index(node):]

@@ -1,0 +1,61 @@
+"""`${VAR}` and `${VAR:-default}` in mapping values, from the environment.
+
+Values that came from the environment may be secrets: the set of paths that were interpolated
+is kept so that errors about them never echo the value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from engine.errors import ConfigError, Problem
+from engine.mapping.yamlsource import KeyPath, Positions
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_ESCAPED = "$${"
+
+
+def interpolate(
+    data: Any, positions: Positions, env: Mapping[str, str]
+) -> tuple[Any, set[KeyPath]]:
+    """Replace every `${VAR}` in string values; return the data and the interpolated paths.
+
+    `$${` is an escape for a literal `${`. A missing variable without a default is an error
+    naming the variable and every place it is used; all such problems are reported at once.
+    """
+    problems: list[Problem] = []
+    touched: set[KeyPath] = set()
+
+    def sub(text: str, path: KeyPath) -> str:
+        def one(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            problems.append(
+                positions.problem(path, f"environment variable {name} is not set (no default)")
+            )
+            return ""
+
+        if "${" not in text:
+            return text
+        touched.add(path)
+        parts = text.split(_ESCAPED)
+        return "${".join(_VAR.sub(one, part) for part in parts)
+
+    def visit(value: Any, path: KeyPath) -> Any:
+        if isinstance(value, dict):
+            return {k: visit(v, (*path, str(k))) for k, v in value.items()}
+        if isinstance(value, list):
+            return [visit(v, (*path, i)) for i, v in enumerate(value)]
+        if isinstance(value, str):
+            return sub(value, path)
+        return value
+
+    result = visit(data, ())
+    if problems:
+        raise ConfigError(str(problems[0]), problems)
+    return result, touched

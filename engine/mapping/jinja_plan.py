@@ -1,0 +1,89 @@
+"""Turns one-expression Jinja templates (`{{ price | cents }}`) into Python source.
+
+Only `{{ EXPR }}` templates whose expression is built of names, attribute and item access,
+constants and the mapping's own filters are planned; anything else (text around the
+expression, statements, tests, Jinja's built-in filters, operators) is rendered by the
+sandboxed environment. Attribute access on anything but a dict still goes through the
+sandbox's `getattr`, so planning never widens what a template can reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from jinja2 import nodes
+
+from engine.mapping.jmes_plan import Unsupported
+
+# Names a template reads from the scope rather than from the record.
+TEMPLATE_SCOPE = ("parent", "root", "vars")
+
+
+def single_expression(tree: nodes.Template) -> nodes.Expr | None:
+    """The expression of a template that is exactly `{{ EXPR }}`, else None."""
+    if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
+        return None
+    parts = tree.body[0].nodes
+    if len(parts) != 1 or isinstance(parts[0], nodes.TemplateData):
+        return None
+    return parts[0]
+
+
+class JinjaPlanner:
+    """Emits a Python expression for a Jinja expression node.
+
+    `const(value)` binds a value and returns its name; `filter_name(name)` returns the bound
+    name of one of the mapping's filters or None (then the template is rendered instead).
+    """
+
+    def __init__(
+        self, const: Callable[[Any], str], filter_name: Callable[[str], str | None]
+    ) -> None:
+        self.const, self.filter_name = const, filter_name
+
+    def expr(self, node: nodes.Node, scope: dict[str, str], may_miss: bool = False) -> str:
+        """Python for `node`; a missing name raises unless `may_miss` (the input of `default`)."""
+        if isinstance(node, nodes.Const):
+            value = node.value
+            return repr(value) if value is None or isinstance(value, bool | int | float | str) \
+                else self.const(value)
+        if isinstance(node, nodes.Name | nodes.Getattr | nodes.Getitem):
+            code = self._access(node, scope)
+            return code if may_miss else f"_defined({code}, {_describe(node)!r})"
+        if isinstance(node, nodes.Filter):
+            return self._filter(node, scope)
+        raise Unsupported(type(node).__name__)
+
+    def _access(self, node: nodes.Node, scope: dict[str, str]) -> str:
+        if isinstance(node, nodes.Name):
+            if node.name in TEMPLATE_SCOPE:
+                return scope[node.name]
+            return f"_name({scope['rec']}, {node.name!r})"
+        if isinstance(node, nodes.Getattr):
+            return f"_attr({self._access(node.node, scope)}, {node.attr!r})"
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            return f"_item({self._access(node.node, scope)}, {node.arg.value!r})"
+        raise Unsupported(type(node).__name__)
+
+    def _filter(self, node: nodes.Filter, scope: dict[str, str]) -> str:
+        target = self.filter_name(node.name)
+        if target is None or node.dyn_args is not None or node.dyn_kwargs is not None:
+            raise Unsupported(f"filter {node.name}")
+        assert node.node is not None
+        value = self.expr(node.node, scope, may_miss=node.name == "default")
+        if node.name == "default":
+            value = f"_missing_to_none({value})"
+        args = [value, *(self.expr(a, scope) for a in node.args)]
+        args += [f"{kw.key}={self.expr(kw.value, scope)}" for kw in node.kwargs]
+        return f"{target}({', '.join(args)})"
+
+
+def _describe(node: nodes.Node) -> str:
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Getattr):
+        return f"{_describe(node.node)}.{node.attr}"
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        return f"{_describe(node.node)}[{node.arg.value!r}]"
+    return "value"

@@ -1,0 +1,195 @@
+"""Load -> check -> build: a mapping file becomes a `Mapping`, or a ConfigError with every problem.
+
+Phases: YAML with positions, `${VAR}` interpolation, the mapping JSON Schema (all errors at
+once), the connector's own schemas, then entity-level rules (kinds, children, depends_on,
+lookups, cycles). Compiling the field specs is the next phase (engine.mapping.compile).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping as AnyMapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from engine.errors import ConfigError, Problem
+from engine.mapping.graph import dependency_order, lookups_in
+from engine.mapping.interpolate import interpolate
+from engine.mapping.kinds import KINDS, kind_for_entity
+from engine.mapping.model import Entity, Mapping, Target, TestCase
+from engine.mapping.suggest import unknown
+from engine.mapping.yamlsource import KeyPath, Positions, load_yaml_file
+from engine.resources import schemas_dir
+
+
+@cache
+def _mapping_validator() -> jsonschema.Draft202012Validator:
+    with (schemas_dir() / "mapping.schema.json").open(encoding="utf-8") as fh:
+        schema = json.load(fh)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def schema_problems(
+    validator: jsonschema.protocols.Validator,
+    data: Any,
+    positions: Positions,
+    prefix: KeyPath = (),
+    secret_paths: frozenset[KeyPath] | set[KeyPath] = frozenset(),
+) -> list[Problem]:
+    """Every JSON Schema error as a Problem at its position; values from ${VAR} are not echoed."""
+    problems = []
+    for err in validator.iter_errors(data):
+        path: KeyPath = (*prefix, *(str(p) if isinstance(p, str) else p for p in err.absolute_path))
+        message = err.message
+        if path in secret_paths:
+            message = message.replace(repr(err.instance), "the value from the environment")
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            message = _unexpected_keys(err, message)
+        problems.append(positions.problem(path, message))
+    return sorted(problems, key=lambda p: (p.line, p.col, p.message))
+
+
+def _unexpected_keys(err: jsonschema.ValidationError, message: str) -> str:
+    allowed = sorted(err.schema.get("properties", {}))
+    extra = sorted(k for k in err.instance if k not in allowed)
+    if not extra or not allowed:
+        return message
+    return "; ".join(unknown("key", key, allowed) for key in extra)
+
+
+def load_mapping(path: str | Path, env: AnyMapping[str, str] | None = None) -> Mapping:
+    """Load, interpolate, check and build a mapping file; ConfigError lists every problem."""
+    file = Path(path)
+    raw, positions = load_yaml_file(file)
+    data, touched = interpolate(raw, positions, os.environ if env is None else env)
+    secrets = frozenset(touched)
+    problems = schema_problems(_mapping_validator(), data, positions, secret_paths=secrets)
+    if problems:
+        raise ConfigError(f"{len(problems)} problem(s) in {file}", problems)
+    builder = _Build(file, data, positions)
+    mapping = builder.build(secrets)
+    if builder.problems:
+        raise ConfigError(f"{len(builder.problems)} problem(s) in {file}", builder.problems)
+    return mapping
+
+
+class _Build:
+    """Builds the dataclasses while collecting every semantic problem."""
+
+    def __init__(self, file: Path, data: dict[str, Any], positions: Positions) -> None:
+        self.file, self.data, self.positions = file, data, positions
+        self.problems: list[Problem] = []
+
+    def problem(self, path: KeyPath, message: str) -> None:
+        self.problems.append(self.positions.problem(path, message))
+
+    def build(self, secrets: frozenset[KeyPath]) -> Mapping:
+        d = self.data
+        entities = self._entities()
+        self._check_source(entities)
+        order = self._order(entities)
+        target = Target(**d.get("target", {}))
+        return Mapping(
+            file=self.file, name=d["name"], source=d["source"], target=target,
+            entities=entities, order=order, vars=d.get("vars", {}),
+            timezone=d.get("timezone", "UTC"), currency=d.get("currency", "USD").upper(),
+            state_path=d.get("state", {}).get("path"), tests=self._tests(entities),
+            positions=self.positions, secret_paths=secrets,
+        )
+
+    def _entities(self) -> dict[str, Entity]:
+        out: dict[str, Entity] = {}
+        for name, spec in self.data["entities"].items():
+            path: KeyPath = ("entities", name)
+            kind = kind_for_entity(name, spec.get("kind"))
+            if kind is None:
+                self.problem(path, "cannot tell the Loop kind from the name: "
+                             + unknown("entity kind", name, [k.plural for k in KINDS.values()])
+                             + "; set `kind:`")
+                continue
+            out[name] = Entity(
+                name=name, kind=kind, path=path, map=spec["map"], extract=spec.get("extract", {}),
+                depends_on=tuple(spec.get("depends_on", ())), key=spec.get("key", "external_id"),
+                enabled=spec.get("enabled", True),
+            )
+            child = spec.get("variants")
+            if child is not None:
+                self._variants(out, name, kind.name, child, path)
+        return out
+
+    def _variants(
+        self, out: dict[str, Entity], parent: str, kind: str, spec: dict[str, Any], path: KeyPath
+    ) -> None:
+        if kind != "product":
+            self.problem((*path, "variants"), "only a product entity can have variants")
+            return
+        if "variants" in self.data["entities"]:
+            self.problem((*path, "variants"), "variants are declared twice (here and as an entity)")
+            return
+        out["variants"] = Entity(
+            name="variants", kind=KINDS["variant"], path=(*path, "variants"), map=spec["map"],
+            depends_on=(parent,), parent=parent, each=spec["each"], where=spec.get("where"),
+        )
+
+    def _check_source(self, entities: dict[str, Entity]) -> None:
+        from connectors.registry import connector_class  # connectors import the engine
+
+        name = self.data["source"]["connector"]
+        try:
+            cls = connector_class(name)
+        except ConfigError as exc:
+            self.problem(("source", "connector"), str(exc))
+            return
+        check = jsonschema.Draft202012Validator
+        self.problems += schema_problems(
+            check(cls.source_schema), self.data["source"], self.positions, ("source",)
+        )
+        for entity in entities.values():
+            if entity.parent is None and entity.enabled:
+                self.problems += schema_problems(
+                    check(cls.extract_schema), entity.extract, self.positions,
+                    (*entity.path, "extract"),
+                )
+
+    def _order(self, entities: dict[str, Entity]) -> tuple[str, ...]:
+        edges: dict[str, set[str]] = {}
+        for entity in entities.values():
+            needs = set(entity.depends_on)
+            for i, dep in enumerate(entity.depends_on):
+                if dep not in entities:
+                    self.problem((*entity.path, "depends_on", i),
+                                 unknown("entity", dep, entities))
+                    needs.discard(dep)
+            for ref_path, ref in lookups_in(entity.map, (*entity.path, "map")):
+                if ref not in entities:
+                    self.problem(ref_path, unknown("entity in lookup", ref, entities))
+                elif ref != entity.name:
+                    needs.add(ref)
+            edges[entity.name] = needs
+        order, cycle = dependency_order(edges, {n: e.kind.name for n, e in entities.items()})
+        if cycle:
+            self.problem(entities[cycle[0]].path,
+                         "cycle in depends_on/lookup: " + " -> ".join([*cycle, cycle[0]]))
+        return order
+
+    def _tests(self, entities: dict[str, Entity]) -> tuple[TestCase, ...]:
+        cases = []
+        for i, spec in enumerate(self.data.get("tests", [])):
+            path: KeyPath = ("tests", i)
+            if spec["entity"] not in entities:
+                self.problem((*path, "entity"), unknown("entity", spec["entity"], entities))
+                continue
+            errors = spec.get("expect_error", ())
+            cases.append(TestCase(
+                name=spec["name"], entity=spec["entity"], input=spec["input"], path=path,
+                expect=spec.get("expect"),
+                expect_error=(errors,) if isinstance(errors, str) else tuple(errors),
+                lookups={k: {str(a): b for a, b in v.items()}
+                         for k, v in spec.get("lookups", {}).items()},
+                validate=spec.get("validate", True),
+            ))
+        return tuple(cases)

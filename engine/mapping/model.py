@@ -1,0 +1,76 @@
+"""The mapping as frozen dataclasses: what `build` makes from a checked document."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.mapping.kinds import Kind
+from engine.mapping.yamlsource import KeyPath, Positions
+
+
+@dataclass(frozen=True)
+class Target:
+    base_url: str = "embedded"
+    api_key: str = "sandbox"
+    api_version: str = "2026-10"
+    rate_limit: str = "300/min"
+    concurrency: int = 4
+    timeout_s: float = 30.0
+    max_retries: int = 6
+
+    def __repr__(self) -> str:  # the API key is a secret: never in a repr
+        return f"Target(base_url={self.base_url!r}, api_version={self.api_version!r})"
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One entity: its Loop kind, extraction block and field specs (raw, compiled later)."""
+
+    name: str
+    kind: Kind
+    path: KeyPath
+    map: dict[str, Any]
+    extract: dict[str, Any] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+    key: str = "external_id"
+    enabled: bool = True
+    parent: str | None = None  # for a child entity (variants): the parent entity's name
+    each: str | None = None  # for a child entity: selects its items in the parent record
+    where: str | None = None
+
+
+@dataclass(frozen=True)
+class TestCase:
+    name: str
+    entity: str
+    input: dict[str, Any]
+    path: KeyPath
+    expect: Any = None
+    expect_error: tuple[str, ...] = ()
+    lookups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    validate: bool = True
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A loaded, checked mapping file."""
+
+    file: Path
+    name: str
+    source: dict[str, Any]
+    target: Target
+    entities: dict[str, Entity]
+    order: tuple[str, ...]  # entities in dependency order
+    vars: dict[str, Any] = field(default_factory=dict)
+    timezone: str = "UTC"
+    currency: str = "USD"
+    state_path: str | None = None
+    tests: tuple[TestCase, ...] = ()
+    positions: Positions = field(default_factory=lambda: Positions(""))
+    secret_paths: frozenset[KeyPath] = frozenset()
+
+    @property
+    def base_dir(self) -> Path:
+        return self.file.parent

@@ -1,0 +1,135 @@
+"""What compiled mappings call at run time: scope access, lookups, and error collection."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import jmespath.exceptions
+from jinja2 import Undefined
+from jinja2.exceptions import SecurityError, UndefinedError
+
+from engine.errors import RecordError
+
+
+class _Missing:
+    """A name or key a template asked for that the record does not have."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True, slots=True)
+class LookupRef:
+    """A reference to another entity's record, by its platform key, until the ID map resolves it."""
+
+    entity: str
+    key: str
+
+    def placeholder(self) -> str:
+        return f"<{self.entity}:{self.key}>"
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    """Why one field of one record could not be mapped: payload path, mapping path, message."""
+
+    path: str
+    message: str
+    mapping_path: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+@dataclass
+class Transformed:
+    """A record's payload, its unresolved lookups (container, key, ref) and its problems."""
+
+    payload: dict[str, Any]
+    refs: list[tuple[Any, Any, LookupRef]] = field(default_factory=list)
+    issues: list[FieldIssue] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+
+class Runtime:
+    """Helpers bound into a compiled mapping's namespace; `env` is the sandboxed Jinja env."""
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+
+    def name(self, rec: Any, key: str) -> Any:
+        if isinstance(rec, dict):
+            return rec.get(key, MISSING)
+        return MISSING
+
+    def attr(self, value: Any, key: str) -> Any:
+        if isinstance(value, dict):
+            return value.get(key, MISSING)
+        if value is MISSING or value is None:
+            return MISSING
+        found = self.env.getattr(value, key)  # the sandbox decides what may be reached
+        return MISSING if isinstance(found, Undefined) else found
+
+    def item(self, value: Any, key: Any) -> Any:
+        if isinstance(value, dict):
+            return value.get(key, MISSING)
+        if isinstance(value, list) and isinstance(key, int):
+            return value[key] if -len(value) <= key < len(value) else MISSING
+        if value is MISSING or value is None:
+            return MISSING
+        found = self.env.getitem(value, key)
+        return MISSING if isinstance(found, Undefined) else found
+
+
+def defined(value: Any, what: str) -> Any:
+    if value is MISSING:
+        raise RecordError(f"{what!r} is undefined")
+    return value
+
+
+def missing_to_none(value: Any) -> Any:
+    return None if value is MISSING else value
+
+
+def key_str(value: Any) -> str | None:
+    """Lookup keys are compared as strings: 42, 42.0 and "42" are the same platform id."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value if isinstance(value, str) else str(value)
+
+
+def fresh(value: Any) -> Any:
+    """A private copy of a mutable constant, so no payload shares one with another."""
+    return copy.deepcopy(value)
+
+
+def join_path(loc: str, rel: str) -> str:
+    if not loc:
+        return rel
+    return f"{loc}.{rel}" if rel and not rel.startswith("[") else loc + rel
+
+
+def record_issue(issues: list[FieldIssue], loc: str, rel: str, mpath: str, exc: Exception) -> None:
+    issues.append(FieldIssue(join_path(loc, rel), describe_error(exc), mpath))
+
+
+def describe_error(exc: Exception) -> str:
+    if isinstance(exc, RecordError):
+        return exc.message
+    if isinstance(exc, UndefinedError | SecurityError):
+        return str(exc.message or exc)
+    if isinstance(exc, jmespath.exceptions.JMESPathError):
+        return str(exc).replace("\n", " ")
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,140 @@
+"""Loads YAML with `yaml.safe_load` semantics while keeping the line and column of every node.
+
+The result is plain Python data plus a `Positions` table from key paths to (line, col), so
+every later phase can say `file:line:col` for any value it complains about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+
+from engine.errors import ConfigError, Problem
+
+KeyPath = tuple[str | int, ...]
+
+
+def dotted(path: KeyPath) -> str:
+    """('entities', 'orders', 'map', 'line_items', 0) -> 'entities.orders.map.line_items[0]'."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+@dataclass
+class Positions:
+    """Where each value of a loaded document stands in its file (1-based line and column)."""
+
+    file: str
+    marks: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+
+    def at(self, path: KeyPath) -> tuple[int, int]:
+        """The position of `path`, or of its nearest ancestor that has one."""
+        probe = tuple(path)
+        while probe:
+            if probe in self.marks:
+                return self.marks[probe]
+            probe = probe[:-1]
+        return self.marks.get((), (1, 1))
+
+    def problem(self, path: KeyPath, message: str) -> Problem:
+        line, col = self.at(path)
+        return Problem(self.file, line, col, dotted(path), message)
+
+
+class _Builder:
+    """Turns a composed node tree into Python values, recording positions on the way."""
+
+    def __init__(self, positions: Positions) -> None:
+        self.positions = positions
+        self.constructor = SafeConstructor()
+        self.problems: list[Problem] = []
+
+    def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        self.positions.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+        return self.constructor.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
+        self.constructor.flatten_mapping(node)  # resolves YAML merge keys (<<)
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.constructor.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                self._error(key_node, path, "a mapping key must be a plain scalar")
+                continue
+            child: KeyPath = (*path, key if isinstance(key, str) else str(key))
+            if key in out:
+                self._error(key_node, child, f"duplicate key {key!r}")
+                continue
+            out[key] = self.build(value_node, child)
+            if not isinstance(value_node, yaml.ScalarNode):
+                # A block collection "starts" at its first child: point at its key instead.
+                mark = key_node.start_mark
+                self.positions.marks[child] = (mark.line + 1, mark.column + 1)
+        return out
+
+    def _error(self, node: yaml.Node, path: KeyPath, message: str) -> None:
+        line, col = node.start_mark.line + 1, node.start_mark.column + 1
+        self.problems.append(Problem(self.positions.file, line, col, dotted(path), message))
+
+
+def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
+    """Parse one YAML document; ConfigError with position on a syntax error or duplicate key."""
+    positions = Positions(file)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = Problem(file, line, col, "", f"YAML syntax error: {exc.problem}")
+        raise ConfigError(str(problem), [problem]) from None
+    except yaml.YAMLError as exc:
+        problem = Problem(file, 1, 1, "", f"YAML error: {exc}")
+        raise ConfigError(str(problem), [problem]) from None
+    if node is None:
+        return None, positions
+    builder = _Builder(positions)
+    try:
+        data = builder.build(node, ())
+    except ConstructorError as exc:
+        mark = exc.problem_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        builder.problems.append(Problem(file, line, col, "", f"YAML error: {exc.problem}"))
+        data = None
+    if builder.problems:
+        raise ConfigError(str(builder.problems[0]), builder.problems)
+    return data, positions
+
+
+def load_yaml_file(path: Path) -> tuple[Any, Positions]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problem = Problem(str(path), 1, 1, "", f"cannot read the mapping: {exc.strerror}")
+        raise ConfigError(str(problem), [problem]) from None
+    return load_yaml(text, str(path))
+
+
+def walk(value: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
+    """Every (path, scalar) in a loaded document, depth first."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from walk(child, (*path, str(key)))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            yield from walk(child, (*path, i))
+    else:
+        yield path, value
