@@ -1,0 +1,157 @@
+"""Sandbox returns: Loop's return data and action endpoints, and the sandbox-only admin for returns.
+
+Under /api/{version} (see `returns_query`, `returns_actions`): the Detailed Returns List, Get
+Return Details, the ASN report, and the return actions. Under /_sandbox (here):
+
+- `POST /returns` creates a return on a synced order: `{"order_id" | "order_external_id",
+  "line_items": [{"line_item_id", "quantity", "outcome": refund|exchange|store_credit,
+  "exchange_variant_id", "return_reason", "return_comment"}], "state": "open",
+  "created_at"?: ISO 8601 (to backdate), "restock_webhooks"?: bool}` -> 201 with the return;
+  an unknown order, line or variant, or units not fulfilled or already returned -> 422.
+- `GET /returns`, `GET /returns/{id}`: stored returns in full (with `additional_details`).
+- `POST /returns/{id}/expire`: open -> expired (returns whose labels were never used).
+- `POST /returns/{id}/label` `{status, carrier, tracking_number, url, rate, service}`: creates
+  the return's label (label.created) or updates it (label.updated); both also send return.updated.
+
+State machine: open -> closed (close, process, remove) | cancelled (cancel) | review (flag) |
+expired (admin); review -> closed (close) only; closed, cancelled and expired are final.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from engine.sandbox import webhooks
+from engine.sandbox.core import Sandbox, error_json, loop_json
+from engine.sandbox.returns_actions import (
+    action_routes,
+    announce,
+    not_found,
+    return_or_none,
+    set_state,
+    wrong_state,
+)
+from engine.sandbox.returns_query import query_routes
+from engine.sandbox.returns_store import (
+    TRANSITIONS,
+    ReturnSpecError,
+    all_returns,
+    clear_tables,
+    ensure_tables,
+    new_return,
+    now_sql,
+    save_return,
+)
+from engine.sandbox.returns_views import label_payload
+
+LABEL_STATUSES = ("new", "pre_transit", "in_transit", "out_for_delivery", "delivered")
+LABEL_FIELDS = ("status", "carrier", "tracking_number", "url", "rate", "service")
+
+
+def _setup(sb: Sandbox) -> None:
+    if getattr(sb, "_loop_returns_ready", False):
+        return
+    ensure_tables(sb)
+    hooks = getattr(sb, "reset_hooks", None)
+    if hooks is not None:
+        hooks.append(lambda: clear_tables(sb))
+    sb._loop_returns_ready = True  # type: ignore[attr-defined]
+    webhooks.runtime(sb)
+
+
+def routes(sb: Sandbox) -> list[BaseRoute]:
+    """Return data and return actions, mounted under /api/{version}."""
+    _setup(sb)
+    return [*query_routes(sb), *action_routes(sb)]
+
+
+async def _json_object(request: Request) -> dict[str, Any] | None:
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def admin_routes(sb: Sandbox) -> list[BaseRoute]:
+    """The sandbox-only returns admin, mounted under /_sandbox."""
+    _setup(sb)
+
+    async def create(request: Request) -> Response:
+        spec = await _json_object(request)
+        if spec is None:
+            return loop_json(request, {"message": "The request body must be a JSON object."}, 400)
+        try:
+            record = new_return(sb, spec)
+        except ReturnSpecError as exc:
+            return error_json(request, 422, "The given data was invalid.", exc.errors)
+        announce(sb, record, "return.created")
+        return loop_json(request, record, 201)
+
+    async def list_all(request: Request) -> Response:
+        return loop_json(request, {"returns": all_returns(sb)})
+
+    async def one(request: Request) -> Response:
+        record = return_or_none(sb, request)
+        return not_found(request) if record is None else loop_json(request, record)
+
+    async def expire(request: Request) -> Response:
+        record = return_or_none(sb, request)
+        if record is None:
+            return not_found(request)
+        if record["state"] not in TRANSITIONS["expire"]:
+            return wrong_state(request, record, "expired")
+        set_state(sb, record, "expired")
+        return loop_json(request, record)
+
+    return [
+        Route("/returns", create, methods=["POST"]),
+        Route("/returns", list_all, methods=["GET"]),
+        Route("/returns/{id}", one, methods=["GET"]),
+        Route("/returns/{id}/expire", expire, methods=["POST"]),
+        Route("/returns/{id}/label", label_handler(sb), methods=["POST"]),
+    ]
+
+
+def label_handler(sb: Sandbox) -> Any:
+    async def label(request: Request) -> Response:
+        record = return_or_none(sb, request)
+        if record is None:
+            return not_found(request)
+        body = await _json_object(request)
+        if body is None:
+            return loop_json(request, {"message": "The request body must be a JSON object."}, 400)
+        if body.get("status", "new") not in LABEL_STATUSES:
+            errors = {"status": [f"The status must be one of {', '.join(LABEL_STATUSES)}."]}
+            return error_json(request, 422, "The given data was invalid.", errors)
+        created = not record["labels"]
+        current = upsert_label(record, body)
+        save_return(sb, record)
+        trigger = "label.created" if created else "label.updated"
+        webhooks.emit(sb, "label", trigger, label_payload(record, current, trigger))
+        announce(sb, record, "return.updated")
+        return loop_json(request, current, 201 if created else 200)
+
+    return label
+
+
+def upsert_label(record: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """Creates the return's label or applies `body` to it; returns the label."""
+    stamp = now_sql()
+    if not record["labels"]:
+        record["labels"].append({
+            "status": "new", "created_at": stamp, "updated_at": stamp,
+            "url": f"https://labels.sandbox.loop.test/{record['id']}.pdf", "rate": "0.00",
+            "carrier": "USPS", "service": "Ground", "tracking_number": f"SBX{record['id']}",
+            "line_items": [line["line_item_id"] for line in record["line_items"]],
+        })
+    label: dict[str, Any] = record["labels"][-1]
+    label.update({k: body[k] for k in LABEL_FIELDS if k in body})
+    label["updated_at"] = stamp
+    return label
