@@ -1,0 +1,170 @@
+"""The `sql` connector: one query per entity against DuckDB, SQLite, or files DuckDB can read.
+
+- `type: duckdb` (a `.duckdb` file or `:memory:`): DuckDB SQL. Parquet and CSV files are read in
+  the query itself (`read_parquet('data/orders.parquet')`); relative file paths resolve against
+  the mapping's folder (DuckDB's `file_search_path`).
+- `type: sqlite` (`.sqlite`, `.sqlite3`, `.db`): read with Python's own sqlite3 module, so the
+  query is SQLite SQL. DuckDB's sqlite extension is downloaded on first use and the machines this
+  project runs on may have no network, so it is opt-in: `sqlite_reader: duckdb` uses it when it
+  is already installed (and says so plainly when it is not).
+
+The saved cursor (or `cursor.initial` on a first run) is always bound as a query parameter,
+never formatted into the SQL: write `$cursor` (DuckDB and SQLite; SQLite also takes `:cursor`)
+or `?` (each `?` is bound to the cursor). Rows are fetched `page_size` at a time and become
+dicts keyed by column name with JSON-friendly values (connectors.paging.json_friendly: DECIMAL
+as its exact decimal string, timestamps as ISO 8601 strings).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import duckdb
+
+from connectors.base import Connector, ExtractRequest, Page
+from connectors.paging import CursorTracker, cursor_config, json_friendly, paginate
+from connectors.sql_schema import EXTRACT_SCHEMA, SOURCE_SCHEMA
+from engine.errors import ConfigError, ExtractError
+
+SQLITE_SUFFIXES = {".sqlite", ".sqlite3", ".db"}
+_NAMED = {"duckdb": re.compile(r"\$cursor\b"), "sqlite": re.compile(r"[$:@]cursor\b")}
+_DB_ERRORS = (duckdb.Error, sqlite3.Error)
+Params = dict[str, Any] | list[Any] | None
+
+
+def database_type(source: Mapping[str, Any]) -> str:
+    """`type` as declared, else from the file extension (DuckDB for anything else)."""
+    declared = source.get("type")
+    if declared:
+        return str(declared)
+    return "sqlite" if Path(str(source["database"])).suffix.lower() in SQLITE_SUFFIXES else "duckdb"
+
+
+class SqlConnector(Connector):
+    """Runs each entity's query and streams its rows, `page_size` at a time."""
+
+    name: ClassVar[str] = "sql"
+    source_schema: ClassVar[dict[str, Any]] = SOURCE_SCHEMA
+    extract_schema: ClassVar[dict[str, Any]] = EXTRACT_SCHEMA
+
+    def __init__(self, source: Mapping[str, Any], base_dir: Path) -> None:
+        super().__init__(source, base_dir)
+        self.kind = database_type(self.source)
+        self._conn: duckdb.DuckDBPyConnection | sqlite3.Connection | None = None
+
+    def extract(self, request: ExtractRequest) -> Iterator[Page]:
+        cfg = request.config
+        cursor = cursor_config(cfg.get("cursor"))
+        query = str(cfg["query"])
+        params = self._params(query, request.cursor, cursor, request.entity)
+        page_size = int(cfg.get("page_size", 1000))
+        fetch = page_size if request.limit is None else max(1, min(page_size, request.limit))
+        tracker = CursorTracker(cursor.get("field"), str(cursor.get("type", "auto")))
+        rows = self._rows(query, params, fetch, tracker.field, request.entity)
+        ordered = bool(cursor.get("ordered", True))
+        yield from paginate(rows, page_size, tracker, ordered=ordered, limit=request.limit)
+
+    def _params(
+        self, query: str, saved: str | None, cursor: Mapping[str, Any], entity: str
+    ) -> Params:
+        named = _NAMED["sqlite" if self._native_sqlite else "duckdb"].search(query) is not None
+        positional = query.count("?")
+        if not named and not positional:
+            return None
+        value = saved if saved is not None else cursor.get("initial")
+        if value is None:
+            raise ExtractError(
+                f"{entity}: the query takes a cursor parameter but there is no "
+                "saved cursor yet; set extract.cursor.initial for a first run"
+            )
+        return {"cursor": value} if named else [value] * positional
+
+    def _rows(
+        self, query: str, params: Params, fetch: int, field: str | None, entity: str
+    ) -> Iterator[dict[str, Any]]:
+        cur = self._connection().cursor()
+        try:
+            try:
+                cur.execute(query, params) if params is not None else cur.execute(query)
+            except _DB_ERRORS as exc:
+                raise ExtractError(f"{entity}: query failed: {exc}") from exc
+            columns = [str(d[0]) for d in cur.description or ()]
+            if field is not None and field not in columns:
+                raise ExtractError(
+                    f"{entity}: cursor field {field!r} is not a column of the "
+                    f"query (columns: {', '.join(columns)})"
+                )
+            yield from _fetch(cur, columns, fetch, entity)
+        finally:
+            cur.close()
+
+    @property
+    def _native_sqlite(self) -> bool:
+        return self.kind == "sqlite" and self.source.get("sqlite_reader", "native") == "native"
+
+    def _connection(self) -> duckdb.DuckDBPyConnection | sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self._open()
+        return self._conn
+
+    def _open(self) -> duckdb.DuckDBPyConnection | sqlite3.Connection:
+        database = str(self.source["database"])
+        memory = database == ":memory:"
+        path = database if memory else str(self.base_dir / database)
+        if not memory and not Path(path).is_file():
+            raise ExtractError(f"database not found: {database}")
+        read_only = bool(self.source.get("read_only", True)) and not memory
+        try:
+            if self._native_sqlite:
+                uri = f"{Path(path).resolve().as_uri()}?mode=ro" if read_only else path
+                return sqlite3.connect(uri, uri=read_only, check_same_thread=False)
+            if self.kind == "sqlite":
+                return self._attach_sqlite(path, read_only)
+            conn = duckdb.connect(path, read_only=read_only)
+            conn.execute("SET file_search_path = ?", [str(self.base_dir)])
+            return conn
+        except _DB_ERRORS as exc:
+            raise ExtractError(f"cannot open database {database}: {exc}") from exc
+
+    def _attach_sqlite(self, path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+        conn = duckdb.connect()
+        installed = conn.execute(
+            "SELECT installed FROM duckdb_extensions() WHERE extension_name = 'sqlite_scanner'"
+        ).fetchone()
+        if not installed or not installed[0]:
+            conn.close()
+            raise ConfigError(
+                "sqlite_reader: duckdb needs DuckDB's sqlite extension, which is "
+                "not installed here (INSTALL sqlite needs network); use "
+                "sqlite_reader: native"
+            )
+        mode = ", READ_ONLY" if read_only else ""
+        conn.execute("LOAD sqlite")
+        literal = path.replace("'", "''")  # ATTACH takes no parameters; this is config, not data
+        conn.execute(f"ATTACH '{literal}' AS source_db (TYPE sqlite{mode})")
+        conn.execute("USE source_db")
+        return conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __repr__(self) -> str:
+        return f"SqlConnector(database={self.source.get('database')!r}, type={self.kind!r})"
+
+
+def _fetch(cur: Any, columns: Sequence[str], size: int, entity: str) -> Iterator[dict[str, Any]]:
+    while True:
+        try:
+            batch = cur.fetchmany(size)
+        except _DB_ERRORS as exc:
+            raise ExtractError(f"{entity}: reading rows failed: {exc}") from exc
+        if not batch:
+            return
+        for row in batch:
+            yield {column: json_friendly(value) for column, value in zip(columns, row, strict=True)}
