@@ -1,0 +1,117 @@
+"""The sandbox-only admin API under /_sandbox: the request log, stored records, reset, knobs.
+
+No authentication: it exists for tests and local debugging, and the server binds to loopback.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from engine.sandbox.core import Sandbox, SandboxConfig, loop_json, parse_rate
+
+# The knobs POST /_sandbox/config may change at run time.
+KNOBS = ("rate_limit", "fail_rate", "latency_ms", "seed")
+
+
+def admin_routes(sb: Sandbox) -> list[BaseRoute]:
+    initial = dataclasses.replace(sb.config)
+
+    async def requests(request: Request) -> Response:
+        return loop_json(request, {"requests": list_requests(sb, request)})
+
+    async def records(request: Request) -> Response:
+        kind = request.path_params["kind"]
+        with sb.lock:
+            rows = sb.db.execute(
+                "SELECT body FROM commerce_records WHERE kind = ? ORDER BY seq, id", [kind]
+            ).fetchall()
+        return loop_json(request, {"records": [json.loads(r[0]) for r in rows]})
+
+    async def reset(request: Request) -> Response:
+        reset_sandbox(sb, initial)
+        return loop_json(request, {"success": True})
+
+    async def config(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                apply_knobs(sb, await request.json())
+            except (ValueError, TypeError) as exc:
+                return loop_json(request, {"message": str(exc)}, 422)
+        return loop_json(request, {k: getattr(sb.config, k) for k in KNOBS})
+
+    return [
+        Route("/requests", requests, methods=["GET"]),
+        Route("/records/{kind}", records, methods=["GET"]),
+        Route("/reset", reset, methods=["POST"]),
+        Route("/config", config, methods=["GET", "POST"]),
+    ]
+
+
+def list_requests(sb: Sandbox, request: Request) -> list[dict[str, Any]]:
+    """Every /api request received, oldest first; `method` and `path` (a prefix) filter."""
+    sql = "SELECT * FROM sandbox_requests WHERE 1 = 1"
+    params: list[Any] = []
+    if "method" in request.query_params:
+        sql += " AND method = ?"
+        params.append(request.query_params["method"].upper())
+    if "path" in request.query_params:
+        sql += " AND starts_with(path, ?)"
+        params.append(request.query_params["path"])
+    with sb.lock:
+        cursor = sb.db.execute(sql + " ORDER BY seq", params)
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    return [_request_row(dict(zip(names, row, strict=True))) for row in rows]
+
+
+def _request_row(row: dict[str, Any]) -> dict[str, Any]:
+    raw: bytes = row.pop("body")
+    row["received_at"] = row["received_at"].isoformat()
+    row["headers"] = json.loads(row["headers"])
+    try:
+        row["body"] = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        row["body"] = None
+    row["body_base64"] = base64.b64encode(raw).decode("ascii")
+    try:
+        row["json"] = json.loads(raw) if raw else None
+    except ValueError:
+        row["json"] = None
+    return row
+
+
+def reset_sandbox(sb: Sandbox, initial: SandboxConfig) -> None:
+    """Empty every table (through each module's reset hook) and restore the startup knobs."""
+    with sb.transaction():
+        for hook in sb.reset_hooks:
+            hook()
+    for knob in KNOBS:
+        setattr(sb.config, knob, getattr(initial, knob))
+    sb.limiter.set_rate(initial.rate_limit)
+    sb.rng.seed(initial.seed)
+
+
+def apply_knobs(sb: Sandbox, changes: Any) -> None:
+    """Change rate_limit / fail_rate / latency_ms / seed at run time (ValueError if invalid)."""
+    if not isinstance(changes, dict):
+        raise ValueError("the body must be a JSON object")
+    unknown = sorted(set(changes) - set(KNOBS))
+    if unknown:
+        raise ValueError(f"unknown settings {unknown} (known: {', '.join(KNOBS)})")
+    # Build a whole config first so that SandboxConfig's own checks run before anything changes.
+    merged = dataclasses.replace(sb.config, **changes)
+    if "rate_limit" in changes:
+        parse_rate(merged.rate_limit)
+        sb.limiter.set_rate(merged.rate_limit)
+    if "seed" in changes:
+        sb.rng.seed(merged.seed)
+    for knob in KNOBS:
+        setattr(sb.config, knob, getattr(merged, knob))
+
