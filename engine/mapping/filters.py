@@ -1,0 +1,397 @@
+"""The value functions of the mapping language, as plain Python shared by Jinja and JMESPath.
+
+Every function takes the value first (`value | cents('JPY')` in Jinja is
+`cents(value, 'JPY')`), passes None through as None where a null field should simply be left
+out of the payload, and raises RecordError naming the offending value on bad input, so that
+one bad record is quarantined and the run goes on.
+
+Choices, documented once here and in each docstring:
+
+- money (`cents`): exact decimal arithmetic, never binary floats; a float is read through its
+  shortest repr (19.99 -> "19.99"); more decimals than the currency has are rounded half up
+  (half away from zero: "0.125" -> 13, "-0.125" -> -13).
+- time (`rfc3339`): output is always UTC `YYYY-MM-DDTHH:MM:SS+00:00`; fractions of a second
+  are truncated (dropped, never rounded up into the next second); epoch numbers of magnitude
+  >= 10**11 are milliseconds, smaller ones seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from engine.errors import ConfigError, RecordError
+from engine.mapping.currencies import DECIMAL_CONTEXT as _CTX
+from engine.mapping.currencies import MAX_TEXT as _MAX_TEXT
+from engine.mapping.currencies import cents as cents
+
+
+class _Missing:
+    """The type of MISSING: 'no default given', as opposed to a default of None."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing()
+
+# -- time -----------------------------------------------------------------------------------
+
+_UTC: Final = UTC
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=_UTC)
+EPOCH_MS_THRESHOLD: Final = 10**11
+"""Epoch numbers at least this large (in magnitude) are milliseconds, smaller ones seconds.
+
+10**11 seconds is the year 5138; 10**11 milliseconds is 1973-03-03: no real timestamp of
+either kind falls on the wrong side.
+"""
+_EPOCH_TEXT: Final = re.compile(r"[-+]?\d+(?:\.\d+)?", re.ASCII)
+_NUMERIC: Final = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?", re.ASCII)
+_INTEGRAL: Final = re.compile(r"[-+]?\d+(?:\.0*)?", re.ASCII)
+_ONE: Final = Decimal(1)
+
+
+@lru_cache(maxsize=128)
+def _cached_zone(name: str) -> tzinfo:
+    if name.upper() == "UTC":
+        return _UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        hint = "expected an IANA name like 'America/New_York'"
+        raise RecordError(f"unknown time zone {name!r} ({hint})") from None
+
+
+def zone(name: Any) -> tzinfo:
+    """The time zone for an IANA name ('UTC', 'America/New_York'), cached; else RecordError."""
+    if not isinstance(name, str):
+        raise RecordError(f"unknown time zone {name!r}")
+    return _cached_zone(name)
+
+
+def rfc3339(value: Any, tz: str | None = None, *, default_zone: tzinfo = _UTC) -> str | None:
+    """Any common timestamp as UTC `YYYY-MM-DDTHH:MM:SS+00:00`, fraction of a second dropped.
+
+    Accepts ISO 8601 text with or without offset, `Z` or fraction ("2024-03-01T10:00:00Z",
+    "2024-03-01 10:00:00", "2024-03-01"), RFC 2822 ("Fri, 01 Mar 2024 10:00:00 +0000"),
+    epoch seconds or milliseconds as int, float, Decimal or digit text (magnitude >= 10**11
+    means milliseconds), and datetime/date objects. Text without an offset and dates are
+    read in `tz` (an IANA name), else in the mapping's default time zone; an ambiguous local
+    time (DST fall-back) is its first occurrence, a non-existent one (spring-forward gap)
+    is read with the offset before the gap. The fraction is truncated: "...:59.999Z" stays
+    :59. None -> None; anything else is a RecordError.
+    """
+    if value is None:
+        return None
+    local = default_zone if tz is None else zone(tz)
+    if type(value) is str:
+        moment = _from_text(value, local)
+    elif isinstance(value, datetime):
+        aware = value.tzinfo is not None and value.utcoffset() is not None
+        moment = value if aware else value.replace(tzinfo=local)
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day, tzinfo=local)
+    elif type(value) in (int, float) or isinstance(value, Decimal):
+        moment = _from_epoch(value, value)
+    else:
+        raise RecordError(f"not a timestamp: {value!r}")
+    try:
+        utc = moment if moment.tzinfo is _UTC else moment.astimezone(_UTC)
+    except (OverflowError, ValueError):
+        raise RecordError(f"timestamp out of range: {value!r}") from None
+    return utc.replace(microsecond=0, tzinfo=None).isoformat() + "+00:00"
+
+
+def _from_text(text: str, local: tzinfo) -> datetime:
+    s = text.strip()
+    if s.isascii() and s.isdigit():
+        return _from_epoch(int(s), text)
+    try:
+        moment = datetime.fromisoformat(s)
+    except ValueError:
+        if _EPOCH_TEXT.fullmatch(s):
+            return _from_epoch(Decimal(s), text)
+        try:
+            moment = parsedate_to_datetime(s)
+        except (ValueError, TypeError, IndexError):
+            raise RecordError(f"not a timestamp: {text!r}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=local)
+
+
+def _from_epoch(number: int | float | Decimal, original: Any) -> datetime:
+    if isinstance(number, float):
+        number = Decimal(repr(number))
+    if isinstance(number, Decimal) and not number.is_finite():
+        raise RecordError(f"not a timestamp: {original!r}")
+    seconds = math.floor(number)
+    if abs(seconds) >= EPOCH_MS_THRESHOLD:
+        seconds //= 1000  # floor(floor(x) / 1000) == floor(x / 1000)
+    try:
+        return _EPOCH + timedelta(seconds=seconds)
+    except OverflowError:
+        raise RecordError(f"timestamp out of range: {original!r}") from None
+
+
+# -- lookup ---------------------------------------------------------------------------------
+
+# Per table, its keys by string form. Tables are mapping config (vars), never mutated; the
+# entry keeps the table alive, so its id cannot be reused while cached.
+_INDEXES: dict[tuple[int, bool], tuple[Mapping[Any, Any], dict[str, Any]]] = {}
+
+
+def enum(value: Any, table: Any, default: Any = MISSING, ignore_case: bool = False) -> Any:
+    """The value looked up in a table: `status | enum(vars.order_status, default='unknown')`.
+
+    Keys also match by string form, so YAML keys that are numbers or booleans match text
+    ("1" finds key 1, "true" finds key true) and the value 1 finds key "1". With
+    `ignore_case=True` keys and value are compared casefolded. An unmapped value (None
+    included, unless the table has a null key) gives `default` when one is given, else a
+    RecordError naming the value and the allowed keys, sorted.
+    """
+    if not isinstance(table, Mapping):
+        raise RecordError(f"enum table must be a mapping, got {table!r}")
+    if not ignore_case and type(value) is str:
+        found = table.get(value, MISSING)
+        if found is not MISSING:
+            return found
+    found = _index(table, ignore_case).get(_key_text(value, ignore_case), MISSING)
+    if found is not MISSING:
+        return found
+    if default is not MISSING:
+        return default
+    allowed = ", ".join(sorted(repr(key) for key in table))
+    raise RecordError(f"unmapped value {value!r} (allowed: {allowed})")
+
+
+def _index(table: Mapping[Any, Any], fold: bool) -> dict[str, Any]:
+    cached = _INDEXES.get((id(table), fold))
+    if cached is not None and cached[0] is table:
+        return cached[1]
+    index: dict[str, Any] = {}
+    for key, mapped in table.items():
+        index.setdefault(_key_text(key, fold), mapped)
+    if len(_INDEXES) >= 256:
+        _INDEXES.clear()
+    _INDEXES[(id(table), fold)] = (table, index)
+    return index
+
+
+def _key_text(value: Any, fold: bool) -> str:
+    if isinstance(value, bool) or value is None:
+        text = json.dumps(value)
+    elif isinstance(value, float | Decimal) and math.isfinite(value) and value == int(value):
+        text = str(int(value))
+    else:
+        text = str(value)
+    return text.casefold() if fold else text
+
+
+# -- text and lists -------------------------------------------------------------------------
+
+
+def to_string(value: Any) -> str | None:
+    """Text form as JMESPath's to_string gives it: 12 -> "12", true -> "true"; None -> None."""
+    return None if value is None else _text(value)
+
+
+def _text(value: Any) -> str:
+    if type(value) is str:
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def split(value: Any, sep: str = ",") -> list[str] | None:
+    """Text split on `sep`, each part stripped, empty parts dropped: "a, b," -> ["a", "b"]."""
+    if value is None:
+        return None
+    if type(value) is not str or not isinstance(sep, str) or not sep:
+        raise RecordError(f"cannot split {value!r} on {sep!r}")
+    return [part for part in (piece.strip() for piece in value.split(sep)) if part]
+
+
+def join(value: Any, sep: str = ",") -> str | None:
+    """List items as text joined by `sep`, null items skipped: [1, null, "b"] -> "1,b"."""
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or not isinstance(sep, str):
+        raise RecordError(f"cannot join {value!r} with {sep!r}")
+    return sep.join([_text(item) for item in value if item is not None])
+
+
+def _text_only(name: str, method: Callable[[str], str]) -> Callable[[Any], str | None]:
+    def apply(value: Any) -> str | None:
+        if value is None:
+            return None
+        if type(value) is not str:
+            raise RecordError(f"{name} needs text, got {value!r}")
+        return method(value)
+
+    apply.__name__ = apply.__qualname__ = name
+    apply.__doc__ = f"Text {name}ed (str.{name}); None -> None; not text is a RecordError."
+    return apply
+
+
+lower = _text_only("lower", str.lower)
+upper = _text_only("upper", str.upper)
+strip = _text_only("strip", str.strip)
+
+
+def default(value: Any, fallback: Any) -> Any:
+    """`fallback` when the value is None or "", else the value (0 and false are kept)."""
+    return fallback if value is None or (type(value) is str and not value) else value
+
+
+def first(value: Any) -> Any:
+    """The first item that is not null, None for an empty (or all-null) list."""
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple):
+        raise RecordError(f"first needs a list, got {value!r}")
+    return next((item for item in value if item is not None), None)
+
+
+# -- numbers --------------------------------------------------------------------------------
+
+
+def to_int(value: Any) -> int | None:
+    """An exact whole number: "12" -> 12, "12.0" -> 12, 12.0 -> 12; "12.5" is a RecordError."""
+    if value is None or type(value) is int:
+        return value
+    if type(value) is str:
+        text = value.strip()
+        if len(text) <= _MAX_TEXT and _INTEGRAL.fullmatch(text):
+            return int(text.partition(".")[0])
+    elif isinstance(value, float | Decimal) and math.isfinite(value) and value == int(value):
+        return int(value)
+    raise RecordError(f"not a whole number: {value!r}")
+
+
+def _decimal(value: Any) -> Decimal:
+    kind = type(value)
+    if kind is int:
+        return Decimal(value)
+    if kind is float:
+        number = Decimal(repr(value))
+    elif kind is Decimal:
+        number = value
+    elif kind is str and len(value) <= _MAX_TEXT and _NUMERIC.fullmatch(value.strip()):
+        number = Decimal(value.strip())
+    else:
+        raise RecordError(f"not a number: {value!r}")
+    if not number.is_finite():
+        raise RecordError(f"not a number: {value!r}")
+    return number
+
+
+def to_number(value: Any) -> int | float | None:
+    """A JSON number from a number or numeric text: "12" -> 12, "12.5" -> 12.5; None -> None."""
+    if value is None or type(value) is int:
+        return value
+    number = _decimal(value)
+    if type(value) is float:
+        return value
+    # Integer syntax gives an int, like JSON: "12" -> 12, "12.0" and "1e3" -> float.
+    is_int_syntax = number.as_tuple().exponent == 0 and "e" not in str(value).lower()
+    return int(number) if is_int_syntax else float(number)
+
+
+def round_(value: Any, ndigits: int = 0) -> int | float | None:
+    """Decimal rounding half up (away from zero): 2.5 -> 3, round(2.675, 2) -> 2.68.
+
+    Returns an int when ndigits <= 0 (round(1234, -2) -> 1200), else a float (JSON has no
+    decimals). Numbers and numeric text; None -> None.
+    """
+    if value is None:
+        return None
+    if type(ndigits) is not int:
+        raise RecordError(f"round: ndigits must be a whole number, got {ndigits!r}")
+    number = _decimal(value)
+    try:
+        rounded = number.quantize(_ONE.scaleb(-ndigits), context=_CTX)
+    except InvalidOperation:
+        raise RecordError(f"round: out of range: {value!r}") from None
+    return int(rounded) if ndigits <= 0 else float(rounded)
+
+
+# -- the registry ---------------------------------------------------------------------------
+
+FILTER_DOCS: Final[dict[str, tuple[str, str]]] = {
+    "cents": (
+        "decimal amount -> exact integer of minor units, currency-aware, half-up rounding",
+        "{{ price | cents }}  {{ price | cents('JPY') }}  '19.99' -> 1999",
+    ),
+    "default": ("fallback when the value is null or empty text", "{{ sku | default('n/a') }}"),
+    "enum": (
+        "lookup in a table, with an optional default and ignore_case; unmapped values reported",
+        "{{ status | enum(vars.order_status, default='unknown') }}",
+    ),
+    "first": ("first non-null item of a list, null for an empty list", "{{ emails | first }}"),
+    "join": ("list items as text joined by a separator (default ',')", "{{ tags | join(', ') }}"),
+    "lower": ("text in lower case", "{{ email | lower }}"),
+    "rfc3339": (
+        "any common timestamp -> UTC YYYY-MM-DDTHH:MM:SS+00:00, fraction dropped",
+        "{{ created_at | rfc3339 }}  {{ placed | rfc3339('Europe/Paris') }}",
+    ),
+    "round": ("decimal rounding half up; int for 0 digits", "{{ weight | round(2) }}"),
+    "split": ("text split on a separator (default ','), parts stripped", "{{ tags | split }}"),
+    "strip": ("text without surrounding whitespace", "{{ name | strip }}"),
+    "to_int": ("exact whole number; '12.0' -> 12, '12.5' is an error", "{{ qty | to_int }}"),
+    "to_number": ("number from numeric text; '12.5' -> 12.5", "{{ weight | to_number }}"),
+    "to_string": ("text form of a value; 12 -> '12', true -> 'true'", "{{ id | to_string }}"),
+    "upper": ("text in upper case", "{{ country | upper }}"),
+}
+
+FILTER_NAMES: Final[tuple[str, ...]] = tuple(sorted(FILTER_DOCS))
+
+_FILTERS: Final[dict[str, Callable[..., Any]]] = {
+    "cents": cents,
+    "default": default,
+    "enum": enum,
+    "first": first,
+    "join": join,
+    "lower": lower,
+    "rfc3339": rfc3339,
+    "round": round_,
+    "split": split,
+    "strip": strip,
+    "to_int": to_int,
+    "to_number": to_number,
+    "to_string": to_string,
+    "upper": upper,
+}
+
+
+def describe(name: str) -> str:
+    """One line for the reference: `cents: <summary>; e.g. <example>`."""
+    summary, example = FILTER_DOCS[name]
+    return f"{name}: {summary}; e.g. {example}"
+
+
+def make_filters(default_timezone: str = "UTC") -> dict[str, Callable[..., Any]]:
+    """The filters by name; naive timestamps are read in `default_timezone` (IANA name).
+
+    An unknown time zone is a ConfigError: it comes from the mapping, not from a record.
+    """
+    try:
+        local = zone(default_timezone)
+    except RecordError as exc:
+        raise ConfigError(f"default time zone: {exc.message}") from None
+
+    def rfc3339_local(value: Any, tz: str | None = None) -> str | None:
+        return rfc3339(value, tz, default_zone=local)
+
+    rfc3339_local.__name__ = rfc3339_local.__qualname__ = "rfc3339"
+    rfc3339_local.__doc__ = rfc3339.__doc__
+    return {**_FILTERS, "rfc3339": rfc3339_local}
