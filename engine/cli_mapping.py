@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import jmespath
 
 from engine.errors import ConfigError, EngineError
 from engine.mapping.compile import CompiledMapping, compile_mapping
@@ -54,10 +55,12 @@ def check(mappings: tuple[Path, ...]) -> None:
 @click.option("--entity", "-e", required=True, help="The entity to preview.")
 @click.option("--input", "input_file", type=click.Path(dir_okay=False, exists=True,
               path_type=Path), help="A JSON (array or object) or JSONL file of source records.")
+@click.option("--records", "records_expr", help="JMESPath to the records in an --input file "
+              "holding an object (default: the entity's extract.records).")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per record.")
-def preview(mapping: Path, entity: str, input_file: Path | None, limit: int,
-            as_json: bool) -> None:
+def preview(mapping: Path, entity: str, input_file: Path | None, records_expr: str | None,
+            limit: int, as_json: bool) -> None:
     """Source records side by side with their Loop payload and its validation errors."""
     compiled = compiled_or_exit(mapping)
     if entity not in compiled.entities:
@@ -66,7 +69,9 @@ def preview(mapping: Path, entity: str, input_file: Path | None, limit: int,
     target = compiled.entities[entity]
     try:
         if input_file is not None:
-            records: Iterator[Any] = read_records(input_file)
+            source_entity = compiled.mapping.entities[target.entity.parent or entity]
+            expr = records_expr or source_entity.extract.get("records")
+            records: Iterator[Any] = read_records(input_file, expr)
             _show(map_records(target, records), limit, as_json)
         else:
             from engine.sources import extract_records
@@ -79,8 +84,9 @@ def preview(mapping: Path, entity: str, input_file: Path | None, limit: int,
         sys.exit(exc.exit_code)
 
 
-def read_records(path: Path) -> Iterator[Any]:
-    """Records from a JSON array, a JSON object (one record) or a JSONL file."""
+def read_records(path: Path, records_expr: str | None = None) -> Iterator[Any]:
+    """Records from a JSON array, a JSONL file, or a JSON object: the list (or the one object)
+    that `records_expr` finds in it, else the object itself as one record."""
     text = path.read_text(encoding="utf-8")
     stripped = text.lstrip()
     if stripped.startswith("["):
@@ -93,7 +99,14 @@ def read_records(path: Path) -> Iterator[Any]:
                 except json.JSONDecodeError as exc:
                     raise ConfigError(f"{path}:{n}: not JSON: {exc.msg}") from None
     else:
-        yield json.loads(text)
+        document = json.loads(text)
+        found = jmespath.search(records_expr, document) if records_expr else None
+        if found is None and isinstance(document, dict) and len(document) == 1:
+            found = next(iter(document.values()))  # {"order": {...}}: the wrapped record
+        if isinstance(found, list):
+            yield from found
+        else:
+            yield document if found is None else found
 
 
 def _show(results: Iterator[RecordResult], limit: int, as_json: bool) -> None:

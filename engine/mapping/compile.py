@@ -253,6 +253,9 @@ class _Compiler:
         is_ref = isinstance(spec, dict) and "lookup" in spec
         put = f"{container}[{key}] = {var}" if key is not None else f"{container}.append({var})"
         slot = key if key is not None else f"len({container}) - 1"
+        if _is_literal(var):
+            fn.line(put)  # a literal other than None: always present
+            return
         fn.line(f"if {var} is not None:")
         with fn.indented():
             fn.line(put)
@@ -263,7 +266,11 @@ class _Compiler:
         self, name: str, spec: dict[str, Any], mpath: KeyPath, rel: str, fn: Any,
         scope: dict[str, str],
     ) -> str:
-        allowed = {"const": {"const"}, "lookup": {"lookup", "key"}, "each": {"each", "map", "where"}}
+        allowed = {
+            "const": {"const"},
+            "lookup": {"lookup", "key", "via"},
+            "each": {"each", "map", "where", "flatten"},
+        }
         extra = sorted(set(spec) - allowed[name])
         for key in extra:
             self.problem((*mpath, key), unknown(f"key in a `{name}` spec", key, allowed[name]))
@@ -285,8 +292,8 @@ class _Compiler:
             return "None"
         key = self._value(spec["key"], (*mpath, "key"), rel, fn, scope)
         var = fn.var("r")
-        entity = spec["lookup"]
-        fn.line(f"{var} = None if {key} is None else _Ref({entity!r}, _key_str({key}))")
+        entity, via = spec["lookup"], spec.get("via")
+        fn.line(f"{var} = None if {key} is None else _Ref({entity!r}, _key_str({key}), {via!r})")
         return var
 
     def _each(
@@ -309,13 +316,16 @@ class _Compiler:
             pred = self._where_fn(spec["where"], (*mpath, "where"))
             keep = f" if _truthy({pred}(_x, {scope['rec']}, {scope['root']}))"
         var, base = fn.var(), fn.var("b")
+        splice = ""
+        if spec.get("flatten"):
+            splice = " for _z in (_y if isinstance(_y, list) else [_y])"
         fn.line(f"if {items} is None or isinstance({items}, list):")
         with fn.indented():
             fn.line(f"{base} = _join(loc, {rel!r})")
-            fn.line(f"{var} = None if {items} is None else [_y for _y in ("
+            fn.line(f"{var} = None if {items} is None else [{'_z' if splice else '_y'} for _y in ("
                     f"{sub.name}(_x, {scope['rec']}, {scope['root']}, issues, refs, "
                     f"f'{{{base}}}[{{_i}}]') for _i, _x in enumerate({items}){keep}) "
-                    "if _y is not None]")
+                    f"if _y is not None{splice}]")
         fn.line("else:")
         with fn.indented():
             fn.line(f"_issue(issues, loc, {rel!r}, {dotted((*mpath, 'each'))!r}, RecordError("

@@ -9,11 +9,11 @@ from engine.mapping.kinds import BUILD_ORDER
 from engine.mapping.yamlsource import KeyPath
 
 
-def lookups_in(spec: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
-    """Every `{lookup: ENTITY, ...}` in a field spec tree, with the path of its `lookup` key."""
+def lookups_in(spec: Any, path: KeyPath) -> Iterator[tuple[KeyPath, dict[str, Any]]]:
+    """Every `{lookup: ENTITY, ...}` in a field spec tree, with the path of the spec."""
     if isinstance(spec, dict):
         if isinstance(spec.get("lookup"), str):
-            yield (*path, "lookup"), spec["lookup"]
+            yield path, spec
         for key, child in spec.items():
             yield from lookups_in(child, (*path, str(key)))
     elif isinstance(spec, list):

@@ -20,7 +20,7 @@ from engine.errors import ConfigError, Problem
 from engine.mapping.graph import dependency_order, lookups_in
 from engine.mapping.interpolate import interpolate
 from engine.mapping.kinds import KINDS, kind_for_entity
-from engine.mapping.model import Entity, Mapping, Target, TestCase
+from engine.mapping.model import ORDER_LINES, Entity, Mapping, Target, TestCase
 from engine.mapping.suggest import unknown
 from engine.mapping.yamlsource import KeyPath, Positions, load_yaml_file
 from engine.resources import schemas_dir
@@ -114,7 +114,7 @@ class _Build:
             out[name] = Entity(
                 name=name, kind=kind, path=path, map=spec["map"], extract=spec.get("extract", {}),
                 depends_on=tuple(spec.get("depends_on", ())), key=spec.get("key", "external_id"),
-                enabled=spec.get("enabled", True),
+                enabled=spec.get("enabled", True), aliases=spec.get("aliases", {}),
             )
             child = spec.get("variants")
             if child is not None:
@@ -133,6 +133,7 @@ class _Build:
         out["variants"] = Entity(
             name="variants", kind=KINDS["variant"], path=(*path, "variants"), map=spec["map"],
             depends_on=(parent,), parent=parent, each=spec["each"], where=spec.get("where"),
+            aliases=spec.get("aliases", {}),
         )
 
     def _check_source(self, entities: dict[str, Entity]) -> None:
@@ -164,10 +165,9 @@ class _Build:
                     self.problem((*entity.path, "depends_on", i),
                                  unknown("entity", dep, entities))
                     needs.discard(dep)
-            for ref_path, ref in lookups_in(entity.map, (*entity.path, "map")):
-                if ref not in entities:
-                    self.problem(ref_path, unknown("entity in lookup", ref, entities))
-                elif ref != entity.name:
+            for ref_path, spec in lookups_in(entity.map, (*entity.path, "map")):
+                ref = self._lookup_target(entity, entities, ref_path, spec)
+                if ref is not None and ref != entity.name:
                     needs.add(ref)
             edges[entity.name] = needs
         order, cycle = dependency_order(edges, {n: e.kind.name for n, e in entities.items()})
@@ -175,6 +175,20 @@ class _Build:
             self.problem(entities[cycle[0]].path,
                          "cycle in depends_on/lookup: " + " -> ".join([*cycle, cycle[0]]))
         return order
+
+    def _lookup_target(
+        self, entity: Entity, entities: dict[str, Entity], path: KeyPath, spec: dict[str, Any]
+    ) -> str | None:
+        """The entity a lookup needs first, or None (its own order lines, or a problem)."""
+        ref, via = spec["lookup"], spec.get("via")
+        if ref == ORDER_LINES and entity.kind.name == "order":
+            return None  # the lines of the same order, known from Loop's answer to its PUT
+        if ref not in entities:
+            self.problem((*path, "lookup"), unknown("entity in lookup", ref, entities))
+            return None
+        if via is not None and via not in entities[ref].aliases:
+            self.problem((*path, "via"), unknown(f"alias of {ref}", via, entities[ref].aliases))
+        return ref
 
     def _tests(self, entities: dict[str, Entity]) -> tuple[TestCase, ...]:
         cases = []

@@ -9,6 +9,10 @@ from typing import Any
 from engine.mapping.kinds import Kind
 from engine.mapping.yamlsource import KeyPath, Positions
 
+# `lookup: line_items` in an order: the Loop id of one of the order's own lines (refunds need
+# them), known only from Loop's answer to the order's first PUT.
+ORDER_LINES = "line_items"
+
 
 @dataclass(frozen=True)
 class Target:
@@ -39,6 +43,9 @@ class Entity:
     parent: str | None = None  # for a child entity (variants): the parent entity's name
     each: str | None = None  # for a child entity: selects its items in the parent record
     where: str | None = None
+    # Other platform keys the entity's records are found by: alias -> JMESPath over the source
+    # record (a variant's inventory_item_id, for inventory levels). Lookups name one with `via`.
+    aliases: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,11 @@ class LookupRef:
 
     entity: str
     key: str
+    via: str | None = None  # an alias key of the entity (e.g. a variant's inventory_item)
 
     def placeholder(self) -> str:
-        return f"<{self.entity}:{self.key}>"
+        where = f"{self.entity}.{self.via}" if self.via else self.entity
+        return f"<{where}:{self.key}>"
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ class _Builder:
         self.positions = positions
         self.constructor = SafeConstructor()
         self.problems: list[Problem] = []
+        self._explicit: set[KeyPath] = set()  # keys written out, not merged in with <<
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
         self.positions.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -68,17 +69,21 @@ class _Builder:
         return self.constructor.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
-        self.constructor.flatten_mapping(node)  # resolves YAML merge keys (<<)
+        explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
+        self.constructor.flatten_mapping(node)  # resolves YAML merge keys (<<), placed first
+        merged = len(node.value) - explicit
         out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        for index, (key_node, value_node) in enumerate(node.value):
             key = self.constructor.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | float | bool) and key is not None:
                 self._error(key_node, path, "a mapping key must be a plain scalar")
                 continue
             child: KeyPath = (*path, key if isinstance(key, str) else str(key))
-            if key in out:
+            if key in out and index >= merged and child in self._explicit:
                 self._error(key_node, child, f"duplicate key {key!r}")
                 continue
+            if index >= merged:
+                self._explicit.add(child)
             out[key] = self.build(value_node, child)
             if not isinstance(value_node, yaml.ScalarNode):
                 # A block collection "starts" at its first child: point at its key instead.
