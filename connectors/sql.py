@@ -86,7 +86,7 @@ class SqlConnector(Connector):
     def _rows(
         self, query: str, params: Params, fetch: int, field: str | None, entity: str
     ) -> Iterator[dict[str, Any]]:
-        cur = self._connection().cursor()
+        cur = self._cursor()
         try:
             try:
                 cur.execute(query, params) if params is not None else cur.execute(query)
@@ -101,6 +101,16 @@ class SqlConnector(Connector):
             yield from _fetch(cur, columns, fetch, entity)
         finally:
             cur.close()
+
+    def _cursor(self) -> Any:
+        conn = self._connection()
+        cur = conn.cursor()
+        if isinstance(cur, duckdb.DuckDBPyConnection):
+            # a DuckDB cursor is a new session: settings and USE do not carry over
+            cur.execute("SET file_search_path = ?", [str(self.base_dir)])
+            if self.kind == "sqlite":
+                cur.execute("USE source_db")
+        return cur
 
     @property
     def _native_sqlite(self) -> bool:
@@ -124,9 +134,7 @@ class SqlConnector(Connector):
                 return sqlite3.connect(uri, uri=read_only, check_same_thread=False)
             if self.kind == "sqlite":
                 return self._attach_sqlite(path, read_only)
-            conn = duckdb.connect(path, read_only=read_only)
-            conn.execute("SET file_search_path = ?", [str(self.base_dir)])
-            return conn
+            return duckdb.connect(path, read_only=read_only)
         except _DB_ERRORS as exc:
             raise ExtractError(f"cannot open database {database}: {exc}") from exc
 
@@ -146,7 +154,6 @@ class SqlConnector(Connector):
         conn.execute("LOAD sqlite")
         literal = path.replace("'", "''")  # ATTACH takes no parameters; this is config, not data
         conn.execute(f"ATTACH '{literal}' AS source_db (TYPE sqlite{mode})")
-        conn.execute("USE source_db")
         return conn
 
     def close(self) -> None:
