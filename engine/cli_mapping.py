@@ -13,8 +13,7 @@ import click
 import jmespath
 
 from engine.errors import ConfigError, EngineError
-from engine.mapping.compile import CompiledMapping, compile_mapping
-from engine.mapping.load import load_mapping
+from engine.mapping.compile import CompiledMapping, load_and_compile
 from engine.mapping.records import RecordResult, map_records
 from engine.mapping.suggest import unknown
 from engine.mapping.testing import run_tests
@@ -26,7 +25,7 @@ MAPPING = click.Path(dir_okay=False, path_type=Path)
 def compiled_or_exit(path: Path) -> CompiledMapping:
     """Load and compile, or print every problem (file:line:col: path: message) and exit 2."""
     try:
-        return compile_mapping(load_mapping(path))
+        return load_and_compile(path)
     except ConfigError as exc:
         for line in exc.lines():
             click.echo(line, err=True)
@@ -40,7 +39,7 @@ def check(mappings: tuple[Path, ...]) -> None:
     failed = False
     for path in mappings:
         try:
-            compile_mapping(load_mapping(path))
+            load_and_compile(path)
         except ConfigError as exc:
             failed = True
             for line in exc.lines():

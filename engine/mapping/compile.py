@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jmespath
@@ -33,6 +35,7 @@ from engine.mapping.jmes_plan import (
     to_string,
     truthy,
 )
+from engine.mapping.load import load_mapping
 from engine.mapping.model import Entity, Mapping
 from engine.mapping.suggest import unknown
 from engine.mapping.yamlsource import KeyPath, dotted
@@ -103,6 +106,26 @@ def compile_mapping(mapping: Mapping, plan: bool = True) -> CompiledMapping:
         for name, e in mapping.entities.items()
     }
     return CompiledMapping(mapping, compiled, compiler.emitter.source())
+
+
+def load_and_compile(
+    path: str | Path, env: AnyMapping[str, str] | None = None, plan: bool = True
+) -> CompiledMapping:
+    """Load, check and compile; a ConfigError carries the problems of every phase at once."""
+    try:
+        mapping = load_mapping(path, env)
+    except ConfigError as exc:
+        partial = getattr(exc, "partial", None)
+        if partial is None:
+            raise
+        problems = list(exc.problems)
+        try:
+            compile_mapping(partial, plan)
+        except ConfigError as more:
+            problems += [p for p in more.problems if p not in problems]
+        problems.sort(key=lambda p: (p.line, p.col))
+        raise ConfigError(f"{len(problems)} problem(s) in {path}", problems) from None
+    return compile_mapping(mapping, plan)
 
 
 class _Compiler:

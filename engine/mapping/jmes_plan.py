@@ -95,12 +95,14 @@ class JmesPlanner:
         return f"({t}.get({name!r}) if isinstance({t} := {cur}, dict) else None)"
 
     def _subexpression(self, node: dict[str, Any], cur: str, scope: dict[str, str]) -> str:
-        left, right = node["children"]
-        inner = self.expr(left, cur, scope)
-        if right["type"] != "field":
-            raise Unsupported("subexpression")
-        t = self.temp()
-        return f"({t}.get({right['value']!r}) if isinstance({t} := {inner}, dict) else None)"
+        first, *rest = node["children"]
+        code = self.expr(first, cur, scope)
+        for right in rest:
+            if right["type"] != "field":
+                raise Unsupported("subexpression")
+            t = self.temp()
+            code = f"({t}.get({right['value']!r}) if isinstance({t} := {code}, dict) else None)"
+        return code
 
     def _index_expression(self, node: dict[str, Any], cur: str, scope: dict[str, str]) -> str:
         left, right = node["children"]

@@ -73,7 +73,9 @@ def load_mapping(path: str | Path, env: AnyMapping[str, str] | None = None) -> M
     builder = _Build(file, data, positions)
     mapping = builder.build(secrets)
     if builder.problems:
-        raise ConfigError(f"{len(builder.problems)} problem(s) in {file}", builder.problems)
+        error = ConfigError(f"{len(builder.problems)} problem(s) in {file}", builder.problems)
+        error.partial = mapping  # type: ignore[attr-defined]  # lets `check` compile the rest
+        raise error
     return mapping
 
 

@@ -17,6 +17,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from engine.errors import ConfigError, Problem
 
 KeyPath = tuple[str | int, ...]
+_PLAIN = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
 def dotted(path: KeyPath) -> str:
@@ -62,6 +63,9 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
         self.positions.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN:
+            self._error(node, path, f"unsupported YAML tag {node.tag!r}: mappings are plain data")
+            return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
