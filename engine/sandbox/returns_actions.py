@@ -8,8 +8,8 @@ sandbox picks one and keeps it:
 | process | 404 NOT_FOUND | cancelled: **200** `{"message":"Return is cancelled..."}` (the documented 200-with-error-body); review: 422 UNPROCESSABLE_FLAGGED_RETURN (flagged returns need an admin setting); closed/expired: 422 UNPROCESSABLE_RETURN |
 | remove  | 404 | not open: 422 UNPROCESSABLE_RETURN "cannot be modified"; `line_item_id` missing, none qualify, not all qualify (only refund / store-credit lines), or every line would go: 422 `{"errors":{"message"}}` |
 | cancel  | 404 | review: 422 UNPROCESSABLE_FLAGGED_RETURN; expired/closed/cancelled: 422 UNPROCESSABLE_RETURN |
-| flag    | 404 | anything but open: 422 UNPROCESSABLE_RETURN |
-| close   | 404 | anything but open/review: 422 UNPROCESSABLE_RETURN |
+| flag    | 404 | review: 422 UNPROCESSABLE_FLAGGED_RETURN; closed/cancelled/expired: 422 UNPROCESSABLE_RETURN |
+| close   | 404 | closed/cancelled/expired: 422 UNPROCESSABLE_RETURN (a flagged return can be closed) |
 | note    | 404 | content missing, not a string, empty or 255+ characters: 422 `{"errors":{"message"}}` |
 | notes   | 404 | no notes: 422 `{"errors":{"message"}}` |
 
@@ -96,7 +96,7 @@ def finish_processing(sb: Sandbox, return_id: int, details: dict[str, Any]) -> N
     record["additional_details"] = {**record.get("additional_details", {}), **details}
     if record["refund"] and float(record["refund"]) > 0:
         record["refunds"] = [{"gateway": "sandbox", "amount": record["refund"],
-                              "currency": record["currency"], "provider_refund_id": None,
+                              "currency": record["currency"], "provider_refund_id": sb.new_id(),
                               "provider": "sandbox"}]
     set_state(sb, record, "closed")
     if record.get("restock_webhooks", True) and getattr(sb.config, "restock_webhooks", True):
