@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
 import socket
 import threading
 import time
@@ -25,13 +26,21 @@ START_TIMEOUT_S = 10.0
 def serve(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8787) -> None:
     """Serve a sandbox until interrupted (SIGINT / SIGTERM), then close its database."""
     sb = Sandbox(config)
+    # uvicorn shuts down gracefully on SIGTERM and then re-raises it; with this handler in
+    # place that ends as SystemExit(0), so the database below is closed, not cut off.
+    previous = signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         server = uvicorn.Server(
             uvicorn.Config(build_app(sb), host=host, port=port, log_level="info")
         )
         server.run()
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sb.close()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 class AdminClient(httpx.Client):
