@@ -36,6 +36,7 @@ _CSV_SCHEMA: dict[str, Any] = {
     "title": "CSV options",
     "description": "How CSV files are parsed. Values stay strings.",
     "type": "object",
+    "examples": [{"delimiter": ";", "encoding": "latin-1", "rename": {"ITEM_NO": "sku"}}],
     "additionalProperties": False,
     "properties": {
         "delimiter": {

@@ -87,7 +87,6 @@ class OAuth2ClientCredentials(_SecretAuth):
     a 401 fetches a new one and replays the request once."""
 
     kind = "oauth2_client_credentials"
-    requires_response_body = True
 
     def __init__(self, cfg: Mapping[str, Any], redact: Redactor) -> None:
         self.token_url = str(cfg["token_url"])
@@ -132,6 +131,7 @@ class OAuth2ClientCredentials(_SecretAuth):
         return httpx.Request("POST", self.token_url, data=data, headers=headers)
 
     def _store(self, response: httpx.Response) -> None:
+        response.read()  # sync_auth_flow is overridden (for the lock): it reads bodies itself
         if response.status_code != 200:
             raise HttpExtractError(
                 f"OAuth2 token request to {shown_url(httpx.URL(self.token_url))} failed: HTTP "

@@ -17,7 +17,11 @@ def _text(title: str, description: str, *examples: str) -> dict[str, Any]:
     }
 
 
-_TYPE = {"title": "Type", "description": "Which kind of this block.", "type": "string"}
+_TYPE = {
+    "title": "Type",
+    "description": "Which variant of this block; it decides the other keys allowed.",
+    "type": "string",
+}
 
 _AUTH_VARIANTS: dict[str, dict[str, Any]] = {
     "header": {
@@ -69,7 +73,7 @@ _AUTH_SCHEMA: dict[str, Any] = {
     "again (once) when the source answers 401.",
     "type": "object",
     "required": ["type"],
-    "properties": {"type": {**_TYPE, "enum": list(_AUTH_VARIANTS)}},
+    "properties": {"type": {**_TYPE, "enum": list(_AUTH_VARIANTS), "examples": ["bearer"]}},
     "allOf": [
         {
             "if": {"properties": {"type": {"const": kind}}},
@@ -137,7 +141,9 @@ _PAGINATION_SCHEMA: dict[str, Any] = {
     "`offset` (until an empty or short page), `none`.",
     "type": "object",
     "required": ["type"],
-    "properties": {"type": {**_TYPE, "enum": list(_PAGINATION_VARIANTS)}},
+    "properties": {
+        "type": {**_TYPE, "enum": list(_PAGINATION_VARIANTS), "examples": ["link_header"]}
+    },
     "allOf": [
         {
             "if": {"properties": {"type": {"const": kind}}},

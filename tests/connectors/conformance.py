@@ -105,9 +105,7 @@ class ConnectorConformance:
         assert pages and all(0 < len(p.records) <= PAGE_SIZE for p in pages)
 
     def test_conformance_incremental_returns_only_newer(self, harness: Harness) -> None:
-        stamps = sorted(
-            (r["updated_at"] for p in harness.pages() for r in p.records), key=when
-        )
+        stamps = sorted((r["updated_at"] for p in harness.pages() for r in p.records), key=when)
         cursor = str(stamps[9])
         ids = set(_ids(harness.pages(cursor=cursor)))
         newer = {str(r["id"]) for r in harness.records if when(r["updated_at"]) > when(cursor)}

@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 import uvicorn
 from starlette.applications import Starlette
@@ -34,6 +35,7 @@ class Scripted:
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
     delay: float = 0.0
+    text: str | None = None  # a raw body instead of JSON
 
 
 @dataclass
@@ -98,6 +100,8 @@ async def _scripted(state: PlatformState, request: Request) -> Response:
     answer = script.pop(0) if len(script) > 1 else script[0]
     if answer.delay:
         await asyncio.sleep(answer.delay)
+    if answer.text is not None:
+        return Response(answer.text, status_code=answer.status, headers=answer.headers)
     body = answer.body if answer.body is not None else {"items": [{"id": 1}]}
     return JSONResponse(body, status_code=answer.status, headers=answer.headers)
 
@@ -109,7 +113,7 @@ def _echo(state: PlatformState, request: Request) -> Response:
 
 
 async def _token(state: PlatformState, request: Request) -> Response:
-    form = await request.form()
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
     client_id, secret = form.get("client_id"), form.get("client_secret")
     basic = request.headers.get("authorization", "")
     if basic.startswith("Basic "):

@@ -1,0 +1,155 @@
+"""Connector config validation: every problem at once, each with its path; documented schemas."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from connectors.registry import connector_class, known_connectors
+from connectors.validate import validate_extract, validate_source
+
+BUILTIN = ["files", "http", "sql"]
+
+
+def test_validate_unknown_connector_lists_known_names() -> None:
+    [(path, message)] = validate_source({"connector": "ftp", "host": "x"})
+    assert path == "source.connector"
+    assert "unknown connector 'ftp'" in message
+    assert all(name in message for name in BUILTIN)
+    [(path, message)] = validate_extract("ftp", {})
+    assert path == "source.connector" and "known: files, http, sql" in message
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        pytest.param(
+            [], ("source", "must be an object with a `connector` key"), id="not a mapping"
+        ),
+        pytest.param(
+            {}, ("source.connector", "required (known: files, http, sql)"), id="no connector"
+        ),
+        pytest.param(
+            {"connector": 3},
+            ("source.connector", "must be a connector name (known: files, http, sql)"),
+            id="not a name",
+        ),
+    ],
+)
+def test_validate_source_shape(source: object, problem: tuple[str, str]) -> None:
+    assert validate_source(source) == [problem]
+
+
+def test_validate_reports_three_mistakes_at_once() -> None:
+    source = {
+        "connector": "http",
+        "base_url": "http://shop.test",
+        "auth": {"type": "bearer"},  # token missing
+        "pagination": {"type": "link_headr"},  # misspelt type
+        "timout_s": 5,  # misspelt key
+    }
+    problems = validate_source(source)
+    assert [path for path, _ in problems] == [
+        "source.auth.token",
+        "source.pagination.type",
+        "source.timout_s",
+    ]
+    assert "did you mean 'timeout_s'?" in dict(problems)["source.timout_s"]
+
+
+def test_validate_extract_paths_use_the_given_prefix() -> None:
+    extract = {"pth": "/x", "cursor": {"field": "updated_at", "parm": "since"}, "page_size": 0}
+    problems = dict(validate_extract("http", extract, "entities.orders.extract"))
+    assert sorted(problems) == [
+        "entities.orders.extract.cursor.parm",
+        "entities.orders.extract.page_size",
+        "entities.orders.extract.path",
+        "entities.orders.extract.pth",
+    ]
+    assert problems["entities.orders.extract.path"] == "required"
+
+
+@pytest.mark.parametrize(
+    ("auth", "paths"),
+    [
+        pytest.param({"type": "header", "name": "X"}, ["source.auth.value"], id="header"),
+        pytest.param(
+            {"type": "basic", "username": "u", "token": "t"},
+            ["source.auth.password", "source.auth.token"],
+            id="basic",
+        ),
+        pytest.param(
+            {"type": "oauth2_client_credentials", "client_id": "c"},
+            ["source.auth.client_secret", "source.auth.token_url"],
+            id="oauth2",
+        ),
+        pytest.param({"type": "query", "name": "k", "value": "v"}, [], id="query ok"),
+    ],
+)
+def test_validate_auth_variants(auth: dict[str, Any], paths: list[str]) -> None:
+    source = {"connector": "http", "base_url": "http://x.test", "auth": auth}
+    assert [p for p, _ in validate_source(source)] == paths
+
+
+@pytest.mark.parametrize(
+    ("connector", "extract", "paths"),
+    [
+        pytest.param(
+            "files",
+            {"path": "a.csv", "cursor": {"field": "x", "mtime": True}},
+            ["extract.cursor"],
+            id="files field and mtime",
+        ),
+        pytest.param(
+            "files",
+            {"path": "a.csv", "csv": {"delimiter": ";;", "header": False}},
+            ["extract.csv.delimiter", "extract.csv.header"],
+            id="files csv",
+        ),
+        pytest.param(
+            "sql",
+            {"query": "SELECT 1", "cursor": {"initial": 0}},
+            ["extract.cursor.field"],
+            id="sql cursor without field",
+        ),
+        pytest.param("sql", {"query": "SELECT 1", "cursor": "updated_at"}, [], id="sql ok"),
+    ],
+)
+def test_validate_extract_cases(connector: str, extract: dict[str, Any], paths: list[str]) -> None:
+    assert [p for p, _ in validate_extract(connector, extract)] == paths
+
+
+def test_validate_rate_limit_pattern() -> None:
+    source = {"connector": "http", "base_url": "http://x.test", "rate_limit": "lots"}
+    assert [p for p, _ in validate_source(source)] == ["source.rate_limit"]
+
+
+def _properties(schema: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    if isinstance(schema, dict):
+        for name, sub in schema.get("properties", {}).items():
+            if sub:  # `type: {}` inside a variant only re-allows the key
+                yield f"{path}.{name}", sub
+        for key, sub in schema.items():
+            if key not in ("properties", "if"):  # `if` only tests a variant's type
+                yield from _properties(sub, path)
+        for name, sub in schema.get("properties", {}).items():
+            yield from _properties(sub, f"{path}.{name}")
+    elif isinstance(schema, list):
+        for item in schema:
+            yield from _properties(item, path)
+
+
+@pytest.mark.parametrize("name", known_connectors())
+def test_validate_every_schema_key_is_documented(name: str) -> None:
+    cls = connector_class(name)
+    assert cls.name == name
+    for kind, schema in [("source", cls.source_schema), ("extract", cls.extract_schema)]:
+        Draft202012Validator.check_schema(schema)
+        assert schema.get("additionalProperties") is False
+        for path, prop in _properties(schema, kind):
+            missing = [k for k in ("title", "description", "examples") if k not in prop]
+            assert not missing, f"{name} {path} lacks {missing}"
+    assert cls.source_schema["properties"]["connector"]["const"] == name
