@@ -250,6 +250,14 @@ def subscription_routes(sb: Sandbox) -> list[BaseRoute]:
             rows = sb.db.execute("SELECT * FROM sandbox_webhooks ORDER BY id").fetchall()
         return loop_json(request, {"webhooks": [_row(r) for r in rows]})
 
+    return [
+        Route("/webhooks", create, methods=["POST"]),
+        Route("/webhooks", list_all, methods=["GET"]),
+        *_edit_routes(sb),
+    ]
+
+
+def _edit_routes(sb: Sandbox) -> list[BaseRoute]:
     async def update(request: Request) -> Response:
         hook_id = _int(request.path_params["id"])
         body = await _body(request)
@@ -280,8 +288,6 @@ def subscription_routes(sb: Sandbox) -> list[BaseRoute]:
         return Response(status_code=204) if gone else loop_json(request, NOT_FOUND, 404)
 
     return [
-        Route("/webhooks", create, methods=["POST"]),
-        Route("/webhooks", list_all, methods=["GET"]),
         Route("/webhooks/{id}", update, methods=["PUT"]),
         Route("/webhooks/{id}", delete, methods=["DELETE"]),
     ]

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,6 +90,14 @@ def sync_order(handle: SandboxHandle, tag: str = "1001", quantities: tuple[int, 
          "unit_price": {"amount": 3165, "currency_code": "USD"}}
         for n, q in enumerate(quantities)
     ]
+    order = _unwrap(_api(handle, "PUT", "/orders", _order_body(tag, quantities, lines,
+                                                            location["id"], fulfilled)), "order")
+    return Order(int(order["id"]), f"o-{tag}", f"#{tag}",
+                 [int(li["id"]) for li in order["line_items"]], variants[:2], variants[2], order)
+
+
+def _order_body(tag: str, quantities: tuple[int, ...], lines: list[dict[str, Any]],
+                location_id: int, fulfilled: bool) -> dict[str, Any]:
     order_body: dict[str, Any] = {
         "external_id": f"o-{tag}", "name": f"#{tag}", "status": "active", "taxes_included": False,
         "created_at": "2026-01-05T10:00:00+00:00",
@@ -100,14 +109,12 @@ def sync_order(handle: SandboxHandle, tag: str = "1001", quantities: tuple[int, 
     if fulfilled:
         order_body["fulfillments"] = [{
             "external_id": f"f-{tag}", "status": "success",
-            "fulfilled_at": "2026-01-06T10:00:00+00:00", "location": {"id": location["id"]},
+            "fulfilled_at": "2026-01-06T10:00:00+00:00", "location": {"id": location_id},
             "fulfillment_line_items": [
                 {"external_id": f"fl-{tag}-{n}", "order_line_item_external_id": f"l-{tag}-{n}",
                  "quantity": q} for n, q in enumerate(quantities)],
         }]
-    order = _unwrap(_api(handle, "PUT", "/orders", order_body), "order")
-    return Order(int(order["id"]), f"o-{tag}", f"#{tag}",
-                 [int(li["id"]) for li in order["line_items"]], variants[:2], variants[2], order)
+    return order_body
 
 
 def create_return(handle: SandboxHandle, order: Order, *lines: dict[str, Any],
@@ -152,6 +159,7 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.script: list[int] = []
+        self.delay_s = 0.0
         self._lock = threading.Lock()
         outer = self
 
@@ -162,6 +170,7 @@ class Receiver:
                     outer.received.append(
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, raw))
                     status = outer.script.pop(0) if outer.script else 200
+                time.sleep(outer.delay_s)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
-from test_returns_support import (
+from tests.sandbox.test_returns_support import (
     SECRET,
     Order,
     Receiver,
@@ -209,3 +210,17 @@ def test_webhooks_deliveries_filter_and_reset(
     assert sb.admin.get("/deliveries").json()["deliveries"] == []
     assert api(sb).get("/webhooks").json()["webhooks"] == []
     assert sb.admin.get("/returns").json()["returns"] == []
+
+
+def test_webhooks_a_slow_receiver_never_delays_the_api(
+    sb: SandboxHandle, rx: Receiver, order: Order
+) -> None:
+    rx.delay_s = 0.6
+    subscribe(sb, rx.url, "return", "return.created")
+    subscribe(sb, rx.url, "return", "return.closed")
+    started = time.monotonic()
+    created = create_return(sb, order)
+    assert api(sb).post(f"/warehouse/return/{created['id']}/close").status_code == 200
+    assert time.monotonic() - started < 0.5  # a blocking delivery would take >= 0.6 s
+    flush(sb)
+    assert [b["trigger"] for b in rx.bodies()] == ["return.created", "return.closed"]
