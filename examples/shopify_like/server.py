@@ -1,0 +1,98 @@
+"""Serving the shopify-like demo: in a background thread for tests and the engine, or blocking."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+
+from examples.shopify_like import admin
+from examples.shopify_like.app import create_app
+from examples.shopify_like.data import generate
+from examples.shopify_like.store import Store
+
+API_VERSION = "2024-01"
+
+
+@dataclass
+class ShopHandle:
+    """A running demo shop: its URLs and direct access to the demo admin calls."""
+
+    base_url: str
+    store: Store
+    token: str
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/admin/api/{API_VERSION}"
+
+    def touch(self, entity: str, ids: list[int] | None = None, count: int | None = None) -> list[int]:
+        return admin.touch(self.store, entity, ids, count)
+
+    def corrupt(self, entity: str, ids: list[int] | None = None, count: int | None = None,
+                kinds: list[str] | None = None) -> list[int]:  # fmt: skip
+        return admin.corrupt(self.store, entity, ids, count, kinds)
+
+    def restore(self, entity: str, ids: list[int] | None = None, count: int | None = None) -> list[int]:
+        return admin.restore(self.store, entity, ids, count)
+
+    def writes(self) -> list[dict[str, Any]]:
+        with self.store.lock:
+            return list(self.store.writes)
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An httpx client for the Admin API, token set."""
+        return httpx.Client(base_url=self.api_url, headers={"X-Shopify-Access-Token": self.token}, **kwargs)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def _config(store: Store, token: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(create_app(store, token), host="127.0.0.1", port=port, log_level="warning",
+                          access_log=False, lifespan="off", timeout_graceful_shutdown=1)  # fmt: skip
+
+
+@contextmanager
+def running_shopify_like(orders: int = 200, seed: int = 1, token: str = "demo",
+                         port: int = 0, currency: str = "USD") -> Iterator[ShopHandle]:  # fmt: skip
+    """Serves a demo shop on a loopback port (0: a free one) in a background thread."""
+    store = Store(generate(orders=orders, seed=seed, currency=currency))
+    sock = _bind("127.0.0.1", port)
+    server = uvicorn.Server(_config(store, token, sock.getsockname()[1]))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
+                              name="shopify-like")  # fmt: skip
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError("the shopify-like demo server did not start")
+        time.sleep(0.005)
+    try:
+        yield ShopHandle(f"http://127.0.0.1:{sock.getsockname()[1]}", store, token)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
+
+
+def serve(port: int, orders: int, seed: int, token: str = "demo", host: str = "127.0.0.1") -> None:
+    """Serves until interrupted (the `etl demo shopify-like` command)."""
+    store = Store(generate(orders=orders, seed=seed))
+    config = _config(store, token, port)
+    config.host = host
+    uvicorn.Server(config).run()
