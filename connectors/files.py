@@ -26,6 +26,7 @@ from jmespath.parser import ParsedResult
 from connectors.base import Connector, ExtractRequest, Page
 from connectors.files_schema import EXTRACT_SCHEMA, SOURCE_SCHEMA
 from connectors.paging import CursorTracker, cursor_config, paginate, parse_datetime
+from connectors.validate import check_config
 from engine.errors import ConfigError, ExtractError
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -60,8 +61,13 @@ class FilesConnector(Connector):
     source_schema: ClassVar[dict[str, Any]] = SOURCE_SCHEMA
     extract_schema: ClassVar[dict[str, Any]] = EXTRACT_SCHEMA
 
+    def __init__(self, source: Mapping[str, Any], base_dir: Path) -> None:
+        check_config(self.source_schema, source, "source")
+        super().__init__(source, base_dir)
+
     def extract(self, request: ExtractRequest) -> Iterator[Page]:
         cfg = request.config
+        check_config(self.extract_schema, cfg, f"entities.{request.entity}.extract")
         cursor = cursor_config(cfg.get("cursor"))
         root = request.base_dir / str(self.source.get("root", "."))
         files = _list_files(root, str(cfg["path"]))

@@ -24,6 +24,7 @@ from connectors.http_pagination import PageRequest, Paginator, compile_path
 from connectors.http_schema import EXTRACT_SCHEMA, SOURCE_SCHEMA
 from connectors.http_transport import RequestBudget, RetryPolicy, Sender, parse_rate
 from connectors.paging import CursorTracker, cursor_config, paginate
+from connectors.validate import check_config
 
 DEFAULT_PAGE_SIZE = 100
 DEFAULT_INCREMENTAL_PARAM = "{field}_min"
@@ -37,6 +38,7 @@ class HttpConnector(Connector):
     extract_schema: ClassVar[dict[str, Any]] = EXTRACT_SCHEMA
 
     def __init__(self, source: Mapping[str, Any], base_dir: Path) -> None:
+        check_config(self.source_schema, source, "source")
         super().__init__(source, base_dir)
         self.redact = Redactor()
         self.auth = build_auth(self.source.get("auth"), self.redact)
@@ -58,6 +60,7 @@ class HttpConnector(Connector):
 
     def extract(self, request: ExtractRequest) -> Iterator[Page]:
         cfg = request.config
+        check_config(self.extract_schema, cfg, f"entities.{request.entity}.extract")
         cursor = self._cursor(cfg.get("cursor"))
         page_size = int(cfg.get("page_size") or self.source.get("page_size") or DEFAULT_PAGE_SIZE)
         params = dict(cfg.get("params") or {})

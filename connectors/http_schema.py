@@ -194,6 +194,15 @@ _RETRIES_SCHEMA: dict[str, Any] = {
             "default": 30,
             "examples": [30],
         },
+        "max_retry_after_s": {
+            "title": "Longest Retry-After",
+            "description": "A Retry-After asking for a longer wait fails the extract at once "
+            "rather than stalling it.",
+            "type": "number",
+            "minimum": 0,
+            "default": 300,
+            "examples": [300],
+        },
     },
     "examples": [{"max": 5, "backoff_s": 0.5, "max_backoff_s": 30}],
 }

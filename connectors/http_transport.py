@@ -88,6 +88,7 @@ class RetryPolicy:
     max: int = 5
     backoff_s: float = 0.5
     max_backoff_s: float = 30.0
+    max_retry_after_s: float = 300.0
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None) -> RetryPolicy:
@@ -96,6 +97,7 @@ class RetryPolicy:
             int(cfg.get("max", 5)),
             float(cfg.get("backoff_s", 0.5)),
             float(cfg.get("max_backoff_s", 30.0)),
+            float(cfg.get("max_retry_after_s", 300.0)),
         )
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
@@ -138,6 +140,12 @@ class Sender:
                 return response
             if not problem.transient or attempt >= self.retry.max:
                 raise self._final(problem, attempt)
+            if retry_after is not None and retry_after > self.retry.max_retry_after_s:
+                raise self._final(
+                    problem,
+                    attempt,
+                    f"; Retry-After {retry_after:.0f} s is more than retries.max_retry_after_s",
+                )
             self._sleep(self.retry.delay(attempt, retry_after))
             attempt += 1
             self.retried += 1
@@ -158,8 +166,7 @@ class Sender:
         # status 599: no answer at all; transient like a 5xx
         return HttpExtractError(self.redact(f"GET {target}: {kind} ({type(exc).__name__})"), 599)
 
-    def _final(self, problem: HttpExtractError, attempt: int) -> HttpExtractError:
-        if attempt == 0:
-            return problem
+    def _final(self, problem: HttpExtractError, attempt: int, why: str = "") -> HttpExtractError:
         status = None if problem.status == 599 else problem.status
-        return HttpExtractError(f"{problem} (after {attempt + 1} attempts)", status=status)
+        tries = f" (after {attempt + 1} attempts)" if attempt else ""
+        return HttpExtractError(f"{problem}{tries}{why}", status=status)

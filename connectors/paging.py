@@ -40,12 +40,7 @@ def cursor_key(value: Any, kind: str) -> Any:
     if isinstance(value, dt.datetime):
         value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
         return value if kind != "string" else value.isoformat()
-    if kind == "auto":
-        kind = (
-            "number"
-            if isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-            else "string"
-        )
+    kind = _resolved(kind, value)
     if kind == "number":
         try:
             return Decimal(str(value))
@@ -54,6 +49,16 @@ def cursor_key(value: Any, kind: str) -> Any:
     if kind == "datetime":
         return parse_datetime(value.isoformat() if isinstance(value, dt.date) else str(value))
     return cursor_string(value)
+
+
+def _resolved(kind: str, value: Any) -> str:
+    """`auto` compares numbers as numbers, dates as dates and anything else as strings."""
+    if kind != "auto":
+        return kind
+    if isinstance(value, dt.date):
+        return "datetime"
+    numeric = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+    return "number" if numeric else "string"
 
 
 def cursor_string(value: Any) -> str:
@@ -82,10 +87,13 @@ class CursorTracker:
             return
         try:
             key = cursor_key(value, self.kind)
-        except ValueError as exc:
-            raise ExtractError(f"cursor field {self.field!r}: {exc} (type {self.kind})") from exc
-        if self._best is None or key > self._best:
-            self._best, self._best_value = key, value
+            if self._best is None or key > self._best:
+                self._best, self._best_value = key, value
+        except (ValueError, TypeError) as exc:
+            raise ExtractError(
+                f"cursor field {self.field!r}: {value!r} cannot be compared "
+                f"with {self._best_value!r} as {self.kind}"
+            ) from exc
 
     def newer(self, record: Mapping[str, Any], since: str | None) -> bool:
         """Whether the record's cursor value is strictly above `since` (always true without one)."""
@@ -95,10 +103,7 @@ class CursorTracker:
         if value is None or value == "":
             return False
         try:
-            kind = self.kind
-            if kind == "auto":
-                numeric = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-                kind = "number" if numeric else "string"
+            kind = _resolved(self.kind, value)
             return bool(cursor_key(value, kind) > cursor_key(since, kind))
         except (ValueError, TypeError) as exc:
             raise ExtractError(

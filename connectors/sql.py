@@ -28,6 +28,7 @@ import duckdb
 from connectors.base import Connector, ExtractRequest, Page
 from connectors.paging import CursorTracker, cursor_config, json_friendly, paginate
 from connectors.sql_schema import EXTRACT_SCHEMA, SOURCE_SCHEMA
+from connectors.validate import check_config
 from engine.errors import ConfigError, ExtractError
 
 SQLITE_SUFFIXES = {".sqlite", ".sqlite3", ".db"}
@@ -52,12 +53,14 @@ class SqlConnector(Connector):
     extract_schema: ClassVar[dict[str, Any]] = EXTRACT_SCHEMA
 
     def __init__(self, source: Mapping[str, Any], base_dir: Path) -> None:
+        check_config(self.source_schema, source, "source")
         super().__init__(source, base_dir)
         self.kind = database_type(self.source)
         self._conn: duckdb.DuckDBPyConnection | sqlite3.Connection | None = None
 
     def extract(self, request: ExtractRequest) -> Iterator[Page]:
         cfg = request.config
+        check_config(self.extract_schema, cfg, f"entities.{request.entity}.extract")
         cursor = cursor_config(cfg.get("cursor"))
         query = str(cfg["query"])
         params = self._params(query, request.cursor, cursor, request.entity)

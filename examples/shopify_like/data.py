@@ -39,6 +39,22 @@ class Plan(NamedTuple):
     updated: int
 
 
+class Summary(NamedTuple):
+    """An order in figures: what file exports (erp-like, oms-like) need, cheaply."""
+
+    pos: int
+    plan: Plan
+    customer_pos: int
+    specs: list[LineSpec]
+    discount_pct: int
+    tax_rate: int
+    amounts: list[tuple[int, int, int]]  # per line: gross, discount, tax (cents)
+    shipping: int
+    total: int
+    refund_lines: list[tuple[int, int, int, int]]  # line index, quantity, subtotal, tax
+    refunded: int
+
+
 class ShopData:
     """A deterministic shop of any size; all records are built lazily by position."""
 
@@ -168,23 +184,33 @@ class ShopData:
         choices, pct = self._choices(pos)
         return [self.line_spec(p, k, qty) for p, k, qty in choices], pct
 
-    def _order_net(self, pos: int) -> int:
-        """What the customer paid for order `pos` after refunds (0 if cancelled), in cents."""
+    def summary(self, pos: int) -> Summary:
+        """Order `pos` in figures (lines, amounts, refund), without building the Shopify record."""
         plan = self.plan(pos)
-        if plan.cancelled_at:
-            return 0
+        cpos = self.customer_of(pos)
         specs, pct = self._specs(pos)
-        rate = tax_rate(self.person(self.customer_of(pos)))
+        rate = tax_rate(self.person(cpos))
         amounts = [line_amounts(s.price, s.quantity, pct, rate) for s in specs]
         subtotal = sum(g - a for g, a, _ in amounts)
-        total = subtotal + sum(t for _, _, t in amounts) + shipping_for(subtotal)
-        if not plan.refund_at:
-            return total
-        if plan.refund_full:
+        shipping = shipping_for(subtotal)
+        total = subtotal + sum(t for _, _, t in amounts) + shipping
+        refunds: list[tuple[int, int, int, int]] = []
+        if plan.refund_at:
+            for k, spec in enumerate(specs if plan.refund_full else specs[:1]):
+                qty = spec.quantity if plan.refund_full else 1
+                gross, alloc, tax = amounts[k]
+                refunds.append((k, qty, _div((gross - alloc) * qty, spec.quantity),
+                                _div(tax * qty, spec.quantity)))  # fmt: skip
+        full = plan.refund_at is not None and plan.refund_full
+        refunded = sum(r[2] + r[3] for r in refunds) + (shipping if full else 0)
+        return Summary(pos, plan, cpos, specs, pct, rate, amounts, shipping, total, refunds, refunded)
+
+    def _order_net(self, pos: int) -> int:
+        """What the customer paid for order `pos` after refunds (0 if cancelled), in cents."""
+        if self.plan(pos).cancelled_at:
             return 0
-        gross, alloc, tax = amounts[0]
-        qty = specs[0].quantity
-        return total - _div(gross - alloc, qty) - _div(tax, qty)
+        summary = self.summary(pos)
+        return summary.total - summary.refunded
 
     def order(self, pos: int) -> Record:
         """Order `pos` as Shopify lists it, customer included."""

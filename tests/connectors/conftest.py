@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from platform_server import PlatformServer
+
+from tests.connectors.platform_server import PlatformServer
 
 
 @pytest.fixture(scope="session")

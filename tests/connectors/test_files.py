@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance import FIELDS, ConnectorConformance, MakeSource
 
 from connectors.base import ExtractRequest
 from connectors.files import FilesConnector
 from engine.errors import ExtractError
+from tests.connectors.conformance import FIELDS, ConnectorConformance, MakeSource
 
 SOURCE = {"connector": "files", "root": "data"}
 

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance import ConnectorConformance, MakeSource
-from platform_server import CLIENT_ID, CLIENT_SECRET, PlatformServer, Scripted
 
 from connectors.base import ExtractRequest
 from connectors.http import HttpConnector
 from connectors.http_errors import HttpExtractError
 from connectors.http_transport import parse_rate, parse_retry_after
 from engine.errors import ConfigError, ExtractError
+from tests.connectors.conformance import ConnectorConformance, MakeSource
+from tests.connectors.platform_server import CLIENT_ID, CLIENT_SECRET, PlatformServer, Scripted
 
 FAST_RETRIES = {"max": 3, "backoff_s": 0.01, "max_backoff_s": 0.05}
 PAGINATIONS: dict[str, dict[str, Any]] = {
@@ -323,3 +323,11 @@ def test_http_parse_rate(text: str, per_second: float) -> None:
 def test_http_parse_rate_rejects_nonsense() -> None:
     with pytest.raises(ConfigError, match="N/min"):
         parse_rate("fast")
+
+
+def test_http_retry_after_longer_than_allowed_fails_at_once(platform: PlatformServer) -> None:
+    sid = platform.script(Scripted(429, {"Retry-After": "3600"}), Scripted(200))
+    retries = {**FAST_RETRIES, "max_retry_after_s": 5}
+    with pytest.raises(HttpExtractError, match=r"HTTP 429.*Retry-After 3600 s is more than"):
+        _run({"base_url": platform.url, "retries": retries}, {"path": f"/script/{sid}"})
+    assert len(platform.state.hits[sid]) == 1

@@ -8,11 +8,11 @@ from typing import Any
 
 import duckdb
 import pytest
-from conformance import ConnectorConformance, MakeSource
 
 from connectors.base import ExtractRequest
 from connectors.sql import SqlConnector
 from engine.errors import ConfigError, ExtractError
+from tests.connectors.conformance import ConnectorConformance, MakeSource
 
 QUERY = "SELECT * FROM items WHERE updated_at > $cursor ORDER BY updated_at"
 CURSOR = {"field": "updated_at", "initial": "1970-01-01T00:00:00Z"}

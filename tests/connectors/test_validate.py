@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from jsonschema import Draft202012Validator
 
 from connectors.registry import connector_class, known_connectors
 from connectors.validate import validate_extract, validate_source
+from engine.errors import ConfigError
 
 BUILTIN = ["files", "http", "sql"]
 
@@ -153,3 +155,34 @@ def test_validate_every_schema_key_is_documented(name: str) -> None:
             missing = [k for k in ("title", "description", "examples") if k not in prop]
             assert not missing, f"{name} {path} lacks {missing}"
     assert cls.source_schema["properties"]["connector"]["const"] == name
+
+
+@pytest.mark.parametrize(
+    ("source", "paths"),
+    [
+        pytest.param(
+            {
+                "connector": "http",
+                "base_url": "http://x.test",
+                "auth": {"type": "nope"},
+                "page_size": 0,
+            },
+            ["source.auth.type", "source.page_size"],
+            id="http",
+        ),
+        pytest.param(
+            {"connector": "files", "root": "", "extra": 1},
+            ["source.extra", "source.root"],
+            id="files",
+        ),
+        pytest.param(
+            {"connector": "sql", "type": "oracle"}, ["source.database", "source.type"], id="sql"
+        ),
+    ],
+)
+def test_validate_connectors_refuse_a_bad_config_with_every_path(
+    tmp_path: Path, source: dict[str, Any], paths: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        connector_class(source["connector"])(source, tmp_path)
+    assert [part.split(":")[0] for part in str(caught.value).split("; ")] == paths

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from conftest import Maker
+from tests.sandbox.conftest import Maker
 
 from engine.sandbox.server import SandboxHandle
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ADDRESS, Maker
+from tests.sandbox.conftest import ADDRESS, Maker
 
 from engine.sandbox.commerce_common import Store
 from engine.sandbox.server import SandboxHandle

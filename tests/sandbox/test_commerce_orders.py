@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Maker
+from tests.sandbox.conftest import Maker
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_returns_support import Order, api, create_return, flush, sandbox, sync_order
+from tests.sandbox.test_returns_support import Order, api, create_return, flush, sandbox, sync_order
 
 from engine.sandbox.server import SandboxHandle
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_returns_support import Order, api, create_return, sandbox, sync_order
+from tests.sandbox.test_returns_support import Order, api, create_return, sandbox, sync_order
 
 from engine.sandbox.server import SandboxHandle
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Maker
+from tests.sandbox.conftest import Maker
 
 from engine.sandbox.core import API_VERSIONS, UNAUTHORIZED_BODY
 from engine.sandbox.server import SandboxHandle, running_sandbox

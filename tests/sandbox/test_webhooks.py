@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_returns_support import api, sandbox
+from tests.sandbox.test_returns_support import api, sandbox
 
 from engine.sandbox.server import SandboxHandle
 
