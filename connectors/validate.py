@@ -48,7 +48,10 @@ def check_config(schema: dict[str, Any], config: object, prefix: str) -> None:
     """Raises one ConfigError listing every problem (for connectors built outside a mapping)."""
     problems = _problems(schema, config, prefix)
     if problems:
-        raise ConfigError("; ".join(f"{path}: {message}" for path, message in problems))
+        lines = "".join(f"\n  {path}: {message}" for path, message in problems)
+        raise ConfigError(
+            f"{len(problems)} problem(s) in the {prefix.split('.')[0]} config:{lines}"
+        )
 
 
 def _lookup(name: object, path: str) -> tuple[type[Connector] | None, ConfigProblem]:
@@ -111,8 +114,8 @@ def _describe(error: ValidationError, prefix: str) -> list[ConfigProblem]:
 
 def _unknown_key(key: str, known: list[str]) -> str:
     close = difflib.get_close_matches(key, known, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"unknown key {key!r}; {hint}(known: {', '.join(known)})"
+    hint = f", did you mean {close[0]!r}?" if close else ""
+    return f"unknown key {key!r}{hint} (known: {', '.join(known)})"
 
 
 def _is_generic(error: ValidationError) -> bool:

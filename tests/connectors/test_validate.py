@@ -185,4 +185,5 @@ def test_validate_connectors_refuse_a_bad_config_with_every_path(
 ) -> None:
     with pytest.raises(ConfigError) as caught:
         connector_class(source["connector"])(source, tmp_path)
-    assert [part.split(":")[0] for part in str(caught.value).split("; ")] == paths
+    lines = str(caught.value).splitlines()[1:]
+    assert [line.strip().split(":")[0] for line in lines] == paths
