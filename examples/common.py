@@ -41,13 +41,13 @@ PLACES = (
 
 
 def mix(*parts: int) -> int:
-    """A 64-bit hash of integers (splitmix64 steps): cheap, stable across runs and platforms."""
+    """A 64-bit hash of integers: FNV-style combine, splitmix64 finaliser; stable everywhere."""
     h = 0x9E3779B97F4A7C15
     for part in parts:
-        h = ((h ^ (part & MASK64)) * 0xBF58476D1CE4E5B9) & MASK64
-        h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & MASK64
-        h ^= h >> 31
-    return h
+        h = (h * 0x100000001B3 + part) & MASK64
+    h = ((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & MASK64
+    return h ^ (h >> 31)
 
 
 def money(cents: int) -> str:

@@ -23,7 +23,9 @@ class AdminError(ValueError):
     """A bad admin request: the message says what is wrong."""
 
 
-def positions(store: Store, entity: str, record_ids: list[int] | None, count: int | None) -> list[int]:
+def positions(
+    store: Store, entity: str, record_ids: list[int] | None, count: int | None
+) -> list[int]:
     """The positions an admin call acts on: the given ids, or the first `count` records."""
     if entity not in ENTITIES:
         raise AdminError(f"entity must be one of {', '.join(ENTITIES)}, not {entity!r}")
@@ -43,8 +45,9 @@ def positions(store: Store, entity: str, record_ids: list[int] | None, count: in
     return result
 
 
-def touch(store: Store, entity: str, record_ids: list[int] | None = None,
-          count: int | None = None) -> list[int]:
+def touch(
+    store: Store, entity: str, record_ids: list[int] | None = None, count: int | None = None
+) -> list[int]:
     """Changes the records (price, tags, note, ...) and bumps their updated_at; returns ids."""
     with store.lock:
         now = store.now()
@@ -76,8 +79,13 @@ def _change(entity: str, record: Record, now: int) -> None:
         record["body_html"] = f"<p>{record['title']}, updated {iso(now)}.</p>"
 
 
-def corrupt(store: Store, entity: str, record_ids: list[int] | None = None,
-            count: int | None = None, kinds: list[str] | None = None) -> list[int]:
+def corrupt(
+    store: Store,
+    entity: str,
+    record_ids: list[int] | None = None,
+    count: int | None = None,
+    kinds: list[str] | None = None,
+) -> list[int]:
     """Injects a broken price, an impossible date and an unknown status into the records."""
     kinds = list(kinds or CORRUPTIONS)
     unknown = sorted(set(kinds) - set(CORRUPTIONS))
@@ -118,8 +126,9 @@ def _break(entity: str, record: Record, kind: str) -> None:
         record["state"] = UNKNOWN_STATUS
 
 
-def restore(store: Store, entity: str, record_ids: list[int] | None = None,
-            count: int | None = None) -> list[int]:
+def restore(
+    store: Store, entity: str, record_ids: list[int] | None = None, count: int | None = None
+) -> list[int]:
     """Puts generated records back as generated (the fix), with updated_at bumped to now."""
     with store.lock:
         now = store.now()

@@ -37,7 +37,9 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 API = "/admin/api/{version}"
 TOKEN_HEADER = "X-Shopify-Access-Token"
-UNAUTHORIZED = {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
+UNAUTHORIZED = {
+    "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
+}
 SINGULAR = {"products": "product", "customers": "customer", "orders": "order",
             "locations": "location", "custom_collections": "custom_collection",
             "collects": "collect", "inventory_levels": "inventory_level"}  # fmt: skip
@@ -87,8 +89,13 @@ class ShopApp:
         if "page_info" in query:
             others = sorted(set(query.keys()) - {"page_info", "limit", "fields"})
             if others:
-                raise QueryError(400, {"page_info": f"cannot be combined with {', '.join(others)}"
-                                                     " (only limit and fields may accompany it)"})
+                raise QueryError(
+                    400,
+                    {
+                        "page_info": f"cannot be combined with {', '.join(others)}"
+                        " (only limit and fields may accompany it)"
+                    },
+                )
             filt, pos, forward = _decode_cursor(query["page_info"])
         else:
             filt, pos, forward = parse_filter(resource, query), 0, True
@@ -116,9 +123,13 @@ class ShopApp:
         has_next = more if forward else True
         parts = []
         if has_prev:
-            parts.append(f'<{base}?page_info={_encode_cursor(filt, found[0], "prev")}{suffix}>; rel="previous"')
+            parts.append(
+                f'<{base}?page_info={_encode_cursor(filt, found[0], "prev")}{suffix}>; rel="previous"'
+            )
         if has_next:
-            parts.append(f'<{base}?page_info={_encode_cursor(filt, found[-1] + 1, "next")}{suffix}>; rel="next"')
+            parts.append(
+                f'<{base}?page_info={_encode_cursor(filt, found[-1] + 1, "next")}{suffix}>; rel="next"'
+            )
         return ", ".join(parts)
 
     async def count(self, request: Request) -> Response:
@@ -138,12 +149,16 @@ class ShopApp:
             record = self.store.find(resource, record_id)
         if record is None:
             return json_response({"errors": "Not Found"}, 404)
-        return json_response({SINGULAR[resource]: _select([record], request.query_params.get("fields"))[0]})
+        return json_response(
+            {SINGULAR[resource]: _select([record], request.query_params.get("fields"))[0]}
+        )
 
     def _variant(self, variant_id: int) -> Response:
         product_pos, k = divmod(variant_id - ids.VARIANT, ids.MAX_VARIANTS)
         with self.store.lock:
-            product = self.store.find("products", ids.PRODUCT + product_pos) if product_pos >= 0 else None
+            product = (
+                self.store.find("products", ids.PRODUCT + product_pos) if product_pos >= 0 else None
+            )
         if product is None or k >= len(product["variants"]):
             return json_response({"errors": "Not Found"}, 404)
         return json_response({"variant": product["variants"][k]})
@@ -157,9 +172,13 @@ class ShopApp:
 
     async def calculate(self, request: Request) -> Response:
         body = await _json(request)
-        return json_response({"refund": w.calculate_refund(self.store, request.path_params["id"], body)})
+        return json_response(
+            {"refund": w.calculate_refund(self.store, request.path_params["id"], body)}
+        )
 
-    def recorded(self, key: str, action: Callable[[Request, Any], Any], status: int = 201) -> Handler:
+    def recorded(
+        self, key: str, action: Callable[[Request, Any], Any], status: int = 201
+    ) -> Handler:
         """A write endpoint: runs `action`, answers `{key: result}` and records the write."""
 
         async def write(request: Request) -> Response:
@@ -233,8 +252,13 @@ def admin_routes(store: Store) -> list[Route]:
         async def handler(request: Request) -> Response:
             try:
                 body = await _json(request) or {}
-                changed = action(store, str(body.get("entity", "")), body.get("ids"), body.get("count"),
-                                 **({"kinds": body.get("kinds")} if key == "corrupted" else {}))
+                changed = action(
+                    store,
+                    str(body.get("entity", "")),
+                    body.get("ids"),
+                    body.get("count"),
+                    **({"kinds": body.get("kinds")} if key == "corrupted" else {}),
+                )
             except (admin.AdminError, w.WriteError, AttributeError, TypeError, ValueError) as exc:
                 return json_response({"errors": str(exc)}, 422)
             return json_response({key: changed})

@@ -132,7 +132,9 @@ def _pick_combos(
 
 
 def _options(
-    pid: int, pos: int, options: tuple[tuple[str, tuple[str, ...]], ...],
+    pid: int,
+    pos: int,
+    options: tuple[tuple[str, tuple[str, ...]], ...],
     combos: list[tuple[str, ...]],
 ) -> list[Record]:
     named = options or (("Title", ("Default Title",)),)

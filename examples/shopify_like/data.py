@@ -15,10 +15,14 @@ from typing import Any, NamedTuple
 from examples.common import ORDERS_SPAN, ORDERS_START, iso, mix
 from examples.shopify_like import catalog, ids
 from examples.shopify_like import order_events as ev
-from examples.shopify_like.customers import Aggregates, Person, build_customer, person
+from examples.shopify_like.customers import Aggregates, Person, build_customer, person, place_of
 from examples.shopify_like.orders import (
-    LineSpec, OrderInput, assemble_order, line_amounts, shipping_for, tax_rate,
-)  # fmt: skip
+    LineSpec,
+    OrderInput,
+    assemble_order,
+    line_amounts,
+    shipping_for,
+)
 
 Record = dict[str, Any]
 K_PLAN, K_PLAN2, K_ORDER = 31, 32, 33
@@ -74,6 +78,7 @@ class ShopData:
         self.shape = lru_cache(maxsize=1 << 16)(self._shape)
         self.brief = lru_cache(maxsize=1 << 16)(self._brief)
         self.product = lru_cache(maxsize=1024)(self._product)
+        self._variant_spec = lru_cache(maxsize=1 << 16)(self._variant_line)
         self.person = lru_cache(maxsize=1 << 14)(self._person)
         self.customer = lru_cache(maxsize=4096)(self._customer)
         # A customer's total_spent sums the customer's orders; memoised so that listing every
@@ -93,12 +98,15 @@ class ShopData:
         return catalog.build_product(self.brief(pos), stock)
 
     def line_spec(self, product_pos: int, k: int, quantity: int) -> LineSpec:
+        return self._variant_spec(product_pos, k)._replace(quantity=quantity)
+
+    def _variant_line(self, product_pos: int, k: int) -> LineSpec:
         brief = self.brief(product_pos)
         return LineSpec(
             product_id=ids.PRODUCT + product_pos,
             variant_id=ids.VARIANT + product_pos * ids.MAX_VARIANTS + k, title=brief.title,
             variant_title=" / ".join(brief.combos[k]), vendor=brief.vendor, sku=brief.sku(k),
-            grams=brief.grams, quantity=quantity, price=brief.prices[k],
+            grams=brief.grams, quantity=1, price=brief.prices[k],
         )  # fmt: skip
 
     def variant_stock(self, slot: int) -> int:
@@ -189,7 +197,7 @@ class ShopData:
         plan = self.plan(pos)
         cpos = self.customer_of(pos)
         specs, pct = self._specs(pos)
-        rate = tax_rate(self.person(cpos))
+        rate = place_of(self.seed, cpos)[6]
         amounts = [line_amounts(s.price, s.quantity, pct, rate) for s in specs]
         subtotal = sum(g - a for g, a, _ in amounts)
         shipping = shipping_for(subtotal)
@@ -203,7 +211,9 @@ class ShopData:
                                 _div(tax * qty, spec.quantity)))  # fmt: skip
         full = plan.refund_at is not None and plan.refund_full
         refunded = sum(r[2] + r[3] for r in refunds) + (shipping if full else 0)
-        return Summary(pos, plan, cpos, specs, pct, rate, amounts, shipping, total, refunds, refunded)
+        return Summary(
+            pos, plan, cpos, specs, pct, rate, amounts, shipping, total, refunds, refunded
+        )
 
     def _order_net(self, pos: int) -> int:
         """What the customer paid for order `pos` after refunds (0 if cancelled), in cents."""
@@ -232,7 +242,9 @@ class ShopData:
 
     def _live(self, order: Record, pos: int, plan: Plan) -> None:
         if plan.fulfilled_at:
-            ev.fulfil(order, ids.FULFILLMENT + pos * 2, plan.fulfilled_at, ids.LOCATION + plan.location)
+            ev.fulfil(
+                order, ids.FULFILLMENT + pos * 2, plan.fulfilled_at, ids.LOCATION + plan.location
+            )
         if plan.closed_at:
             ev.close(order, plan.closed_at)
         if plan.cancelled_at:

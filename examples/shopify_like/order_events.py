@@ -100,8 +100,15 @@ def refund_line_items(items: list[RefundItem], currency: str) -> list[Record]:
     return result
 
 
-def transaction(order: Record, tid: int, ts: int, amount: int, parent_id: int | None,
-                kind: str = "refund", gateway: str = "shopify_payments") -> Record:
+def transaction(
+    order: Record,
+    tid: int,
+    ts: int,
+    amount: int,
+    parent_id: int | None,
+    kind: str = "refund",
+    gateway: str = "shopify_payments",
+) -> Record:
     stamp = iso(ts)
     return {
         "id": tid, "admin_graphql_api_id": ids.gid("OrderTransaction", tid), "amount": money(amount),
@@ -113,8 +120,14 @@ def transaction(order: Record, tid: int, ts: int, amount: int, parent_id: int | 
     }  # fmt: skip
 
 
-def add_refund(order: Record, refund_id: int, ts: int, items: list[RefundItem],
-               transactions: list[Record], note: str | None = None) -> Record:
+def add_refund(
+    order: Record,
+    refund_id: int,
+    ts: int,
+    items: list[RefundItem],
+    transactions: list[Record],
+    note: str | None = None,
+) -> Record:
     """Appends a refund and brings line quantities and financial_status up to date."""
     stamp = iso(ts)
     refund = {

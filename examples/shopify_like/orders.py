@@ -115,7 +115,10 @@ def cents(value: str) -> int:
 def assemble_order(inp: OrderInput) -> Record:
     """A new order: open, paid, unfulfilled. Fulfil, close, cancel or refund it afterwards."""
     rate = tax_rate(inp.person)
-    lines = [_line_item(s, i, inp.discount_pct, rate, inp) for s, i in zip(inp.lines, inp.line_ids, strict=True)]
+    lines = [
+        _line_item(s, i, inp.discount_pct, rate, inp)
+        for s, i in zip(inp.lines, inp.line_ids, strict=True)
+    ]
     gross = sum(s.price * s.quantity for s in inp.lines)
     discount = sum(cents(a["amount"]) for li in lines for a in li["discount_allocations"])
     tax = sum(cents(t["price"]) for li in lines for t in li["tax_lines"])
@@ -126,7 +129,9 @@ def assemble_order(inp: OrderInput) -> Record:
     order["tax_lines"] = [_tax_line(tax, rate, inp)] if rate else []
     order["shipping_lines"] = [_shipping_line(inp, shipping)]
     if inp.discount_pct:
-        order["discount_codes"] = [{"code": DISCOUNT_CODE, "amount": money(discount), "type": "percentage"}]
+        order["discount_codes"] = [
+            {"code": DISCOUNT_CODE, "amount": money(discount), "type": "percentage"}
+        ]
         order["discount_applications"] = [{
             "type": "discount_code", "value": f"{inp.discount_pct}.0", "value_type": "percentage",
             "allocation_method": "across", "target_selection": "all",
@@ -169,8 +174,9 @@ def _order_head(inp: OrderInput, lines: list[Record]) -> Record:
     }  # fmt: skip
 
 
-def _order_money(inp: OrderInput, gross: int, discount: int, subtotal: int, tax: int,
-                 shipping: int) -> Record:
+def _order_money(
+    inp: OrderInput, gross: int, discount: int, subtotal: int, tax: int, shipping: int
+) -> Record:
     total, cur = subtotal + tax + shipping, inp.currency
     weight = sum(s.grams * s.quantity for s in inp.lines)
     return {

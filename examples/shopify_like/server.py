@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -33,14 +33,18 @@ class ShopHandle:
     def api_url(self) -> str:
         return f"{self.base_url}/admin/api/{API_VERSION}"
 
-    def touch(self, entity: str, ids: list[int] | None = None, count: int | None = None) -> list[int]:
+    def touch(
+        self, entity: str, ids: list[int] | None = None, count: int | None = None
+    ) -> list[int]:
         return admin.touch(self.store, entity, ids, count)
 
     def corrupt(self, entity: str, ids: list[int] | None = None, count: int | None = None,
                 kinds: list[str] | None = None) -> list[int]:  # fmt: skip
         return admin.corrupt(self.store, entity, ids, count, kinds)
 
-    def restore(self, entity: str, ids: list[int] | None = None, count: int | None = None) -> list[int]:
+    def restore(
+        self, entity: str, ids: list[int] | None = None, count: int | None = None
+    ) -> list[int]:
         return admin.restore(self.store, entity, ids, count)
 
     def writes(self) -> list[dict[str, Any]]:
@@ -49,7 +53,9 @@ class ShopHandle:
 
     def client(self, **kwargs: Any) -> httpx.Client:
         """An httpx client for the Admin API, token set."""
-        return httpx.Client(base_url=self.api_url, headers={"X-Shopify-Access-Token": self.token}, **kwargs)
+        return httpx.Client(
+            base_url=self.api_url, headers={"X-Shopify-Access-Token": self.token}, **kwargs
+        )
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -90,9 +96,16 @@ def running_shopify_like(orders: int = 200, seed: int = 1, token: str = "demo",
         sock.close()
 
 
-def serve(port: int, orders: int, seed: int, token: str = "demo", host: str = "127.0.0.1") -> None:
-    """Serves until interrupted (the `etl demo shopify-like` command)."""
+def serve(port: int, orders: int, seed: int, token: str = "demo", host: str = "127.0.0.1",
+          on_ready: Callable[[str], None] | None = None) -> None:  # fmt: skip
+    """Serves until interrupted (the `etl demo shopify-like` command); port 0 picks a free one."""
     store = Store(generate(orders=orders, seed=seed))
-    config = _config(store, token, port)
+    sock = _bind(host, port)
+    config = _config(store, token, sock.getsockname()[1])
     config.host = host
-    uvicorn.Server(config).run()
+    if on_ready is not None:
+        on_ready(f"http://{host}:{sock.getsockname()[1]}")
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()

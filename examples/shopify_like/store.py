@@ -156,11 +156,13 @@ class Store:
 
     def _candidates(self, table: Table, filt: Filter) -> list[int] | None:
         if filt.ids is not None and table.id_base is not None:
-            return sorted({i - table.id_base for i in filt.ids if 0 <= i - table.id_base < table.total})
+            return sorted(
+                {i - table.id_base for i in filt.ids if 0 <= i - table.id_base < table.total}
+            )
         if table.name == "inventory_levels" and filt.inventory_item_ids is not None:
             n_loc = self.data.n_locations
             slots = {i - ids.INVENTORY_ITEM for i in filt.inventory_item_ids}
-            return sorted(s * n_loc + loc for s in slots if 0 <= s for loc in range(n_loc)
+            return sorted(s * n_loc + loc for s in slots if s >= 0 for loc in range(n_loc)
                           if s * n_loc + loc < table.total)  # fmt: skip
         if table.name == "collects" and filt.product_id is not None:
             product = filt.product_id - ids.PRODUCT

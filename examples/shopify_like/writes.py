@@ -38,7 +38,11 @@ def _body(body: Any, key: str) -> Record:
 
 
 def _int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).lstrip("-").isdigit():
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | str)
+        or not str(value).lstrip("-").isdigit()
+    ):
         raise WriteError(422, {name: ["is not a number"]})
     return int(value)
 
@@ -64,7 +68,9 @@ def _refund_items(store: Store, order: Record, spec: Record) -> list[ev.RefundIt
     for raw in spec.get("refund_line_items") or []:
         line = lines.get(_int(raw.get("line_item_id"), "refund_line_items.line_item_id"))
         if line is None:
-            raise WriteError(422, {"refund_line_items.line_item_id": ["is not a line item of this order"]})
+            raise WriteError(
+                422, {"refund_line_items.line_item_id": ["is not a line item of this order"]}
+            )
         qty = _int(raw.get("quantity", 1), "refund_line_items.quantity")
         left = line["quantity"] - ev.refunded_quantity(order, line["id"])
         if not 1 <= qty <= left:
@@ -72,7 +78,9 @@ def _refund_items(store: Store, order: Record, spec: Record) -> list[ev.RefundIt
                 f"must be between 1 and {left} (the units not refunded yet)"]})  # fmt: skip
         restock = raw.get("restock_type", default_restock)
         if restock not in RESTOCK_TYPES:
-            raise WriteError(422, {"refund_line_items.restock_type": [f"must be one of {RESTOCK_TYPES}"]})
+            raise WriteError(
+                422, {"refund_line_items.restock_type": [f"must be one of {RESTOCK_TYPES}"]}
+            )
         location = raw.get("location_id")
         if restock in ("return", "cancel") and location is None:
             location = ids.LOCATION
@@ -115,7 +123,9 @@ def create_refund(store: Store, order_id: int, body: Any) -> Record:
                for t in spec.get("transactions") or []]  # fmt: skip
         left = cents(order["total_price"]) - ev.refunded_amount(order)
         if sum(cents(t["amount"]) for t in txs) > left:
-            raise WriteError(422, {"base": [f"Refund amount exceeds the refundable {left / 100:.2f}"]})
+            raise WriteError(
+                422, {"base": [f"Refund amount exceeds the refundable {left / 100:.2f}"]}
+            )
         refund = ev.add_refund(order, store.new_id(), now, items, txs, spec.get("note"))
         store.put("orders", pos, order, now)
         for item in items:
@@ -125,7 +135,9 @@ def create_refund(store: Store, order_id: int, body: Any) -> Record:
         return refund
 
 
-def _set_stock(store: Store, slot: int, loc: int, value: int | None, delta: int, now: int) -> Record:
+def _set_stock(
+    store: Store, slot: int, loc: int, value: int | None, delta: int, now: int
+) -> Record:
     """Sets (or adjusts) one level and keeps the variant's inventory_quantity in step."""
     product_pos, k = divmod(slot, ids.MAX_VARIANTS)
     if not (0 <= loc < store.data.n_locations and store.pos_of("products", ids.PRODUCT + product_pos) is not None
@@ -136,7 +148,9 @@ def _set_stock(store: Store, slot: int, loc: int, value: int | None, delta: int,
     product = copy.deepcopy(store.get("products", product_pos))
     variant = product["variants"][k]
     variant["old_inventory_quantity"] = variant["inventory_quantity"]
-    variant["inventory_quantity"] = sum(store.available(slot, i) for i in range(store.data.n_locations))
+    variant["inventory_quantity"] = sum(
+        store.available(slot, i) for i in range(store.data.n_locations)
+    )
     variant["updated_at"] = product["updated_at"] = iso(now)
     store.put("products", product_pos, product, now)
     return level_record(slot, loc, available, now)
@@ -167,7 +181,9 @@ def _line_specs(store: Store, raw_lines: Any) -> list[LineSpec]:
         product_pos, k = divmod(slot, ids.MAX_VARIANTS)
         product = store.find("products", ids.PRODUCT + product_pos) if slot >= 0 else None
         if product is None or k >= len(product["variants"]):
-            raise WriteError(422, {"line_items": [f"variant {raw.get('variant_id')} does not exist"]})
+            raise WriteError(
+                422, {"line_items": [f"variant {raw.get('variant_id')} does not exist"]}
+            )
         variant = product["variants"][k]
         qty = _int(raw.get("quantity", 1), "line_items.quantity")
         if qty < 1:
@@ -209,14 +225,18 @@ def _customer(store: Store, raw: Any) -> tuple[Any, Record | None]:
     return store.data.person(pos), {k: v for k, v in record.items() if k != "addresses"}
 
 
-def _finish_order(store: Store, order: Record, spec: Record, specs: list[LineSpec], now: int) -> None:
+def _finish_order(
+    store: Store, order: Record, spec: Record, specs: list[LineSpec], now: int
+) -> None:
     status = spec.get("financial_status", "paid")
     if status not in FINANCIAL:
         raise WriteError(422, {"financial_status": [f"must be one of {FINANCIAL}"]})
     order["financial_status"] = status
     behaviour = spec.get("inventory_behaviour", "bypass")
     if behaviour == "decrement_obeying_policy":
-        short = [s.sku for s in specs if store.available(s.variant_id - ids.VARIANT, 0) < s.quantity]
+        short = [
+            s.sku for s in specs if store.available(s.variant_id - ids.VARIANT, 0) < s.quantity
+        ]
         if short:
             raise WriteError(422, {"line_items": [f"{sku} is out of stock" for sku in short]})
     if behaviour in ("decrement_ignoring_policy", "decrement_obeying_policy"):
