@@ -6,7 +6,9 @@ import click
 
 from engine import __version__
 from engine.cli_mapping import COMMANDS as MAPPING_COMMANDS
+from engine.cli_run import COMMANDS as RUN_COMMANDS
 from engine.sandbox.cli import sandbox
+from examples.cli import demo
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,5 +19,7 @@ def main() -> None:
 
 main.add_command(sandbox)
 
-for _command in MAPPING_COMMANDS:
+for _command in (*MAPPING_COMMANDS, *RUN_COMMANDS):
     main.add_command(_command)
+
+main.add_command(demo)

@@ -36,6 +36,7 @@ def serve(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8787) -> N
         server.run()
     finally:
         signal.signal(signal.SIGTERM, previous)
+        _stop_workers(sb)
         sb.close()
 
 
@@ -123,6 +124,7 @@ def running_sandbox(config: SandboxConfig | None = None, **overrides: Any) -> It
         thread.join(timeout=10)
         admin.close()
         sock.close()
+        _stop_workers(sb)
         sb.close()
 
 
@@ -134,3 +136,10 @@ def _wait_started(server: uvicorn.Server, thread: threading.Thread) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the sandbox server did not start within {START_TIMEOUT_S} s")
         time.sleep(0.005)
+
+
+def _stop_workers(sb: Sandbox) -> None:
+    """Stop the webhook delivery worker (and its HTTP client) before the database closes."""
+    from engine.sandbox import webhooks
+
+    webhooks.shutdown(sb)

@@ -1,0 +1,1 @@
+"""Bucket I: extract -> stage -> map -> resolve -> validate -> diff -> load -> record."""

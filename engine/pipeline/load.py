@@ -1,0 +1,99 @@
+"""Pushes ready payloads into Loop, each the way its kind is written, and sorts the answers.
+
+Products, customers, locations, collections and orders are upserted by external_id (PUT on
+the collection), variants through their product's external path, inventories at
+/inventories/{variant}/{location}. An order whose refunds reference its own lines gets their
+Loop ids from the ID map when it was synced before, else from Loop's answer to a first PUT
+without refunds (a second PUT only where needed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import LoadError, PermanentLoadError, TransientLoadError
+from engine.mapping.kinds import Kind
+from engine.pipeline.prepare import Ready
+from engine.state import Parked, Synced
+
+LINES = "lines"  # id_map.extra key: order line external_id -> Loop line id
+
+
+@dataclass
+class Loaded:
+    synced: list[Synced] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
+    aliases: list[tuple[str, str, str]] = field(default_factory=list)
+    quarantined: list[Parked] = field(default_factory=list)
+    held: list[Parked] = field(default_factory=list)
+
+
+class Loader:
+    """Loads batches of one kind through a LoopClient (concurrency and budget are its own)."""
+
+    def __init__(self, client: Any, kind: Kind) -> None:
+        self.client = client
+        self.kind = kind
+
+    def load(self, batch: list[Ready]) -> Loaded:
+        out = Loaded()
+        for item, result in self.client.map_concurrent(self._push, batch):
+            if isinstance(result, PermanentLoadError):
+                out.quarantined.append(Parked(item.key, [f"Loop answered {result.status}: {result}"],
+                                              item.record, item.parent, "load"))
+            elif isinstance(result, LoadError | OSError):
+                reason = f"Loop did not accept it yet ({type(result).__name__}: {result})"
+                out.held.append(Parked(item.key, [reason], item.record, item.parent, "held"))
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                loop_id, extra = result
+                out.synced.append(Synced(item.key, loop_id, item.payload_hash, extra))
+                out.aliases += [(name, value, item.key) for name, value in item.aliases]
+                if item.known is None:
+                    out.created += 1
+                else:
+                    out.updated += 1
+        return out
+
+    def _push(self, item: Ready) -> tuple[int, dict[str, Any] | None]:
+        kind = self.kind.name
+        if kind == "variant":
+            if item.parent_key is None:
+                raise PermanentLoadError("a variant needs its product's external_id")
+            body = self.client.upsert_variant(item.parent_key, item.payload)
+            return int(body["id"]), None
+        if kind == "inventory":
+            payload = item.payload
+            self.client.put_inventory(payload["product_variant_id"], payload["location_id"],
+                                      payload["available_count"])
+            return 0, None  # inventories have no Loop id of their own
+        if kind == "order":
+            return self._push_order(item)
+        body = self.client.upsert(kind, item.payload)
+        return int(body["id"]), None
+
+    def _push_order(self, item: Ready) -> tuple[int, dict[str, Any] | None]:
+        lines: dict[str, Any] = dict((item.known[2] or {}).get(LINES, {})) if item.known else {}
+        if item.line_refs and not all(ref.key in lines for _, _, ref in item.line_refs):
+            first = {k: v for k, v in item.payload.items() if k != "refunds"}
+            lines.update(_line_ids(self.client.upsert("order", first)))
+        for container, slot, ref in item.line_refs:
+            if ref.key not in lines:
+                raise PermanentLoadError(
+                    f"refund references line {ref.key}, which the order does not have", 422)
+            container[slot] = lines[ref.key]
+        body = self.client.upsert("order", item.payload)
+        for container, slot, ref in item.line_refs:
+            container[slot] = ref  # the payload keeps its placeholders (its hash is stable)
+        return int(body["id"]), {LINES: _line_ids(body) or lines}
+
+
+def _line_ids(order: dict[str, Any]) -> dict[str, Any]:
+    return {str(line["external_id"]): line["id"] for line in order.get("line_items") or []
+            if line.get("external_id") is not None and line.get("id") is not None}
+
+
+__all__ = ["Loaded", "Loader", "TransientLoadError"]

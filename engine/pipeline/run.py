@@ -1,0 +1,246 @@
+"""Runs a compiled mapping into Loop: each entity in dependency order, page by page.
+
+A page goes: stage raw -> prepare (map, resolve, validate, diff) -> load -> commit. Child
+entities (variants) ride on their parent's pages: the parent batch is loaded first, then the
+children of the same records, then both are committed and only then does the cursor move, so
+a crash at any point leaves records to send again (upserts make that harmless), never lost.
+Held-back records are retried at the start of every run; quarantined ones by `replay`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from itertools import islice
+from typing import Any
+
+from connectors.base import Connector, ExtractRequest
+from engine.mapping.compile import CompiledEntity, CompiledMapping
+from engine.pipeline.load import Loaded, Loader
+from engine.pipeline.prepare import Prepared, Preparer, fallback_key, record_key
+from engine.state import BatchOutcome, Parked, State
+
+Item = tuple[Any, Any, str | None]  # record, parent record, parent key
+
+
+@dataclass
+class EntityStats:
+    """One entity's line of the run summary."""
+
+    entity: str
+    extracted: int = 0
+    unchanged: int = 0
+    created: int = 0
+    updated: int = 0
+    quarantined: int = 0
+    held: int = 0
+    requests: int = 0
+    rate_limited: int = 0
+    seconds: float = 0.0
+    total: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["seconds"] = round(self.seconds, 3)
+        return out
+
+
+@dataclass
+class RunOptions:
+    entities: tuple[str, ...] = ()
+    full_refresh: bool = False
+    dry_run: bool = False
+    limit: int | None = None
+    batch_size: int = 500
+    replay: bool = False  # also retry quarantined records (etl quarantine replay)
+
+
+@dataclass
+class RunSummary:
+    run_id: int | None
+    entities: list[EntityStats] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def parked(self) -> int:
+        return sum(s.quarantined + s.held for s in self.entities)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "dry_run": self.dry_run,
+                "entities": [s.as_dict() for s in self.entities]}
+
+
+Progress = Callable[[EntityStats], None]
+
+
+class Runner:
+    """One run of one mapping. The client is a LoopClient (or None for a dry run)."""
+
+    def __init__(self, compiled: CompiledMapping, state: State, connector: Connector,
+                 client: Any, options: RunOptions, progress: Progress | None = None) -> None:
+        self.compiled, self.state, self.connector = compiled, state, connector
+        self.client, self.options = client, options
+        self.progress = progress or (lambda stats: None)
+        self.children = {e.entity.parent: e for e in compiled.entities.values() if e.entity.parent}
+        self.run_id: int | None = None
+
+    def run(self) -> RunSummary:
+        if not self.options.dry_run:
+            self.run_id = self.state.start_run("run")
+        summary = RunSummary(self.run_id, dry_run=self.options.dry_run)
+        try:
+            for name in self._selected():
+                summary.entities += self._entity(name)
+        except BaseException:
+            if self.run_id is not None:
+                self.state.finish_run(self.run_id, "failed", summary.as_dict())
+            raise
+        if self.run_id is not None:
+            status = "parked" if summary.parked else "ok"
+            self.state.finish_run(self.run_id, status, summary.as_dict())
+        return summary
+
+    def _selected(self) -> list[str]:
+        wanted = set(self.options.entities)
+        for name in list(wanted):
+            parent = self.compiled.entities[name].entity.parent
+            if parent:
+                wanted.add(parent)
+        return [n for n in self.compiled.mapping.order
+                if self.compiled.entities[n].entity.enabled
+                and self.compiled.entities[n].entity.parent is None
+                and (not wanted or n in wanted)]
+
+    # -- one source entity (and its children) -----------------------------------------------
+    def _entity(self, name: str) -> list[EntityStats]:
+        stats = EntityStats(name)
+        child = self.children.get(name)
+        child_stats = EntityStats(child.entity.name) if child else None
+        started = time.monotonic()
+        self._retry_parked(name, stats, child, child_stats)
+        for page_records, cursor, total in self._pages(name):
+            stats.total = total
+            stats.extracted += len(page_records)
+            self._page(name, page_records, cursor, stats, child, child_stats)
+            stats.seconds = time.monotonic() - started
+            if page_records:
+                self.progress(stats)
+        stats.seconds = time.monotonic() - started
+        if child_stats is not None:
+            child_stats.seconds = stats.seconds  # pushed together with their parents
+        return [stats] + ([child_stats] if child_stats else [])
+
+    def _pages(self, name: str) -> Iterator[tuple[list[Any], str | None, int | None]]:
+        entity = self.compiled.entities[name].entity
+        cursor = None if self.options.full_refresh else self.state.cursor(name)
+        request = ExtractRequest(name, entity.extract, cursor, self.compiled.mapping.base_dir,
+                                 self.options.limit)
+        seen = 0
+        for page in self.connector.extract(request):
+            records = page.records
+            if self.options.limit is not None:
+                records = records[: max(0, self.options.limit - seen)]
+            seen += len(records)
+            for chunk in _chunks(records, self.options.batch_size):
+                yield chunk, None, page.total
+            yield [], page.cursor, page.total
+            if self.options.limit is not None and seen >= self.options.limit:
+                return
+
+    def _page(self, name: str, records: list[Any], cursor: str | None, stats: EntityStats,
+              child: CompiledEntity | None, child_stats: EntityStats | None) -> None:
+        if records and self.run_id is not None:
+            self.state.stage_raw(name, ((_raw_key(r), r, None) for r in records), self.run_id)
+        parent_keys = self._batch(name, [(r, None, None) for r in records], stats)
+        if child is not None and child_stats is not None and records:
+            items = [(item, r, key) for r in records
+                     if (key := self._parent_key(name, r)) is not None
+                     for item in child.items(r)]
+            child_stats.extracted += len(items)
+            self._batch(child.entity.name, items, child_stats, parent_keys)
+        if cursor is not None and not self.options.dry_run and self.run_id is not None:
+            self.state.commit(BatchOutcome(name, cursor=cursor), self.run_id)
+
+    def _batch(self, name: str, items: list[Item], stats: EntityStats,
+               live_parents: set[str] | None = None) -> set[str]:
+        """Prepare, load and commit one batch; returns the keys now in Loop."""
+        if not items:
+            return set()
+        entity = self.compiled.entities[name]
+        prepared = Preparer(entity, self.state).prepare(items)
+        if live_parents is not None:
+            _hold_orphans(prepared, live_parents, entity)
+        loaded = Loaded()
+        if prepared.ready and not self.options.dry_run:
+            before = self._requests()
+            loaded = Loader(self.client, entity.entity.kind).load(prepared.ready)
+            after = self._requests()
+            stats.requests += after[0] - before[0]
+            stats.rate_limited += after[1] - before[1]
+        elif self.options.dry_run:
+            loaded.created = sum(1 for r in prepared.ready if r.known is None)
+            loaded.updated = len(prepared.ready) - loaded.created
+        self._record(name, prepared, loaded, stats)
+        return set(prepared.unchanged) | {s.key for s in loaded.synced}
+
+    def _record(self, name: str, prepared: Prepared, loaded: Loaded, stats: EntityStats) -> None:
+        quarantined = prepared.quarantined + loaded.quarantined
+        held = prepared.held + loaded.held
+        stats.unchanged += len(prepared.unchanged)
+        stats.created += loaded.created
+        stats.updated += loaded.updated
+        stats.quarantined += len(quarantined)
+        stats.held += len(held)
+        if self.options.dry_run or self.run_id is None:
+            return
+        outcome = BatchOutcome(name, synced=loaded.synced, aliases=loaded.aliases,
+                               quarantined=quarantined, held=held, settled=prepared.unchanged)
+        self.state.commit(outcome, self.run_id)
+
+    def _parent_key(self, name: str, record: Any) -> str | None:
+        entity = self.compiled.entities[name]
+        return record_key(entity, entity.transform(record), record)
+
+    def _retry_parked(self, name: str, stats: EntityStats, child: CompiledEntity | None,
+                      child_stats: EntityStats | None) -> None:
+        tables = ["held", "quarantine"] if self.options.replay else ["held"]
+        for table in tables:
+            rows = self.state.parked(table, name)
+            self._batch(name, [(r["record"], None, None) for r in rows], stats)
+            if child is not None and child_stats is not None:
+                rows = self.state.parked(table, child.entity.name)
+                items = [(r["record"], r["parent"], self._parent_key(name, r["parent"]))
+                         for r in rows]
+                self._batch(child.entity.name, items, child_stats,
+                            set(self.state.lookup(name, [i[2] for i in items if i[2]])))
+
+    def _requests(self) -> tuple[int, int]:
+        if self.client is None:
+            return (0, 0)
+        snapshot = self.client.stats.snapshot()
+        return (snapshot.sent, snapshot.rate_limited)
+
+
+def _hold_orphans(prepared: Prepared, live_parents: set[str], entity: CompiledEntity) -> None:
+    """Children whose parent is not in Loop are held back, never sent broken."""
+    keep = []
+    for ready in prepared.ready:
+        if ready.parent_key in live_parents:
+            keep.append(ready)
+        else:
+            reason = f"<{entity.entity.parent}:{ready.parent_key}> is not in Loop yet"
+            prepared.held.append(Parked(ready.key, [reason], ready.record, ready.parent, "held"))
+    prepared.ready = keep
+
+
+def _raw_key(record: Any) -> str:
+    if isinstance(record, dict) and record.get("id") is not None:
+        return str(record["id"])
+    return fallback_key(record)
+
+
+def _chunks(records: list[Any], size: int) -> Iterable[list[Any]]:
+    it = iter(records)
+    while chunk := list(islice(it, size)):
+        yield chunk
