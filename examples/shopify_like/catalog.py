@@ -29,6 +29,8 @@ PRODUCT_TYPES: tuple[tuple[str, str, tuple[str, ...], tuple[tuple[str, tuple[str
     ("Outdoor", "OUT", ("Water Bottle", "Daypack"),
      (("Color", ("Red", "Blue", "Black")), ("Capacity", ("500 ml", "750 ml")),
       ("Finish", ("Matte", "Gloss"))), (22, 149), 450),
+    ("Furniture", "FUR", ("Lounge Chair", "Side Table", "Floor Lamp"),
+     (("Finish", ("Oak", "Walnut", "Black")),), (450, 1899), 12000),
 )  # fmt: skip
 ADJECTIVES = ("Classic", "Everyday", "Heritage", "Organic", "Lightweight", "Premium", "Vintage",
               "Urban", "Coastal", "Alpine", "Essential", "Relaxed")  # fmt: skip

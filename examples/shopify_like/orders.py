@@ -50,6 +50,7 @@ class OrderInput:
     tags: str = ""
     note: str | None = None
     source_name: str = "web"
+    shipping: int | None = None  # None: the shop's rule (free from $100, else $7.95)
     note_attributes: list[Record] = field(default_factory=list)
 
 
@@ -123,11 +124,13 @@ def assemble_order(inp: OrderInput) -> Record:
     discount = sum(cents(a["amount"]) for li in lines for a in li["discount_allocations"])
     tax = sum(cents(t["price"]) for li in lines for t in li["tax_lines"])
     subtotal = gross - discount
-    shipping = shipping_for(subtotal)
+    shipping = shipping_for(subtotal) if inp.shipping is None else inp.shipping
     order = _order_head(inp, lines)
     order.update(_order_money(inp, gross, discount, subtotal, tax, shipping))
     order["tax_lines"] = [_tax_line(tax, rate, inp)] if rate else []
-    order["shipping_lines"] = [_shipping_line(inp, shipping)]
+    order["shipping_lines"] = (
+        [_shipping_line(inp, shipping)] if inp.shipping is None or shipping else []
+    )
     if inp.discount_pct:
         order["discount_codes"] = [
             {"code": DISCOUNT_CODE, "amount": money(discount), "type": "percentage"}

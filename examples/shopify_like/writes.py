@@ -208,11 +208,19 @@ def create_order(store: Store, body: Any) -> Record:
             line_ids=[store.new_id() for _ in specs], shipping_line_id=store.new_id(),
             currency=store.data.currency, tags=str(spec.get("tags") or ""), note=spec.get("note"),
             source_name=str(spec.get("source_name") or "api"),
+            shipping=sum(_amount(line.get("price", 0), "shipping_lines.price") for line in _shipping(spec)),
         )  # fmt: skip
         order = assemble_order(inp)
         _finish_order(store, order, spec, specs, now)
         store.put("orders", pos, order, now)
         return order
+
+
+def _shipping(spec: Record) -> list[Record]:
+    lines = spec.get("shipping_lines") or []
+    if not isinstance(lines, list) or not all(isinstance(line, dict) for line in lines):
+        raise WriteError(422, {"shipping_lines": ["must be a list of objects"]})
+    return lines
 
 
 def _customer(store: Store, raw: Any) -> tuple[Any, Record | None]:

@@ -1,0 +1,83 @@
+"""`etl demo ...` commands and `examples.start_embedded`."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from engine.cli import main
+from examples import start_embedded
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_cli_shopify_like_serves(tmp_path: Path) -> None:
+    port = _free_port()
+    command = [sys.executable, "-c", "from engine.cli import main; main()", "demo", "shopify-like",
+               "--port", str(port), "--orders", "30", "--seed", "2"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/admin/api/2024-01/orders/count.json?status=any"
+        deadline, response = time.monotonic() + 15, None
+        while time.monotonic() < deadline:
+            try:
+                response = httpx.get(url, headers={"X-Shopify-Access-Token": "demo"})
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert response is not None and response.json() == {"count": 30}
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0].decode()
+    assert f"http://127.0.0.1:{port}/admin/api/2024-01" in output
+
+
+def test_cli_erp_and_oms(tmp_path: Path) -> None:
+    runner = CliRunner()
+    erp = runner.invoke(
+        main, ["demo", "erp-like", "--out", str(tmp_path / "erp"), "--orders", "20"]
+    )
+    oms = runner.invoke(
+        main, ["demo", "oms-like", "--out", str(tmp_path / "oms.sqlite"), "--orders", "20"]
+    )
+    assert erp.exit_code == 0 and oms.exit_code == 0, erp.output + oms.output
+    assert (tmp_path / "erp" / "sales_orders.csv").exists() and (tmp_path / "oms.sqlite").exists()
+
+
+def test_start_embedded_shopify_like() -> None:
+    with start_embedded("shopify-like", orders=25, seed=3) as url:
+        assert url.endswith("/admin/api/2024-01")
+        count = httpx.get(
+            f"{url}/orders/count.json?status=any", headers={"X-Shopify-Access-Token": "demo"}
+        )
+        assert count.json() == {"count": 25}
+
+
+def test_start_embedded_files_are_cached(tmp_path: Path) -> None:
+    with start_embedded("erp-like", orders=15, seed=3, cache_dir=tmp_path) as folder:
+        stamp = (Path(folder) / "items.csv").stat().st_mtime_ns
+    with start_embedded("erp-like", orders=15, seed=3, cache_dir=tmp_path) as again:
+        assert again == folder and (Path(again) / "items.csv").stat().st_mtime_ns == stamp
+    with start_embedded("oms-like", orders=15, seed=3, cache_dir=tmp_path) as db:
+        assert Path(db).is_file() and db.endswith(".sqlite")
+    with start_embedded("erp-like", orders=16, seed=3, cache_dir=tmp_path) as other:
+        assert other != folder
+
+
+def test_start_embedded_unknown_name() -> None:
+    with (
+        pytest.raises(ValueError, match="known: shopify-like, erp-like, oms-like"),
+        start_embedded("sap-like"),
+    ):
+        pass
