@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
+from urllib.parse import quote
 
 from connectors.base import Connector, ExtractRequest, Page
 from connectors.http_auth import build_auth
@@ -67,7 +68,8 @@ class HttpConnector(Connector):
         if cursor.get("field") and request.cursor is not None:
             params[str(cursor["param"])] = request.cursor
         pager = Paginator(self.source.get("pagination"), page_size)
-        records = self._records(pager.first(str(cfg["path"]), params), pager, cfg.get("records"))
+        records = self._records(pager.first(str(cfg["path"]), params), pager, cfg.get("records"),
+                                cfg.get("include") or [])
         tracker = CursorTracker(cursor.get("field"), str(cursor.get("type", "auto")))
         ordered = bool(cursor.get("ordered", False))
         yield from paginate(records, page_size, tracker, ordered=ordered, limit=request.limit)
@@ -80,8 +82,10 @@ class HttpConnector(Connector):
         return cursor
 
     def _records(
-        self, first: PageRequest, pager: Paginator, records: str | None
+        self, first: PageRequest, pager: Paginator, records: str | None,
+        includes: list[dict[str, Any]] | None = None,
     ) -> Iterator[dict[str, Any]]:
+        includes = includes or []
         expression = compile_path(records) if records else None
         page: PageRequest | None = first
         while page is not None:
@@ -89,8 +93,24 @@ class HttpConnector(Connector):
             body = self._json(response)
             found = expression.search(body) if expression is not None else body
             items = _record_list(found, records, response)
-            yield from items
+            for item in items:
+                self._include(item, includes, pager.page_size)
+                yield item
             page = pager.next(page, response, body, len(items))
+
+    def _include(self, item: dict[str, Any], includes: list[dict[str, Any]], size: int) -> None:
+        """Embed each `include` sub-resource of a record (e.g. a collection's collects) in it."""
+        for spec in includes:
+            values = {k: quote(str(v), safe="") for k, v in item.items()
+                      if isinstance(v, str | int | float) and not isinstance(v, bool)}
+            try:
+                path = str(spec["path"]).format_map(values)
+                params = {k: str(v).format_map(values) for k, v in (spec.get("params") or {}).items()}
+            except (KeyError, ValueError) as exc:
+                raise HttpExtractError(f"include {spec['field']!r}: the record has no {exc}") from None
+            pager = Paginator(self.source.get("pagination"), size)
+            item[str(spec["field"])] = list(
+                self._records(pager.first(path, params), pager, spec.get("records")))
 
     def _json(self, response: httpx.Response) -> Any:
         try:

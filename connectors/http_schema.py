@@ -308,5 +308,32 @@ EXTRACT_SCHEMA: dict[str, Any] = {
         },
         "cursor": _CURSOR_SCHEMA,
         "page_size": page_size_schema(100),
+        "include": {
+            "title": "Included sub-resources",
+            "description": "For each record, list a related endpoint and embed its records in "
+            "the record under `field` (all pages). `{name}` in `path` and `params` is replaced "
+            "by the record's field of that name (URL-encoded). One extra listing per record: "
+            "for small entities such as collections.",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "path"],
+                "additionalProperties": False,
+                "properties": {
+                    "field": _text("Field", "Where the records go in the parent record.", "collects"),
+                    "path": _text("Path", "Endpoint path; `{id}` is the parent's id.", "/collects.json"),
+                    "params": {
+                        "title": "Query parameters",
+                        "description": "Sent with the first request; `{field}` placeholders allowed.",
+                        "type": "object",
+                        "additionalProperties": {"type": ["string", "number", "boolean"]},
+                        "examples": [{"collection_id": "{id}"}],
+                    },
+                    "records": _text("Records expression", "JMESPath to the list in the body.", "collects"),
+                },
+            },
+            "examples": [[{"field": "collects", "path": "/collects.json",
+                           "params": {"collection_id": "{id}"}, "records": "collects"}]],
+        },
     },
 }
