@@ -102,7 +102,7 @@ def status(mapping: Path, as_json: bool, state_path: Path | None) -> None:
         sys.exit(1)
     with State(path) as state:
         counts, cursors, runs = state.counts(), state.cursors(), state.runs()
-    report = {"state": str(path), "entities": {
+    report: dict[str, Any] = {"state": str(path), "entities": {
         name: {"cursor": cursors.get(name), **counts.get(name, {"synced": 0, "quarantined": 0,
                                                                "held": 0})}
         for name in compiled.mapping.order}, "runs": runs}

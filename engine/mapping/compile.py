@@ -13,15 +13,15 @@ from collections.abc import Callable
 from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jmespath
 import jmespath.exceptions
 from jinja2 import TemplateSyntaxError, nodes
 
-from engine.errors import ConfigError, Problem
+from engine.errors import ConfigError, Problem, RecordError
 from engine.mapping import runtime as rt
-from engine.mapping.codegen import Emitter
+from engine.mapping.codegen import Emitter, FunctionBuilder
 from engine.mapping.filters import make_filters
 from engine.mapping.functions import make_options
 from engine.mapping.jinja_env import make_environment
@@ -97,14 +97,14 @@ def compile_mapping(mapping: Mapping, plan: bool = True) -> CompiledMapping:
         problems = sorted(compiler.problems, key=lambda p: (p.line, p.col))
         raise ConfigError(f"{len(problems)} problem(s) in {mapping.file}", problems)
     namespace = compiler.emitter.execute(f"<mapping {mapping.name}>")
-    compiled = {
-        name: CompiledEntity(
-            entity=e, fn=namespace[fns[name][0]],
-            items_fn=namespace[fns[name][1]] if fns[name][1] else None,
+    compiled = {}
+    for name, e in mapping.entities.items():
+        fn_name, items_name = fns[name]
+        compiled[name] = CompiledEntity(
+            entity=e, fn=namespace[fn_name],
+            items_fn=namespace[items_name] if items_name else None,
             validator=validator(e.kind.schema),
         )
-        for name, e in mapping.entities.items()
-    }
     return CompiledMapping(mapping, compiled, compiler.emitter.source())
 
 
@@ -137,7 +137,10 @@ class _Compiler:
         self.filters = make_filters(mapping.timezone)
         self.options = make_options(mapping.timezone)
         self.env = make_environment(mapping.timezone, vars=mapping.vars)
-        self.functions = set(self.options.custom_functions.FUNCTION_TABLE)
+        functions = self.options.custom_functions
+        assert functions is not None
+        self.function_table: dict[str, Any] = functions.FUNCTION_TABLE
+        self.functions = set(self.function_table)
         runtime = rt.Runtime(self.env)
         self.emitter = Emitter({
             "_VARS": mapping.vars, "_OPTS": self.options, "_MISSING": rt.MISSING,
@@ -146,7 +149,7 @@ class _Compiler:
             "_Ref": rt.LookupRef, "_key_str": rt.key_str, "_fresh": rt.fresh,
             "_issue": rt.record_issue, "_join": rt.join_path, "_truthy": truthy,
             "_get_index": get_index, "_scope": self._scope_fn(), "_render": self._render_fn(),
-            "RecordError": rt.RecordError,
+            "RecordError": RecordError,
         })
         self.jmes = JmesPlanner(self.emitter.bind, self._jmes_func, self.emitter.temp)
         self.jinja = JinjaPlanner(self.emitter.bind, self._jinja_filter)
@@ -216,7 +219,7 @@ class _Compiler:
 
     # -- field specs ------------------------------------------------------------------------
     def _value(
-        self, spec: Any, mpath: KeyPath, rel: str, fn: Any, scope: dict[str, str]
+        self, spec: Any, mpath: KeyPath, rel: str, fn: FunctionBuilder, scope: dict[str, str]
     ) -> str:
         """Emit code computing `spec` into a variable; return its name (or a literal)."""
         if spec is None:
@@ -235,7 +238,7 @@ class _Compiler:
         self.problem(mpath, f"a field spec cannot be a {type(spec).__name__}")
         return "None"
 
-    def _leaf(self, code: str, mpath: KeyPath, rel: str, fn: Any) -> str:
+    def _leaf(self, code: str, mpath: KeyPath, rel: str, fn: FunctionBuilder) -> str:
         if _is_literal(code):
             return code
         var = fn.var()
@@ -249,7 +252,7 @@ class _Compiler:
         return var
 
     def _object(
-        self, spec: dict[str, Any], mpath: KeyPath, rel: str, fn: Any, scope: dict[str, str]
+        self, spec: dict[str, Any], mpath: KeyPath, rel: str, fn: FunctionBuilder, scope: dict[str, str]
     ) -> str:
         out = fn.var("o")
         fn.line(f"{out} = {{}}")
@@ -261,7 +264,7 @@ class _Compiler:
         return out
 
     def _list(
-        self, spec: list[Any], mpath: KeyPath, rel: str, fn: Any, scope: dict[str, str]
+        self, spec: list[Any], mpath: KeyPath, rel: str, fn: FunctionBuilder, scope: dict[str, str]
     ) -> str:
         out = fn.var("l")
         fn.line(f"{out} = []")
@@ -270,7 +273,7 @@ class _Compiler:
             self._store(fn, out, None, var, sub)
         return out
 
-    def _store(self, fn: Any, container: str, key: str | None, var: str, spec: Any) -> None:
+    def _store(self, fn: FunctionBuilder, container: str, key: str | None, var: str, spec: Any) -> None:
         if var == "None":
             return
         is_ref = isinstance(spec, dict) and "lookup" in spec
@@ -286,7 +289,7 @@ class _Compiler:
                 fn.line(f"refs.append(({container}, {slot}, {var}))")
 
     def _directive(
-        self, name: str, spec: dict[str, Any], mpath: KeyPath, rel: str, fn: Any,
+        self, name: str, spec: dict[str, Any], mpath: KeyPath, rel: str, fn: FunctionBuilder,
         scope: dict[str, str],
     ) -> str:
         allowed = {
@@ -308,7 +311,7 @@ class _Compiler:
         return self._each(spec, mpath, rel, fn, scope)
 
     def _lookup(
-        self, spec: dict[str, Any], mpath: KeyPath, rel: str, fn: Any, scope: dict[str, str]
+        self, spec: dict[str, Any], mpath: KeyPath, rel: str, fn: FunctionBuilder, scope: dict[str, str]
     ) -> str:
         if "key" not in spec:
             self.problem(mpath, "a `lookup` needs a `key`: the platform id of the referenced record")
@@ -320,7 +323,7 @@ class _Compiler:
         return var
 
     def _each(
-        self, spec: dict[str, Any], mpath: KeyPath, rel: str, fn: Any, scope: dict[str, str]
+        self, spec: dict[str, Any], mpath: KeyPath, rel: str, fn: FunctionBuilder, scope: dict[str, str]
     ) -> str:
         if "map" not in spec:
             self.problem(mpath, "an `each` needs a `map`: the spec of one item")
@@ -369,7 +372,7 @@ class _Compiler:
             return "None"
         if self.plan:
             try:
-                return self.jmes.expr(parsed.parsed, scope["rec"], scope)
+                return self.jmes.expr(cast(dict[str, Any], parsed.parsed), scope["rec"], scope)
             except Unsupported:
                 pass
         name = self.emitter.bind(parsed, "p_")
@@ -388,7 +391,7 @@ class _Compiler:
         return ok
 
     def _check_call(self, name: str, nargs: int, mpath: KeyPath) -> bool:
-        table = self.options.custom_functions.FUNCTION_TABLE
+        table = self.function_table
         if name not in table:
             self.problem(mpath, unknown("function", name, table))
             return False

@@ -182,7 +182,7 @@ class _Build:
         self, entity: Entity, entities: dict[str, Entity], path: KeyPath, spec: dict[str, Any]
     ) -> str | None:
         """The entity a lookup needs first, or None (its own order lines, or a problem)."""
-        ref, via = spec["lookup"], spec.get("via")
+        ref, via = str(spec["lookup"]), spec.get("via")
         if ref == ORDER_LINES and entity.kind.name == "order":
             return None  # the lines of the same order, known from Loop's answer to its PUT
         if ref not in entities:

@@ -44,6 +44,7 @@ class Prepared:
     unchanged: list[str] = field(default_factory=list)
     quarantined: list[Parked] = field(default_factory=list)
     held: list[Parked] = field(default_factory=list)
+    keys: dict[int, str] = field(default_factory=dict)  # id(source record) -> its key
 
 
 def payload_hash(payload: dict[str, Any]) -> str:
@@ -99,6 +100,7 @@ class Preparer:
                 out.quarantined.append(Parked(key or fallback_key(record), reasons, record,
                                               parent, "transform"))
                 continue
+            out.keys[id(record)] = key
             mapped.append((key, record, parent, parent_key, t))
         missing = self._resolve([m[4] for m in mapped])
         known = self.state.lookup(self.entity.entity.name, [m[0] for m in mapped])

@@ -152,21 +152,22 @@ class Runner:
               child: CompiledEntity | None, child_stats: EntityStats | None) -> None:
         if records and self.run_id is not None:
             self.state.stage_raw(name, ((_raw_key(r), r, None) for r in records), self.run_id)
-        parent_keys = self._batch(name, [(r, None, None) for r in records], stats)
+        live, keys = self._batch(name, [(r, None, None) for r in records], stats)
         if child is not None and child_stats is not None and records:
-            items = [(item, r, key) for r in records
-                     if (key := self._parent_key(name, r)) is not None
-                     for item in child.items(r)]
+            items: list[Item] = [(item, r, key) for r in records
+                                 if (key := keys.get(id(r))) is not None
+                                 for item in child.items(r)]
             child_stats.extracted += len(items)
-            self._batch(child.entity.name, items, child_stats, parent_keys)
+            self._batch(child.entity.name, items, child_stats, live)
         if cursor is not None and not self.options.dry_run and self.run_id is not None:
             self.state.commit(BatchOutcome(name, cursor=cursor), self.run_id)
 
     def _batch(self, name: str, items: list[Item], stats: EntityStats,
-               live_parents: set[str] | None = None) -> set[str]:
-        """Prepare, load and commit one batch; returns the keys now in Loop."""
+               live_parents: set[str] | None = None) -> tuple[set[str], dict[int, str]]:
+        """Prepare, load and commit one batch; returns the keys now in Loop, and each
+        source record's key (by identity)."""
         if not items:
-            return set()
+            return set(), {}
         entity = self.compiled.entities[name]
         prepared = Preparer(entity, self.state).prepare(items)
         if live_parents is not None:
@@ -182,7 +183,7 @@ class Runner:
             loaded.created = sum(1 for r in prepared.ready if r.known is None)
             loaded.updated = len(prepared.ready) - loaded.created
         self._record(name, prepared, loaded, stats)
-        return set(prepared.unchanged) | {s.key for s in loaded.synced}
+        return set(prepared.unchanged) | {s.key for s in loaded.synced}, prepared.keys
 
     def _record(self, name: str, prepared: Prepared, loaded: Loaded, stats: EntityStats) -> None:
         quarantined = prepared.quarantined + loaded.quarantined
@@ -210,8 +211,8 @@ class Runner:
             self._batch(name, [(r["record"], None, None) for r in rows], stats)
             if child is not None and child_stats is not None:
                 rows = self.state.parked(table, child.entity.name)
-                items = [(r["record"], r["parent"], self._parent_key(name, r["parent"]))
-                         for r in rows]
+                items: list[Item] = [
+                    (r["record"], r["parent"], self._parent_key(name, r["parent"])) for r in rows]
                 self._batch(child.entity.name, items, child_stats,
                             set(self.state.lookup(name, [i[2] for i in items if i[2]])))
 

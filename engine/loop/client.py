@@ -1,0 +1,302 @@
+"""The Loop API client: one keep-alive httpx client per Loop URL + key, every request through the
+shared request budget, retries on 429 / 5xx / timeouts / dropped connections, other 4xx raised
+as PermanentLoadError with Loop's own text; Commerce Data helpers (upsert, get, list, delete).
+
+The API key is sent in a header and kept out of repr() and of every error message.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from engine.errors import LoadError, PermanentLoadError, TransientLoadError
+from engine.loop.budget import DEFAULT_RATE, RequestBudget, budget_for, origin
+from engine.loop.concurrent import map_concurrent
+from engine.loop.retry import (
+    ClientStats,
+    RetryPolicy,
+    loop_error_text,
+    parse_retry_after,
+    path_template,
+)
+
+__all__ = ["KINDS", "LoopClient"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+DEFAULT_VERSION = "2026-10"
+PAGE_LIMIT = 250
+USER_AGENT = "loop-etl"
+# kind -> (collection path, response wrapper, list key). Loop's docs wrap some responses and
+# show others bare; the client accepts both.
+KINDS: dict[str, tuple[str, str, str]] = {
+    "product": ("/products", "product", "products"),
+    "customer": ("/customers", "customer", "customers"),
+    "location": ("/locations", "location", "locations"),
+    "collection": ("/collections", "collection", "collections"),
+    "order": ("/orders", "order", "orders"),
+    "inventory": ("/inventories", "inventory", "inventories"),
+}
+_PLURALS = {spec[2]: kind for kind, spec in KINDS.items()}
+# Failures after which a request may or may not have reached Loop. Retried for every method but
+# POST (not idempotent); failures before sending (connect errors, pool timeouts) always are.
+_MAYBE_SENT = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError, httpx.WriteError,
+               httpx.RemoteProtocolError)
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class _Retry(Exception):
+    """One attempt failed in a way worth retrying."""
+
+    def __init__(self, message: str, status: int | None, body: Any,
+                 retry_after: float | None) -> None:
+        super().__init__(message)
+        self.message, self.status, self.body, self.retry_after = message, status, body, retry_after
+
+
+class LoopClient:
+    """Loop's API at `base_url` (scheme://host[:port]) for one API key."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        api_version: str = DEFAULT_VERSION,
+        rate_limit: str = DEFAULT_RATE,
+        timeout_s: float = 30.0,
+        max_retries: int = 6,
+        concurrency: int = 4,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        *,
+        budget: RequestBudget | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self.api_version = api_version
+        self.rate_limit = rate_limit
+        self.concurrency = concurrency
+        self.budget = budget or budget_for(self.base_url, api_key, rate_limit)
+        self.retry = RetryPolicy(max_retries, backoff_s, max_backoff_s, rng or random.Random())
+        self.stats = ClientStats()
+        self._key = api_key
+        self._origin = origin(self.base_url)
+        self._sleep = sleep
+        # Threads beyond `concurrency` wait here, before taking a budget slot, so that a slot
+        # is never spent waiting for a pooled connection (which would bunch requests up).
+        self._gate = threading.BoundedSemaphore(concurrency)
+        self._http = httpx.Client(
+            base_url=f"{self.base_url}/api/{api_version}",
+            headers={"X-Authorization": api_key, "Accept": "application/json",
+                     "User-Agent": USER_AGENT},
+            timeout=httpx.Timeout(timeout_s),
+            limits=httpx.Limits(max_connections=concurrency,
+                                max_keepalive_connections=concurrency),
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return (f"LoopClient(base_url={self.base_url!r}, api_version={self.api_version!r}, "
+                f"rate_limit={self.rate_limit!r}, concurrency={self.concurrency})")
+
+    # --- the core -------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, json: Any = None,
+                params: dict[str, Any] | None = None) -> Any:
+        """Send one request with budget and retries; the parsed JSON of the 2xx answer.
+
+        `path` is relative to /api/{version} ("/products") or a full URL on the same Loop
+        (a next_page_url). Raises TransientLoadError once retries are spent, PermanentLoadError
+        for any other 4xx (message: Loop's own error text)."""
+        method = method.upper()
+        endpoint = f"{method} {path_template(self._relative(path))}"
+        for attempt in range(self.retry.max_retries + 1):
+            try:
+                return self._attempt(method, path, json, params, endpoint)
+            except _Retry as problem:
+                if attempt == self.retry.max_retries:
+                    self.stats.add(transient_failures=1)
+                    raise TransientLoadError(
+                        self._redact(f"{endpoint} failed after {attempt + 1} attempts: "
+                                     f"{problem.message}"),
+                        problem.status, self._redact_body(problem.body),
+                    ) from None
+                self.stats.add(retries=1)
+                self._wait_before_retry(attempt, problem)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait_before_retry(self, attempt: int, problem: _Retry) -> None:
+        if problem.status == 429:
+            # Everyone on this key backs off, through the shared budget.
+            self.budget.penalise(self.retry.pause_after_429(attempt, problem.retry_after))
+        else:
+            self._sleep(self.retry.delay(attempt, problem.retry_after))
+
+    def _attempt(self, method: str, path: str, json: Any, params: dict[str, Any] | None,
+                 endpoint: str) -> Any:
+        with self._gate:
+            self.budget.acquire()
+            self.stats.add(endpoint, sent=1)
+            try:
+                response = self._http.request(method, self._url(path), json=json, params=params)
+            except (*_NOT_SENT, *_MAYBE_SENT) as exc:
+                if method == "POST" and isinstance(exc, _MAYBE_SENT):
+                    self.stats.add(transient_failures=1)
+                    raise TransientLoadError(
+                        f"{endpoint}: {type(exc).__name__} after sending; a POST is not "
+                        "retried (it may have been applied)", None, None) from None
+                raise _Retry(f"{type(exc).__name__}: {exc}", None, None, None) from None
+            except httpx.HTTPError as exc:
+                self.stats.add(permanent_failures=1)
+                raise PermanentLoadError(self._redact(f"{endpoint}: {exc}")) from None
+        return self._answer(response)
+
+    def _answer(self, response: httpx.Response) -> Any:
+        status = response.status_code
+        body = _body(response)
+        if 200 <= status < 300:
+            self.stats.add(ok=1)
+            return body
+        text = self._redact(loop_error_text(body, status))
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if status == 429:
+            self.stats.add(rate_limited=1)
+            raise _Retry(f"429 {text}", status, body, retry_after)
+        if status >= 500 or status == 408:
+            raise _Retry(f"{status} {text}", status, body, retry_after)
+        self.stats.add(permanent_failures=1)
+        raise PermanentLoadError(text, status, self._redact_body(body))
+
+    def _url(self, path: str) -> str:
+        if "://" not in path:
+            return path if path.startswith("/") else f"/{path}"
+        if origin(path) != self._origin:
+            # Never send the key to another host, whatever a next_page_url says.
+            raise PermanentLoadError(f"refusing to follow {origin(path)}: not {self._origin}")
+        return path
+
+    def _relative(self, path: str) -> str:
+        if "://" not in path:
+            return path
+        full = urlsplit(path).path
+        prefix = f"/api/{self.api_version}"
+        return full[len(prefix):] if full.startswith(prefix) else full
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+    def _redact_body(self, body: Any) -> Any:
+        return self._redact(body) if isinstance(body, str) else body
+
+    # --- Commerce Data helpers -------------------------------------------------------------
+
+    def upsert(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """PUT on the collection: create or update the record with payload's external_id."""
+        path, wrapper, _ = _spec(kind)
+        return _unwrap(self.request("PUT", path, json=payload), wrapper)
+
+    def upsert_variant(self, product_external_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Upsert a variant by its external_id under the product with that external id."""
+        path = f"/products/external/{_segment(product_external_id)}/product-variants"
+        return _unwrap(self.request("PUT", path, json=payload), "product_variant")
+
+    def put_inventory(self, product_variant_id: int, location_id: int,
+                      available_count: int) -> dict[str, Any]:
+        """Set the available count of a variant at a location (both Loop ids)."""
+        path = f"/inventories/{int(product_variant_id)}/{int(location_id)}"
+        body = self.request("PUT", path, json={"available_count": available_count})
+        return _unwrap(body, "inventory")
+
+    def get(self, kind: str, loop_id: int) -> dict[str, Any]:
+        path, wrapper, _ = _spec(kind)
+        return _unwrap(self.request("GET", f"{path}/{int(loop_id)}"), wrapper)
+
+    def get_by_external_id(self, kind: str, external_id: str) -> dict[str, Any] | None:
+        """The record with that external_id, or None when Loop answers 404."""
+        path, wrapper, _ = _spec(kind)
+        try:
+            body = self.request("GET", f"{path}/external/{_segment(external_id)}")
+        except PermanentLoadError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _unwrap(body, wrapper)
+
+    def delete(self, kind: str, loop_id: int) -> dict[str, Any]:
+        path, _, _ = _spec(kind)
+        body = self.request("DELETE", f"{path}/{int(loop_id)}")
+        return body if isinstance(body, dict) else {"result": body}
+
+    def list_all(self, kind: str, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every record of a kind matching the filters, page by page (limit 250), following
+        next_page_url through this client and its budget. Pages are fetched lazily."""
+        path, _, key = _spec(kind)
+        body = self.request("GET", path, params={"limit": PAGE_LIMIT, **filters})
+        while True:
+            if not isinstance(body, dict):
+                raise LoadError(f"GET {path}: expected an object with {key!r}, got {body!r:.100}")
+            yield from body.get(key) or []
+            next_url = body.get("next_page_url")
+            if not next_url:
+                return
+            body = self.request("GET", str(next_url))
+
+    def map_concurrent(
+        self, fn: Callable[[T], R], items: Iterable[T]
+    ) -> Iterator[tuple[T, R | Exception]]:
+        """fn over items on up to `concurrency` threads; see engine.loop.concurrent."""
+        return map_concurrent(fn, items, self.concurrency)
+
+    # --- lifetime -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> LoopClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _spec(kind: str) -> tuple[str, str, str]:
+    name = _PLURALS.get(kind, kind)
+    if name not in KINDS:
+        known = ", ".join(KINDS)
+        raise ValueError(f"unknown Loop kind {kind!r} (known: {known})")
+    return KINDS[name]
+
+
+def _segment(value: str) -> str:
+    """One URL path segment: every reserved character (/, ?, #, spaces...) percent-encoded."""
+    return quote(str(value), safe="")
+
+
+def _unwrap(body: Any, wrapper: str) -> dict[str, Any]:
+    """{"product": {...}} or the bare {...}."""
+    if isinstance(body, dict):
+        inner = body.get(wrapper)
+        return dict(inner) if isinstance(inner, dict) else body
+    raise LoadError(f"expected a JSON object from Loop, got {body!r:.100}")
+
+
+def _body(response: httpx.Response) -> Any:
+    """Parsed JSON (ints stay exact: Loop ids are above 2**53), else the text, else None."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
