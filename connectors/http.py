@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import httpx
-from urllib.parse import quote
 
 from connectors.base import Connector, ExtractRequest, Page
 from connectors.http_auth import build_auth

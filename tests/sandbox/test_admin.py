@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
-from tests.sandbox.conftest import Maker
 
 from engine.sandbox.server import SandboxHandle
+from tests.sandbox.conftest import Maker
 
 
 def test_admin_requests_filter_by_method_and_path(server: SandboxHandle, api: httpx.Client) -> None:

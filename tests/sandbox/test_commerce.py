@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.sandbox.conftest import ADDRESS, Maker
 
 from engine.sandbox.commerce_common import Store
 from engine.sandbox.server import SandboxHandle
+from tests.sandbox.conftest import ADDRESS, Maker
 
 
 def test_commerce_product_create_get_update_delete(api: httpx.Client, make: Maker) -> None:

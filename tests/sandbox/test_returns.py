@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from tests.sandbox.test_returns_support import Order, api, create_return, sandbox, sync_order
 
 from engine.sandbox.cli import sandbox as sandbox_cli
 from engine.sandbox.server import SandboxHandle
+from tests.sandbox.test_returns_support import Order, api, create_return, sandbox, sync_order
 
 _tags = itertools.count(2000)
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.sandbox.test_returns_support import Order, api, create_return, sandbox, sync_order
 
 from engine.sandbox.server import SandboxHandle
+from tests.sandbox.test_returns_support import Order, api, create_return, sandbox, sync_order
 
 _tags = itertools.count(3000)
 LIST = "/warehouse/return/list"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.sandbox.conftest import Maker
 
 from engine.sandbox.core import API_VERSIONS, UNAUTHORIZED_BODY
 from engine.sandbox.server import SandboxHandle, running_sandbox
+from tests.sandbox.conftest import Maker
 
 
 @pytest.mark.parametrize(

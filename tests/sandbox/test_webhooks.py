@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.sandbox.test_returns_support import api, sandbox
 
 from engine.sandbox.server import SandboxHandle
+from tests.sandbox.test_returns_support import api, sandbox
 
 URL = "https://hooks.example.com/loop/returns"
 

@@ -10,6 +10,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
+from engine.sandbox.server import SandboxHandle
+from engine.validation import validator
 from tests.sandbox.test_returns_support import (
     SECRET,
     Order,
@@ -22,9 +25,6 @@ from tests.sandbox.test_returns_support import (
     subscribe,
     sync_order,
 )
-
-from engine.sandbox.server import SandboxHandle
-from engine.validation import validator
 
 _tags = itertools.count(5000)
 ALL = [("return", "return.created"), ("return", "return.updated"), ("return", "return.closed"),
