@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
@@ -142,3 +143,17 @@ def test_shopify_fixtures_preview_to_valid_payloads() -> None:
     code, out, _ = run("preview", str(SHOPIFY), "-e", "orders", "--input", str(FIXTURES / "orders.json"), "--json")
     (result,) = [json.loads(line) for line in out.strip().splitlines()]
     assert result["errors"] == ['schema $: "line_items" is a required property']
+
+
+def test_preview_reads_the_mappings_own_connector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --input, preview extracts through the connector (the embedded demo shop)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ETL_DEMO_ORDERS", "20")
+    code, out, err = run("preview", str(SHOPIFY), "-e", "orders", "--limit", "3", "--json")
+    assert code == 0, err
+    results = [json.loads(line) for line in out.strip().splitlines()]
+    assert len(results) == 3
+    for result in results:
+        assert result["errors"] == []
+        assert result["payload"]["external_id"] == str(result["input"]["id"])
+        assert result["payload"]["line_items"][0]["product"]["id"].startswith("<products:")
