@@ -61,13 +61,15 @@ class RunSummary:
     run_id: int | None
     entities: list[EntityStats] = field(default_factory=list)
     dry_run: bool = False
+    outstanding: int = 0  # quarantined + held records in the state after the run
 
     @property
     def parked(self) -> int:
-        return sum(s.quarantined + s.held for s in self.entities)
+        """Records this run set aside, or that still wait in the state from earlier runs."""
+        return max(self.outstanding, sum(s.quarantined + s.held for s in self.entities))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "dry_run": self.dry_run,
+        return {"run_id": self.run_id, "dry_run": self.dry_run, "outstanding": self.outstanding,
                 "entities": [s.as_dict() for s in self.entities]}
 
 
@@ -97,6 +99,10 @@ class Runner:
                 self.state.finish_run(self.run_id, "failed", summary.as_dict())
             raise
         if self.run_id is not None:
+            counts = self.state.counts()
+            summary.outstanding = sum(counts.get(s.entity, {}).get("quarantined", 0)
+                                      + counts.get(s.entity, {}).get("held", 0)
+                                      for s in summary.entities)
             status = "parked" if summary.parked else "ok"
             self.state.finish_run(self.run_id, status, summary.as_dict())
         return summary
