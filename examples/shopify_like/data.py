@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import random
 from functools import lru_cache
-from math import gcd
 from typing import Any, NamedTuple
 
 from examples.common import ORDERS_SPAN, ORDERS_START, iso, mix
 from examples.shopify_like import catalog, ids
 from examples.shopify_like import order_events as ev
+from examples.shopify_like.assign import Assignment
 from examples.shopify_like.customers import Aggregates, Person, build_customer, person, place_of
 from examples.shopify_like.orders import (
     LineSpec,
@@ -70,20 +70,17 @@ class ShopData:
         self.n_products = products or max(20, orders // 10)
         self.n_customers = customers or max(10, orders // 3)
         self.n_locations, self.n_collections = len(catalog.LOCATIONS), len(catalog.COLLECTIONS)
-        step = 1_000_003
-        while gcd(step, self.n_customers) != 1:
-            step += 2
-        self._step, self._offset = step, seed % self.n_customers
-        self._inverse = pow(step, -1, self.n_customers)
+        self.assignment = Assignment(orders, self.n_customers, seed)
         self.shape = lru_cache(maxsize=1 << 16)(self._shape)
         self.brief = lru_cache(maxsize=1 << 16)(self._brief)
         self.product = lru_cache(maxsize=1024)(self._product)
         self._variant_spec = lru_cache(maxsize=1 << 16)(self._variant_line)
         self.person = lru_cache(maxsize=1 << 14)(self._person)
-        self.customer = lru_cache(maxsize=4096)(self._customer)
-        # A customer's total_spent sums the customer's orders; memoised so that listing every
-        # order computes each order's net amount about once.
-        self.order_net = lru_cache(maxsize=1 << 17)(self._order_net)
+        self.customer = lru_cache(maxsize=8192)(self._customer)
+        # A customer's total_spent sums the customer's orders (all in one window of orders):
+        # memoised so that listing every order computes each order's figures about once.
+        self.summary = lru_cache(maxsize=1 << 14)(self._summary)
+        self.order_net = lru_cache(maxsize=1 << 15)(self._order_net)
 
     # -- catalogue -------------------------------------------------------------------------
     def _shape(self, pos: int) -> catalog.Shape:
@@ -130,11 +127,10 @@ class ShopData:
         return person(self.seed, pos)
 
     def customer_of(self, order_pos: int) -> int:
-        return (order_pos * self._step + self._offset) % self.n_customers
+        return self.assignment.customer_of(order_pos)
 
     def orders_of(self, pos: int) -> range:
-        first = ((pos - self._offset) * self._inverse) % self.n_customers
-        return range(first, self.n_orders, self.n_customers)
+        return self.assignment.orders_of(pos)
 
     def customer_updated(self, pos: int) -> int:
         mine = self.orders_of(pos)
@@ -192,7 +188,7 @@ class ShopData:
         choices, pct = self._choices(pos)
         return [self.line_spec(p, k, qty) for p, k, qty in choices], pct
 
-    def summary(self, pos: int) -> Summary:
+    def _summary(self, pos: int) -> Summary:
         """Order `pos` in figures (lines, amounts, refund), without building the Shopify record."""
         plan = self.plan(pos)
         cpos = self.customer_of(pos)
@@ -227,7 +223,8 @@ class ShopData:
         plan = self.plan(pos)
         cpos = self.customer_of(pos)
         who = self.person(cpos)
-        specs, pct = self._specs(pos)
+        summary = self.summary(pos)
+        specs, pct = summary.specs, summary.discount_pct
         slot = ids.LINE_ITEM + pos * ids.MAX_LINES
         inp = OrderInput(
             order_id=ids.ORDER + pos, number=pos + 1, created=plan.created, person=who,
