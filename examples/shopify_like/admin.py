@@ -37,7 +37,7 @@ def positions(
         return [p for p in found if p is not None]
     if count is None or count < 0:
         raise AdminError("give either ids (a list) or count (a number >= 0)")
-    result = []
+    result: list[int] = []
     for pos in store.scan(entity, Filter(), 0):
         if len(result) >= count:
             break

@@ -34,7 +34,8 @@ class WriteError(Exception):
 def _body(body: Any, key: str) -> Record:
     if not isinstance(body, dict) or not isinstance(body.get(key), dict):
         raise WriteError(400, {key: "Required parameter missing or invalid"})
-    return body[key]
+    found: Record = body[key]
+    return found
 
 
 def _int(value: Any, name: str) -> int:

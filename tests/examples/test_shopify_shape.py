@@ -27,7 +27,8 @@ def missing_keys(real: Any, ours: Any, path: str = "$") -> list[str]:
 def first(client: httpx.Client, path: str, key: str, **params: Any) -> dict[str, Any]:
     response = client.get(path, params=params)
     response.raise_for_status()
-    return response.json()[key][0]
+    record: dict[str, Any] = response.json()[key][0]
+    return record
 
 
 def refunded_order(client: httpx.Client) -> dict[str, Any]:

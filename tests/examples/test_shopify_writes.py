@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from examples.common import iso
@@ -55,7 +57,7 @@ def test_corrupt_injects_bad_price_date_and_status(fresh_shop: ShopHandle) -> No
     assert fixed["line_items"][0]["price"] != "12,3x" and fixed["updated_at"] >= order["updated_at"]
 
 
-def _closed_order(c: httpx.Client) -> dict:
+def _closed_order(c: httpx.Client) -> dict[str, Any]:
     orders = c.get("/orders.json", params={"status": "closed", "limit": 50}).json()["orders"]
     return next(o for o in orders if not o["refunds"])
 
@@ -137,6 +139,6 @@ def test_inventory_adjust_and_set(fresh_shop: ShopHandle) -> None:
     assert len(fresh_shop.writes()) == 3
 
 
-def sum_other(shop: ShopHandle, variant: dict) -> int:
+def sum_other(shop: ShopHandle, variant: dict[str, Any]) -> int:
     slot = variant["inventory_item_id"] - 7_200_000_000_000
     return sum(shop.store.available(slot, loc) for loc in (1, 2))
