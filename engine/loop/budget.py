@@ -2,15 +2,18 @@
 client of one Loop URL + API key the same budget.
 
 Loop counts N requests per API key in any window of W seconds (a sliding window, 300/min by
-default). `RequestBudget` is a GCRA (generic cell rate algorithm, i.e. an evenly spaced token
-bucket) tuned so that pacing alone never trips that window:
+default). `RequestBudget` never trips it by its own pace, and still uses most of it:
 
-* grants are spaced `interval = (W + margin) / (N + 1 - burst)` apart, with up to `burst`
-  granted at once after an idle spell. Any N + 1 consecutive grants then span at least
-  `(N + 1 - burst) * interval = W + margin`, so no window of W holds more than N of them even
-  when a request reaches Loop up to `margin` seconds later than another;
-* the long-run rate is `(N + 1 - burst) / (W + margin)`: 298/61 s (97.7 %) for 300/min with the
-  default burst of 3, 19.05/s (95 %) for 20/s with burst 1.
+* GCRA (generic cell rate algorithm, i.e. an evenly spaced token bucket): grants are spaced
+  `interval = (W + margin) / (N + 1 - burst)` apart, with up to `burst` at once after an idle
+  spell, so any N + 1 consecutive grants span at least W + margin. (A plain bucket at N/W with
+  burst B would allow N + B - 1 per window.) Long-run rate: 298/60.5 s (98.5 %) for 300/min
+  with the default burst of 3; 19.8/s (99 %) for 20/s with burst 1.
+* a sliding log of the last N requests: a request goes only once the request N before it is
+  W + margin behind it. With `slot()` that request counts until its answer came back, so a
+  request that reached Loop late (network, a busy server, a descheduled thread) still cannot
+  put N + 1 into one of Loop's windows; slow answers lower the rate a little instead.
+* `penalise()` on a 429 pauses every holder of the budget.
 
 Written here rather than with a rate-limit library (pyrate-limiter, limits) because none is a
 dependency, the sliding-window guarantee above needs the burst and the margin folded into the
@@ -25,7 +28,9 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -51,9 +56,9 @@ def default_burst(limit: int) -> int:
 
 
 def default_margin(window: float) -> float:
-    """Seconds of slack for requests that reach Loop later than they left: 5 % of the window,
-    at most one second (50 ms for N/s, 1 s for N/min)."""
-    return min(0.05 * window, 1.0)
+    """Seconds of slack on top of the window, for clocks and for `acquire()` callers whose
+    requests reach Loop a little late: 2 % of the window, at most 0.5 s (20 ms for N/s)."""
+    return min(0.02 * window, 0.5)
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,18 @@ class BudgetStats:
     penalised_s: float
 
 
+class _Hit:
+    """When a request counted at Loop, at the latest: its completion time (inf while in flight)."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+
 class RequestBudget:
-    """A thread-safe, proactive limiter: `acquire()` blocks until a request may go."""
+    """A thread-safe, proactive limiter: `acquire()` (or `with budget.slot():`) blocks until a
+    request may go."""
 
     def __init__(
         self,
@@ -90,9 +105,10 @@ class RequestBudget:
         self.interval = (self.window + self.margin_s) / slots if self.limit else 0.0
         self._tolerance = (self.burst - 1) * self.interval
         self._clock, self._sleep = clock, sleep
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self._tat = float("-inf")  # theoretical arrival time of the next request
         self._paused_until = float("-inf")
+        self._hits: deque[_Hit] = deque(maxlen=max(self.limit, 1))
         self._acquired = self._penalties = 0
         self._waited = self._penalised = 0.0
 
@@ -106,31 +122,66 @@ class RequestBudget:
         return 1.0 / self.interval if self.interval else float("inf")
 
     def acquire(self) -> float:
-        """Block until a request may go; the seconds waited."""
+        """Block until a request may go; the seconds waited. The request counts as sent now."""
+        _, waited = self._grant(in_flight=False)
+        return waited
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """acquire(), and the request counts until the block ends: a slow request (reaching
+        Loop late) then never lets the request N later into its window."""
+        hit, _ = self._grant(in_flight=True)
+        try:
+            yield
+        finally:
+            with self._cond:
+                hit.at = self._clock()
+                self._cond.notify_all()
+
+    def _grant(self, in_flight: bool) -> tuple[_Hit, float]:
         waited = 0.0
+        arrived: float | None = None
         while True:
-            with self._lock:
+            with self._cond:
                 now = self._clock()
-                at = max(now, self._paused_until)
-                if self.interval:
-                    at = max(at, self._tat - self._tolerance)
-                    self._tat = max(self._tat, now) + self.interval
-            if at - now > 1e-9:  # not for float noise in tat - tolerance
-                self._sleep(at - now)
-                waited += at - now
-            with self._lock:
-                # A 429 seen while this thread slept pushes it back too: take a new slot.
-                if self._clock() < self._paused_until:
+                arrived = now if arrived is None else arrived
+                at = self._earliest(now)
+                if at is None:  # the request N back is still in flight
+                    self._cond.wait(0.05)
                     continue
-                self._acquired += 1
-                self._waited += waited
-                return waited
+                if at - now <= 1e-9:  # not for float noise in tat - tolerance
+                    return self._commit(arrived, now, in_flight, waited), waited
+            self._sleep(at - now)
+            waited += at - now
+
+    def _earliest(self, now: float) -> float | None:
+        at = max(now, self._paused_until)
+        if not self.interval:
+            return at
+        at = max(at, self._tat - self._tolerance)
+        if len(self._hits) == self.limit:
+            oldest = self._hits[0].at
+            if oldest == float("inf"):
+                return None
+            at = max(at, oldest + self.window + self.margin_s)
+        return at
+
+    def _commit(self, arrived: float, now: float, in_flight: bool, waited: float) -> _Hit:
+        hit = _Hit(float("inf") if in_flight else now)
+        if self.interval:
+            # GCRA counts from the arrival: time lost waiting on the log (a slow answer) is
+            # made up afterwards, as far as the log allows, instead of lowering the rate.
+            self._tat = max(self._tat, arrived) + self.interval
+            self._hits.append(hit)
+        self._acquired += 1
+        self._waited += waited
+        return hit
 
     def penalise(self, seconds: float) -> None:
         """Loop answered 429: nobody sends for `seconds`, then requests resume evenly spaced
         (no burst right after the pause)."""
         seconds = max(0.0, seconds)
-        with self._lock:
+        with self._cond:
             until = self._clock() + seconds
             self._paused_until = max(self._paused_until, until)
             if self.interval:
@@ -139,7 +190,7 @@ class RequestBudget:
             self._penalised += seconds
 
     def stats(self) -> BudgetStats:
-        with self._lock:
+        with self._cond:
             return BudgetStats(self._acquired, self._waited, self._penalties, self._penalised)
 
     def __repr__(self) -> str:

@@ -121,10 +121,11 @@ class LoopClient:
         (a next_page_url). Raises TransientLoadError once retries are spent, PermanentLoadError
         for any other 4xx (message: Loop's own error text)."""
         method = method.upper()
+        url = self._url(path)
         endpoint = f"{method} {path_template(self._relative(path))}"
         for attempt in range(self.retry.max_retries + 1):
             try:
-                return self._attempt(method, path, json, params, endpoint)
+                return self._attempt(method, url, json, params, endpoint)
             except _Retry as problem:
                 if attempt == self.retry.max_retries:
                     self.stats.add(transient_failures=1)
@@ -144,13 +145,12 @@ class LoopClient:
         else:
             self._sleep(self.retry.delay(attempt, problem.retry_after))
 
-    def _attempt(self, method: str, path: str, json: Any, params: dict[str, Any] | None,
+    def _attempt(self, method: str, url: str, json: Any, params: dict[str, Any] | None,
                  endpoint: str) -> Any:
-        with self._gate:
-            self.budget.acquire()
+        with self._gate, self.budget.slot():
             self.stats.add(endpoint, sent=1)
             try:
-                response = self._http.request(method, self._url(path), json=json, params=params)
+                response = self._http.request(method, url, json=json, params=params)
             except (*_NOT_SENT, *_MAYBE_SENT) as exc:
                 if method == "POST" and isinstance(exc, _MAYBE_SENT):
                     self.stats.add(transient_failures=1)

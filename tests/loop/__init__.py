@@ -1,0 +1,1 @@
+"""Tests of the Loop API client and its request budget."""
