@@ -29,6 +29,15 @@ SOURCE_SCHEMA: dict[str, Any] = {
             "minLength": 1,
             "examples": ["data/oms.duckdb", "data/oms.sqlite", ":memory:"],
         },
+        "root": {
+            "title": "Files folder",
+            "description": "Folder that relative file paths in queries (read_csv, read_parquet) "
+            "resolve against, itself relative to the mapping file's folder. Default: the "
+            "mapping file's folder.",
+            "type": "string",
+            "minLength": 1,
+            "examples": ["exports/", "${ERP_DATA_DIR}"],
+        },
         "type": {
             "title": "Database type",
             "description": "`duckdb` or `sqlite`; by default `sqlite` for .sqlite, .sqlite3 and "

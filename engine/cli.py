@@ -6,6 +6,7 @@ import click
 
 from engine import __version__
 from engine.cli_mapping import COMMANDS as MAPPING_COMMANDS
+from engine.cli_reconcile import reconcile_command
 from engine.cli_run import COMMANDS as RUN_COMMANDS
 from engine.sandbox.cli import sandbox
 from examples.cli import demo
@@ -23,3 +24,4 @@ for _command in (*MAPPING_COMMANDS, *RUN_COMMANDS):
     main.add_command(_command)
 
 main.add_command(demo)
+main.add_command(reconcile_command)

@@ -3,7 +3,8 @@
 - target `base_url: embedded`: the Loop sandbox on a loopback port, its data in a DuckDB file
   beside the mapping's state (`<state>.sandbox.duckdb`), so a second run meets the Loop the
   first one filled.
-- source `base_url: embedded` (http), `root: embedded` (files), `database: embedded` (sql):
+- source `base_url: embedded` (http), `root: embedded` (files), `database: embedded` or
+  `root: embedded` (sql: a database, or the folder of files its queries read):
   the demo platform named by the mapping (`name:`), or by `embedded:NAME`. Its size comes from
   ETL_DEMO_ORDERS (default 60) and ETL_DEMO_SEED (default 1).
 """
@@ -22,7 +23,7 @@ from engine.mapping.model import Mapping
 
 EMBEDDED = "embedded"
 DEFAULT_DEMO_ORDERS = 60
-_SOURCE_KEYS = {"http": "base_url", "files": "root", "sql": "database"}
+_SOURCE_KEYS = {"http": ("base_url",), "files": ("root",), "sql": ("database", "root")}
 
 
 @dataclass
@@ -51,9 +52,9 @@ def services(mapping: Mapping, state_path: Path, need_loop: bool = True) -> Iter
     """Start what the mapping calls `embedded`; everything stops when the block ends."""
     with ExitStack() as stack:
         source = dict(mapping.source)
-        key = _SOURCE_KEYS.get(source["connector"])
-        if key is not None and is_embedded(source.get(key)):
-            source[key] = stack.enter_context(_demo(mapping, source[key], state_path))
+        for key in _SOURCE_KEYS.get(source["connector"], ()):
+            if is_embedded(source.get(key)):
+                source[key] = stack.enter_context(_demo(mapping, source[key], state_path))
         loop_url, handle = mapping.target.base_url, None
         if need_loop and is_embedded(loop_url):
             handle = stack.enter_context(_sandbox(mapping, state_path))
@@ -69,7 +70,7 @@ def _demo(mapping: Mapping, value: str, state_path: Path) -> Iterator[str]:
     if name not in DEMOS:
         raise ConfigError(f"no demo platform {name!r} to embed (known: {', '.join(DEMOS)}); "
                           f"name one as 'embedded:NAME'")
-    cache = state_path.parent / "demo"
+    cache = state_path.parent.resolve() / "demo"
     with start_embedded(name, cache_dir=str(cache), **demo_options()) as where:
         yield where
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any
 
 from connectors.base import ExtractRequest
@@ -21,13 +21,16 @@ def extract_records(mapping: Mapping, entity: str, limit: int) -> Iterator[Itera
             spec = mapping.entities[entity]
             request = ExtractRequest(entity, spec.extract, None, mapping.base_dir, limit)
 
+            pages = connector.extract(request)
+
             def records() -> Iterator[Any]:
                 count = 0
-                for page in connector.extract(request):
+                for page in pages:
                     for record in page.records:
                         if count >= limit:
                             return
                         count += 1
                         yield record
 
-            yield records()
+            with closing(pages):  # type: ignore[type-var]  # close before the connection
+                yield records()

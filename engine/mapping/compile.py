@@ -155,21 +155,22 @@ class _Compiler:
         self.jinja = JinjaPlanner(self.emitter.bind, self._jinja_filter)
 
     # -- scope helpers bound into the module ------------------------------------------------
-    def _scope_fn(self) -> Callable[..., dict[str, Any]]:
-        variables = self.mapping.vars
+    def _scope_fn(self) -> Callable[..., Any]:
+        variables, options = self.mapping.vars, self.options
 
-        def scope(rec: Any, parent: Any, root: Any) -> dict[str, Any]:
-            base = dict(rec) if isinstance(rec, dict) else {}
-            base.update(parent=parent, root=root, vars=variables)
-            return base
+        def search(parsed: Any, rec: Any, parent: Any, root: Any) -> Any:
+            names = {"parent": parent, "root": root, "vars": variables}
+            return rt.ScopedInterpreter(options, rec, names).visit(parsed.parsed, rec)
 
-        return scope
+        return search
 
     def _render_fn(self) -> Callable[..., Any]:
-        scope = self._scope_fn()
+        variables = self.mapping.vars
 
         def render(template: Any, rec: Any, parent: Any, root: Any) -> Any:
-            return template.render(scope(rec, parent, root))
+            context = dict(rec) if isinstance(rec, dict) else {}
+            context.update(this=rec, parent=parent, root=root, vars=variables)
+            return template.render(context)
 
         return render
 
@@ -188,7 +189,7 @@ class _Compiler:
 
     # -- entities ---------------------------------------------------------------------------
     def entity(self, entity: Entity) -> tuple[str, str | None]:
-        scope = {"rec": "rec", "parent": "parent", "root": "root", "vars": "_VARS"}
+        scope = {"rec": "rec", "parent": "parent", "root": "root", "vars": "_VARS", "this": "rec"}
         mpath: KeyPath = (*entity.path, "map")
         fn = self.emitter.function("entity_", ["rec", "parent", "root", "issues", "refs", "loc"])
         out = self._value(entity.map, mpath, "", fn, scope)
@@ -200,7 +201,7 @@ class _Compiler:
 
     def _items_fn(self, each: str, where: str | None, mpath: KeyPath) -> str:
         fn = self.emitter.function("items_", ["rec"])
-        scope = {"rec": "rec", "parent": "None", "root": "rec", "vars": "_VARS"}
+        scope = {"rec": "rec", "parent": "None", "root": "rec", "vars": "_VARS", "this": "rec"}
         code = self._expression(each, mpath, scope)
         fn.line(f"found = {code}")
         fn.line("if found is None: return []")
@@ -213,7 +214,7 @@ class _Compiler:
 
     def _where_fn(self, where: str, mpath: KeyPath) -> str:
         fn = self.emitter.function("where_", ["rec", "parent", "root"])
-        scope = {"rec": "rec", "parent": "parent", "root": "root", "vars": "_VARS"}
+        scope = {"rec": "rec", "parent": "parent", "root": "root", "vars": "_VARS", "this": "rec"}
         fn.line(f"return {self._expression(where, mpath, scope)}")
         return fn.name
 
@@ -334,7 +335,7 @@ class _Compiler:
         items = self._leaf(self._expression(spec["each"], (*mpath, "each"), scope),
                            (*mpath, "each"), rel, fn)
         sub = self.emitter.function("each_", ["rec", "parent", "root", "issues", "refs", "loc"])
-        inner = {"rec": "rec", "parent": "parent", "root": "root", "vars": "_VARS"}
+        inner = {"rec": "rec", "parent": "parent", "root": "root", "vars": "_VARS", "this": "rec"}
         result = self._value(spec["map"], (*mpath, "map"), "", sub, inner)
         sub.line(f"return {result}")
         keep = ""
@@ -376,10 +377,9 @@ class _Compiler:
             except Unsupported:
                 pass
         name = self.emitter.bind(parsed, "p_")
-        target = scope["rec"]
         if references_scope(parsed.parsed):
-            target = f"_scope({scope['rec']}, {scope['parent']}, {scope['root']})"
-        return f"{name}.search({target}, options=_OPTS)"
+            return f"_scope({name}, {scope['rec']}, {scope['parent']}, {scope['root']})"
+        return f"{name}.search({scope['rec']}, options=_OPTS)"
 
     def _check_functions(self, node: Any, mpath: KeyPath) -> bool:
         ok = True

@@ -325,6 +325,18 @@ def round_(value: Any, ndigits: int = 0) -> int | float | None:
     return int(rounded) if ndigits <= 0 else float(rounded)
 
 
+def from_json(value: Any) -> Any:
+    """JSON text -> its value ('{"a": 1}' -> {'a': 1}); None -> None; bad JSON is a RecordError.
+    For sources that can only hand nested data over as text (a SQL column of JSON)."""
+    if value is None or not isinstance(value, str | bytes):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        shown = repr(value if len(value) <= _MAX_TEXT else value[:_MAX_TEXT] + "...")
+        raise RecordError(f"not JSON: {shown} ({exc})") from None
+
+
 # -- the registry ---------------------------------------------------------------------------
 
 FILTER_DOCS: Final[dict[str, tuple[str, str]]] = {
@@ -338,6 +350,7 @@ FILTER_DOCS: Final[dict[str, tuple[str, str]]] = {
         "{{ status | enum(vars.order_status, default='unknown') }}",
     ),
     "first": ("first non-null item of a list, null for an empty list", "{{ emails | first }}"),
+    "from_json": ("JSON text -> its value (lists and objects)", "{{ lines_json | from_json }}"),
     "join": ("list items as text joined by a separator (default ',')", "{{ tags | join(', ') }}"),
     "lower": ("text in lower case", "{{ email | lower }}"),
     "rfc3339": (
@@ -360,6 +373,7 @@ _FILTERS: Final[dict[str, Callable[..., Any]]] = {
     "default": default,
     "enum": enum,
     "first": first,
+    "from_json": from_json,
     "join": join,
     "lower": lower,
     "rfc3339": rfc3339,

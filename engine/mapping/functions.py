@@ -123,6 +123,10 @@ class LoopFunctions(Functions):
     def _func_first(self, value: Any) -> Any:
         return filters.first(value)
 
+    @_signature(_ANY)
+    def _func_from_json(self, value: Any) -> Any:
+        return filters.from_json(value)
+
 
 FUNCTION_NAMES: tuple[str, ...] = tuple(
     sorted(set(LoopFunctions.FUNCTION_TABLE) - set(Functions.FUNCTION_TABLE))

@@ -16,8 +16,8 @@ from jinja2 import nodes
 
 from engine.mapping.jmes_plan import Unsupported
 
-# Names a template reads from the scope rather than from the record.
-TEMPLATE_SCOPE = ("parent", "root", "vars")
+# Names a template reads from the scope rather than from the record (`this` is the item itself).
+TEMPLATE_SCOPE = ("parent", "root", "vars", "this")
 
 
 def single_expression(tree: nodes.Template) -> nodes.Expr | None:

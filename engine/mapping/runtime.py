@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jmespath.exceptions
+from jmespath.visitor import TreeInterpreter
 from jinja2 import Undefined
 from jinja2.exceptions import SecurityError, UndefinedError
 
@@ -135,3 +136,22 @@ def describe_error(exc: Exception) -> str:
     if isinstance(exc, jmespath.exceptions.JMESPathError):
         return str(exc).replace("\n", " ")
     return f"{type(exc).__name__}: {exc}"
+
+
+class ScopedInterpreter(TreeInterpreter):  # type: ignore[misc]
+    """JMESPath evaluation where `parent`, `root` and `vars` at the top level name the scope.
+
+    The current item stays `@` whatever its type (an object, a string, a number), so
+    `join('-', [@, parent.k])` works inside an `each` over plain values.
+    """
+
+    def __init__(self, options: Any, current: Any, names: dict[str, Any]) -> None:
+        super().__init__(options)
+        self._current = current
+        self._names = names
+
+    def visit_field(self, node: dict[str, Any], value: Any) -> Any:
+        name = node["value"]
+        if value is self._current and name in self._names:
+            return self._names[name]
+        return super().visit_field(node, value)

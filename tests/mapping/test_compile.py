@@ -224,3 +224,15 @@ def test_planned_code_equals_jmespath_and_jinja_rendering() -> None:
                 assert planned.entities["variants"].transform(item, record).payload == \
                     rendered.entities["variants"].transform(item, record).payload
     assert len(records) >= 10
+
+
+def test_each_over_plain_values_reaches_the_item_and_the_scope(compiled: Build) -> None:
+    spec = """
+tags: {each: items, map: "join('-', [@, parent.k])"}
+labels: {each: items, map: "{{ this }}/{{ parent.k }}"}
+upper: {each: items, map: "{{ this | upper }}"}
+"""
+    for plan in (True, False):
+        payload = compiled(entity(spec), plan=plan).entities["orders"].transform(
+            {"k": "K", "items": ["a", "b"]}).payload
+        assert payload == {"tags": ["a-K", "b-K"], "labels": ["a/K", "b/K"], "upper": ["A", "B"]}

@@ -455,3 +455,25 @@ def test_filters_are_documented_functions() -> None:
     for name, func in F.items():
         assert func.__doc__, name
     assert F["rfc3339"].__name__ == "rfc3339"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param('{"a": [1, 2]}', {"a": [1, 2]}, id="object"),
+        pytest.param("[1, 2]", [1, 2], id="list"),
+        pytest.param(None, None, id="null passes"),
+        pytest.param([1], [1], id="already decoded"),
+    ],
+)
+def test_from_json_decodes(value: object, expected: object) -> None:
+    from engine.mapping.filters import from_json
+
+    assert from_json(value) == expected
+
+
+def test_from_json_names_bad_text() -> None:
+    from engine.mapping.filters import from_json
+
+    with pytest.raises(RecordError, match=r"not JSON: '\{oops'"):
+        from_json("{oops")

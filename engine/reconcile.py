@@ -1,0 +1,362 @@
+"""`etl reconcile`: the platform, the ID map and Loop compared, entity by entity; --fix repairs.
+
+Per entity, in dependency order:
+1. Loop: every record of the kind, listed through its API and keyed by external_id
+   (variants per product, inventories by their (variant, location) Loop id pair).
+2. The platform: every record extracted again (cursors ignored), mapped and resolved against
+   the ID map by the pipeline's own Preparer, page by page, each payload compared with Loop's
+   record: `missing` (not in Loop), `drifted` (Loop's stored fields differ), `matching`.
+   Records the mapping cannot make a payload for now are `unmappable`.
+3. Then `extra` (in Loop, not on the platform: reported, never deleted) and `stale_id_map`
+   (rows whose Loop id is not Loop's id for that external_id, or that point at nothing).
+
+With --fix, missing and drifted records go through the same Loader as `etl run` (the ID map and
+payload hashes updated in the same commit), and stale rows take Loop's id (or are dropped when
+the record is gone from both sides). Stale rows are repaired before the next entity is mapped,
+so its references resolve to the right Loop ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from connectors.base import Connector, ExtractRequest
+from connectors.registry import connector_class
+from engine.embedded import services
+from engine.mapping.compile import CompiledEntity, CompiledMapping
+from engine.mapping.runtime import Transformed
+from engine.pipeline.load import Loaded, Loader
+from engine.pipeline.prepare import Prepared, Preparer, Ready, record_key
+from engine.reconcile_compare import (
+    MAX_FIELDS,
+    Body,
+    EntityReport,
+    ReconcileReport,
+    by_external_id,
+    differences,
+    inventory_label,
+    inventory_pair,
+    list_pages,
+)
+from engine.state import BatchOutcome, State, Synced
+
+__all__ = ["EntityReport", "ReconcileOptions", "ReconcileReport", "Reconciler", "reconcile"]
+
+Item = tuple[Any, Any, str | None]  # record, parent record, parent key
+LoopKey = str | tuple[int, int]  # external_id, or an inventory's (variant id, location id)
+
+
+@dataclass
+class ReconcileOptions:
+    entities: tuple[str, ...] = ()
+    fix: bool = False
+    batch_size: int = 500
+
+
+class _EveryPayload(Preparer):
+    """The pipeline's Preparer, keeping every valid payload: reconcile compares them all with
+    Loop, not only those whose hash changed since Loop last accepted them."""
+
+    def _finish(
+        self,
+        out: Prepared,
+        key: str,
+        record: Any,
+        parent: Any,
+        parent_key: str | None,
+        t: Transformed,
+        known: Any,
+    ) -> None:
+        before = len(out.ready)
+        super()._finish(out, key, record, parent, parent_key, t, None)
+        if len(out.ready) > before:
+            out.ready[-1].known = known
+
+
+@dataclass
+class _Side:
+    """One entity being reconciled: Loop's records, the keys seen on the platform."""
+
+    compiled: CompiledEntity
+    report: EntityReport
+    loop: dict[LoopKey, Body]
+    parent: _Side | None = None
+    seen: set[LoopKey] = field(default_factory=set)
+    live: set[str] = field(default_factory=set)  # keys in Loop (after fixing, if --fix)
+
+    @property
+    def name(self) -> str:
+        return self.compiled.entity.name
+
+    @property
+    def by_pair(self) -> bool:
+        return bool(self.compiled.entity.kind.path_keys)
+
+
+def reconcile(
+    compiled: CompiledMapping, options: ReconcileOptions, state_path: Path
+) -> ReconcileReport:
+    """Reconcile a compiled mapping with its services (embedded ones started as for a run)."""
+    from engine.loop.client import LoopClient  # as in cli_run: httpx only when it runs
+
+    mapping = compiled.mapping
+    with ExitStack() as stack:
+        running = stack.enter_context(services(mapping, state_path))
+        state = stack.enter_context(State(state_path))
+        connector = stack.enter_context(
+            connector_class(running.source["connector"])(running.source, mapping.base_dir)
+        )
+        t = mapping.target
+        client = stack.enter_context(
+            LoopClient(
+                running.loop_url,
+                t.api_key,
+                api_version=t.api_version,
+                rate_limit=t.rate_limit,
+                timeout_s=t.timeout_s,
+                max_retries=t.max_retries,
+                concurrency=t.concurrency,
+            )
+        )
+        return Reconciler(compiled, state, connector, client, options).run()
+
+
+class Reconciler:
+    """One reconciliation of one mapping. The client is a LoopClient."""
+
+    def __init__(
+        self,
+        compiled: CompiledMapping,
+        state: State,
+        connector: Connector,
+        client: Any,
+        options: ReconcileOptions,
+    ) -> None:
+        self.compiled, self.state, self.connector = compiled, state, connector
+        self.client, self.options = client, options
+        self.children = {e.entity.parent: e for e in compiled.entities.values() if e.entity.parent}
+        self.run_id: int | None = None
+
+    def run(self) -> ReconcileReport:
+        report = ReconcileReport(fix=self.options.fix)
+        if self.options.fix:
+            self.run_id = report.run_id = self.state.start_run("reconcile")
+        try:
+            for name in self._selected():
+                report.entities += self._entity(name)
+        except BaseException:
+            if self.run_id is not None:
+                self.state.finish_run(self.run_id, "failed", report.as_dict())
+            raise
+        if self.run_id is not None:
+            status = "parked" if report.remaining else "ok"
+            self.state.finish_run(self.run_id, status, report.as_dict())
+        return report
+
+    def _selected(self) -> list[str]:
+        """Top-level entities to walk; a child entity (variants) brings its parent along."""
+        wanted = set(self.options.entities)
+        for name in list(wanted):
+            parent = self.compiled.entities[name].entity.parent
+            if parent:
+                wanted.add(parent)
+        return [
+            n
+            for n in self.compiled.mapping.order
+            if self.compiled.entities[n].entity.enabled
+            and self.compiled.entities[n].entity.parent is None
+            and (not wanted or n in wanted)
+        ]
+
+    # -- one entity (and its children) ------------------------------------------------------
+    def _entity(self, name: str) -> list[EntityReport]:
+        side = self._side(self.compiled.entities[name], None)
+        if side.report.skipped:
+            return [side.report]
+        child = self.children.get(name)
+        child_side = self._side(child, side) if child is not None else None
+        for records in self._pages(name):
+            self._batch(side, [(r, None, None) for r in records])
+            if child_side is not None:
+                items: list[Item] = [
+                    (item, r, key)
+                    for r in records
+                    if (key := self._key(side.compiled, r)) is not None
+                    for item in child_side.compiled.items(r)
+                ]
+                self._batch(child_side, items)
+        sides = [side] + ([child_side] if child_side is not None else [])
+        for each in sides:
+            self._finish(each)
+        return [each.report for each in sides]
+
+    def _side(self, compiled: CompiledEntity, parent: _Side | None) -> _Side:
+        from engine.loop.client import KINDS as LOOP_KINDS
+
+        kind = compiled.entity.kind
+        report = EntityReport(compiled.entity.name, kind.name)
+        loop: dict[LoopKey, Body] = {}
+        if kind.name == "variant":
+            products = parent.loop.values() if parent else self.client.list_all("product")
+            loop.update(by_external_id(self._variants(products)))
+        elif kind.name not in LOOP_KINDS:
+            report.skipped = f"the Loop client cannot list {kind.plural}: not compared"
+        elif kind.name == "inventory":
+            loop = {
+                pair: body
+                for body in self.client.list_all("inventory")
+                if (pair := inventory_pair(body)) is not None
+            }
+        else:
+            loop.update(by_external_id(self.client.list_all(kind.name)))
+        report.loop = len(loop)
+        side = _Side(compiled, report, loop, parent)
+        side.live = {k for k in loop if isinstance(k, str)}
+        return side
+
+    def _variants(self, products: Iterable[Body]) -> Iterator[Body]:
+        """Loop lists variants per product: one listing per Loop product."""
+        for product in products:
+            path = f"/products/{int(product['id'])}/product-variants"
+            yield from list_pages(self.client, path, "product_variants")
+
+    def _pages(self, name: str) -> Iterator[list[Any]]:
+        """Every record of the entity, cursors ignored, in batches."""
+        entity = self.compiled.entities[name].entity
+        request = ExtractRequest(name, entity.extract, None, self.compiled.mapping.base_dir)
+        size = self.options.batch_size
+        for page in self.connector.extract(request):
+            for start in range(0, len(page.records), size):
+                yield page.records[start : start + size]
+
+    def _key(self, compiled: CompiledEntity, record: Any) -> str | None:
+        return record_key(compiled, compiled.transform(record), record)
+
+    # -- one batch: compare, then fix -------------------------------------------------------
+    def _batch(self, side: _Side, items: list[Item]) -> None:
+        if not items:
+            return
+        prepared = _EveryPayload(side.compiled, self.state).prepare(items)
+        report = side.report
+        report.platform += len(items)
+        for parked in prepared.quarantined + prepared.held:
+            side.seen.add(parked.key)
+            report.unmappable[parked.key] = list(parked.reasons)
+        to_fix, missing = [], set()
+        for ready in prepared.ready:
+            loop_key = self._loop_key(side, ready)
+            side.seen.add(loop_key)
+            stored = side.loop.get(loop_key)
+            if stored is None:
+                report.missing.append(ready.key)
+                missing.add(ready.key)
+                ready.known = None  # Loop lost it: line ids remembered for it are gone too
+                to_fix.append(ready)
+                continue
+            found = differences(self._compared(side, ready.payload), stored)
+            if found:
+                report.drifted[ready.key] = found[:MAX_FIELDS] + (
+                    [f"... and {len(found) - MAX_FIELDS} more"] if len(found) > MAX_FIELDS else []
+                )
+                to_fix.append(ready)
+            else:
+                report.matching += 1
+        if self.options.fix and to_fix:
+            self._fix(side, to_fix, missing)
+
+    def _loop_key(self, side: _Side, ready: Ready) -> LoopKey:
+        if side.by_pair:
+            keys = side.compiled.entity.kind.path_keys
+            return int(ready.payload[keys[0]]), int(ready.payload[keys[1]])
+        return ready.key
+
+    def _compared(self, side: _Side, payload: dict[str, Any]) -> dict[str, Any]:
+        """The payload's fields Loop stores (an inventory's URL keys are its identity)."""
+        keys = side.compiled.entity.kind.path_keys
+        return {k: v for k, v in payload.items() if k not in keys}
+
+    def _fix(self, side: _Side, batch: list[Ready], missing: set[str]) -> None:
+        """Push missing and drifted records as `etl run` does; a child only when its parent
+        is in Loop (never sent broken)."""
+        report = side.report
+        if side.parent is not None:
+            orphans = [r for r in batch if r.parent_key not in side.parent.live]
+            for ready in orphans:
+                report.failed[ready.key] = [
+                    f"<{side.parent.name}:{ready.parent_key}> is not in Loop"
+                ]
+            batch = [r for r in batch if r.parent_key in side.parent.live]
+        loaded = Loader(self.client, side.compiled.entity.kind).load(batch) if batch else Loaded()
+        assert self.run_id is not None
+        self.state.commit(
+            BatchOutcome(
+                side.name,
+                synced=loaded.synced,
+                aliases=loaded.aliases,
+                quarantined=loaded.quarantined,
+                held=loaded.held,
+            ),
+            self.run_id,
+        )
+        for synced in loaded.synced:
+            category = "missing" if synced.key in missing else "drifted"
+            report.fixed.setdefault(category, []).append(synced.key)
+        side.live.update(s.key for s in loaded.synced)
+        for parked in loaded.quarantined + loaded.held:
+            report.failed[parked.key] = list(parked.reasons)
+
+    # -- after the platform: extra records, stale ID map rows -------------------------------
+    def _finish(self, side: _Side) -> None:
+        report = side.report
+        if side.by_pair:
+            report.extra = sorted(
+                inventory_label(body) for key, body in side.loop.items() if key not in side.seen
+            )
+        else:
+            report.extra = sorted(str(k) for k in side.loop if k not in side.seen)
+        id_map = self.state.id_map(side.name)
+        report.id_map = len(id_map)
+        if side.by_pair:
+            return  # inventories have no Loop id of their own: nothing in the map to go stale
+        missing = set(report.missing)
+        for key, loop_id in sorted(id_map.items()):
+            stored = side.loop.get(key)
+            if stored is not None and int(stored["id"]) != loop_id:
+                report.stale_id_map[key] = (
+                    f"the ID map says {loop_id}, Loop's record with "
+                    f"this external_id is {stored['id']}"
+                )
+            elif stored is None and key not in missing and key not in side.seen:
+                report.stale_id_map[key] = (
+                    f"the ID map says {loop_id}: Loop has no such "
+                    "record, and the platform no longer has it"
+                )
+        if self.options.fix and report.stale_id_map:
+            self._repair(side)
+
+    def _repair(self, side: _Side) -> None:
+        """Stale rows take Loop's id (keeping their hash and extra); rows for records gone from
+        both sides are dropped."""
+        stale = side.report.stale_id_map
+        known = self.state.lookup(side.name, list(stale))
+        synced = [
+            Synced(key, int(side.loop[key]["id"]), known[key][1] or "")
+            for key in stale
+            if key in side.loop and key in known
+        ]
+        gone = [key for key in stale if key not in side.loop]
+        assert self.run_id is not None
+        if synced:
+            self.state.commit(BatchOutcome(side.name, synced=synced), self.run_id)
+        if gone:
+            with self.state.transaction() as db:
+                for table in ("id_aliases", "id_map"):
+                    db.execute(
+                        f"DELETE FROM {table} WHERE entity = ? AND key IN (SELECT unnest(?))",
+                        [side.name, gone],
+                    )
+        side.report.fixed["stale_id_map"] = [s.key for s in synced] + gone
