@@ -333,7 +333,7 @@ def from_json(value: Any) -> Any:
     try:
         return json.loads(value)
     except ValueError as exc:
-        shown = repr(value if len(value) <= _MAX_TEXT else value[:_MAX_TEXT] + "...")
+        shown = repr(value if len(value) <= _MAX_TEXT else value[:_MAX_TEXT])
         raise RecordError(f"not JSON: {shown} ({exc})") from None
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jmespath.exceptions
-from jmespath.visitor import TreeInterpreter
 from jinja2 import Undefined
 from jinja2.exceptions import SecurityError, UndefinedError
+from jmespath.visitor import TreeInterpreter
 
 from engine.errors import RecordError
 
@@ -138,7 +138,7 @@ def describe_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class ScopedInterpreter(TreeInterpreter):  # type: ignore[misc]
+class ScopedInterpreter(TreeInterpreter):
     """JMESPath evaluation where `parent`, `root` and `vars` at the top level name the scope.
 
     The current item stays `@` whatever its type (an object, a string, a number), so
@@ -150,7 +150,7 @@ class ScopedInterpreter(TreeInterpreter):  # type: ignore[misc]
         self._current = current
         self._names = names
 
-    def visit_field(self, node: dict[str, Any], value: Any) -> Any:
+    def visit_field(self, node: Any, value: Any) -> Any:
         name = node["value"]
         if value is self._current and name in self._names:
             return self._names[name]
