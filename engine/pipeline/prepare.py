@@ -93,6 +93,8 @@ class Preparer:
         for record, parent, parent_key in items:
             t = self.entity.transform(record, parent)
             key = record_key(self.entity, t, record)
+            if key is not None:  # also when quarantined: its children are then held, not lost
+                out.keys[id(record)] = key
             if key is None or t.issues:
                 reasons = [str(i) for i in t.issues]
                 if key is None:
@@ -100,7 +102,6 @@ class Preparer:
                 out.quarantined.append(Parked(key or fallback_key(record), reasons, record,
                                               parent, "transform"))
                 continue
-            out.keys[id(record)] = key
             mapped.append((key, record, parent, parent_key, t))
         missing = self._resolve([m[4] for m in mapped])
         known = self.state.lookup(self.entity.entity.name, [m[0] for m in mapped])
