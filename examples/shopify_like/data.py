@@ -80,6 +80,7 @@ class ShopData:
         # A customer's total_spent sums the customer's orders (all in one window of orders):
         # memoised so that listing every order computes each order's figures about once.
         self.summary = lru_cache(maxsize=1 << 14)(self._summary)
+        self.plan = lru_cache(maxsize=1 << 15)(self._plan)
         self.order_net = lru_cache(maxsize=1 << 15)(self._order_net)
 
     # -- catalogue -------------------------------------------------------------------------
@@ -150,7 +151,7 @@ class ShopData:
         return build_customer(self.person(pos), agg, self.currency)
 
     # -- orders ----------------------------------------------------------------------------
-    def plan(self, pos: int) -> Plan:
+    def _plan(self, pos: int) -> Plan:
         h, g = mix(self.seed, K_PLAN, pos), mix(self.seed, K_PLAN2, pos)
         spacing = max(ORDERS_SPAN // max(self.n_orders, 1), 1)
         created = ORDERS_START + pos * spacing + h % spacing

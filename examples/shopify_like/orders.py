@@ -7,6 +7,7 @@ totals, taxes and refunds follow one set of rules (integer cents, never floats).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from examples.common import iso, money, round_div
@@ -54,7 +55,9 @@ class OrderInput:
     note_attributes: list[Record] = field(default_factory=list)
 
 
+@lru_cache(maxsize=1 << 14)
 def money_set(cents: int, currency: str) -> Record:
+    """Shopify's amount pair. Cached and shared between records: never change one in place."""
     amount = {"amount": money(cents), "currency_code": currency}
     return {"shop_money": amount, "presentment_money": dict(amount)}
 
