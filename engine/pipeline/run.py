@@ -65,8 +65,13 @@ class RunSummary:
 
     @property
     def parked(self) -> int:
-        """Records this run set aside, or that still wait in the state from earlier runs."""
-        return max(self.outstanding, sum(s.quarantined + s.held for s in self.entities))
+        """Records still set aside after the run (in the state); a dry run's own count.
+
+        Not the sum of the run's counts: a replay first parks the stale copy of a record again,
+        then syncs the fixed one the source gives, and nothing remains."""
+        if self.run_id is not None:
+            return self.outstanding
+        return sum(s.quarantined + s.held for s in self.entities)
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "dry_run": self.dry_run, "outstanding": self.outstanding,
