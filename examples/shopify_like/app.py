@@ -245,25 +245,24 @@ def create_app(store: Store, token: str = "demo") -> Starlette:
     return Starlette(routes=routes)
 
 
+def _admin_action(store: Store, action: Callable[..., list[int]], key: str) -> Handler:
+    """A `/_demo/` call taking {"entity", "ids" | "count"[, "kinds"]} and answering {key: ids}."""
+
+    async def handler(request: Request) -> Response:
+        try:
+            body = await _json(request) or {}
+            extra = {"kinds": body.get("kinds")} if key == "corrupted" else {}
+            entity = str(body.get("entity", ""))
+            changed = action(store, entity, body.get("ids"), body.get("count"), **extra)
+        except (admin.AdminError, w.WriteError, AttributeError, TypeError, ValueError) as exc:
+            return json_response({"errors": str(exc)}, 422)
+        return json_response({key: changed})
+
+    return handler
+
+
 def admin_routes(store: Store) -> list[Route]:
     """`/_demo/*`: change records, corrupt them, restore them, list the writes received."""
-
-    def run(action: Callable[..., list[int]], key: str) -> Handler:
-        async def handler(request: Request) -> Response:
-            try:
-                body = await _json(request) or {}
-                changed = action(
-                    store,
-                    str(body.get("entity", "")),
-                    body.get("ids"),
-                    body.get("count"),
-                    **({"kinds": body.get("kinds")} if key == "corrupted" else {}),
-                )
-            except (admin.AdminError, w.WriteError, AttributeError, TypeError, ValueError) as exc:
-                return json_response({"errors": str(exc)}, 422)
-            return json_response({key: changed})
-
-        return handler
 
     async def writes(request: Request) -> Response:
         with store.lock:
@@ -280,9 +279,9 @@ def admin_routes(store: Store) -> list[Route]:
                               "currency": d.currency})  # fmt: skip
 
     return [
-        Route("/_demo/touch", run(admin.touch, "touched"), methods=["POST"]),
-        Route("/_demo/corrupt", run(admin.corrupt, "corrupted"), methods=["POST"]),
-        Route("/_demo/restore", run(admin.restore, "restored"), methods=["POST"]),
+        Route("/_demo/touch", _admin_action(store, admin.touch, "touched"), methods=["POST"]),
+        Route("/_demo/corrupt", _admin_action(store, admin.corrupt, "corrupted"), methods=["POST"]),
+        Route("/_demo/restore", _admin_action(store, admin.restore, "restored"), methods=["POST"]),
         Route("/_demo/reset", reset, methods=["POST"]),
         Route("/_demo/writes", writes, methods=["GET"]),
         Route("/_demo/info", info, methods=["GET"]),
