@@ -40,7 +40,9 @@ def execute(compiled: CompiledMapping, options: RunOptions, state_path: Path,
     mapping = compiled.mapping
     with ExitStack() as stack:
         running = stack.enter_context(services(mapping, state_path, need_loop=not options.dry_run))
-        state = stack.enter_context(State(state_path))
+        # A dry run writes no state: with none yet, it diffs against an empty one in memory.
+        fresh = options.dry_run and not state_path.exists()
+        state = stack.enter_context(State(":memory:" if fresh else state_path))
         connector = stack.enter_context(
             connector_class(running.source["connector"])(running.source, mapping.base_dir))
         client = None
