@@ -69,7 +69,9 @@ def iso(ts: int) -> str:
 
 def naive_local(ts: int) -> str:
     """Epoch seconds -> "2024-03-01 10:00:00" (shop-local wall time, no offset), as ERPs export."""
-    return datetime.fromtimestamp(ts, SHOP_TZ).isoformat(" ")[:19]  # several times faster than strftime
+    return datetime.fromtimestamp(ts, SHOP_TZ).isoformat(" ")[
+        :19
+    ]  # several times faster than strftime
 
 
 def parse_time(text: str) -> int:
