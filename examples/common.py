@@ -69,9 +69,8 @@ def iso(ts: int) -> str:
 
 def naive_local(ts: int) -> str:
     """Epoch seconds -> "2024-03-01 10:00:00" (shop-local wall time, no offset), as ERPs export."""
-    return datetime.fromtimestamp(ts, SHOP_TZ).isoformat(" ")[
-        :19
-    ]  # several times faster than strftime
+    # isoformat is several times faster than strftime, and this runs for every exported row.
+    return datetime.fromtimestamp(ts, SHOP_TZ).isoformat(" ")[:19]
 
 
 def parse_time(text: str) -> int:
