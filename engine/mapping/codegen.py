@@ -16,6 +16,15 @@ class FunctionBuilder:
         self.emitter, self.name, self.params = emitter, name, params
         self.lines: list[str] = []
         self.depth = 1
+        # Reads of the record's own keys, done once at the top: (key, default) -> variable.
+        self.hoisted: dict[tuple[str, str], str] = {}
+
+    def hoist(self, key: str, default: str = "None") -> str:
+        """A variable holding `rec.get(key, default)` (rec not a dict: the default)."""
+        found = self.hoisted.get((key, default))
+        if found is None:
+            found = self.hoisted[(key, default)] = self.var("h")
+        return found
 
     def line(self, text: str) -> None:
         self.lines.append("    " * self.depth + text)
@@ -32,7 +41,12 @@ class FunctionBuilder:
         return self.emitter.fresh(prefix)
 
     def source(self) -> str:
-        body = self.lines or ["    pass"]
+        prelude = []
+        if self.hoisted:
+            prelude.append(f"    _d = {self.params[0]} if isinstance({self.params[0]}, dict) else _EMPTY")
+            prelude += [f"    {var} = _d.get({key!r}, {default})"
+                        for (key, default), var in self.hoisted.items()]
+        body = prelude + self.lines or ["    pass"]
         return f"def {self.name}({', '.join(self.params)}):\n" + "\n".join(body) + "\n"
 
 

@@ -20,6 +20,7 @@ import jmespath.exceptions
 from jinja2 import TemplateSyntaxError, nodes
 
 from engine.errors import ConfigError, Problem, RecordError
+from engine.mapping import filters
 from engine.mapping import runtime as rt
 from engine.mapping.codegen import Emitter, FunctionBuilder
 from engine.mapping.filters import make_filters
@@ -29,10 +30,13 @@ from engine.mapping.jinja_plan import JinjaPlanner, single_expression
 from engine.mapping.jmes_plan import (
     JmesPlanner,
     Unsupported,
+    compare,
     get_index,
+    jmes_not,
+    length,
+    not_null,
     references_scope,
     to_number,
-    to_string,
     truthy,
 )
 from engine.mapping.load import load_mapping
@@ -42,7 +46,10 @@ from engine.mapping.yamlsource import KeyPath, dotted
 from engine.validation import PayloadValidator, ValidationIssue, validator
 
 DIRECTIVES = ("const", "lookup", "each")
-_JMES_BUILTINS_PLANNED = {"to_string": to_string, "to_number": to_number}
+_EMPTY: dict[str, Any] = {}  # what a non-object record reads its keys from (never written)
+_JMES_BUILTINS_PLANNED = {
+    "to_string": filters.to_string, "to_number": to_number, "not_null": not_null, "length": length,
+}
 
 
 @dataclass
@@ -149,10 +156,14 @@ class _Compiler:
             "_Ref": rt.LookupRef, "_key_str": rt.key_str, "_fresh": rt.fresh,
             "_issue": rt.record_issue, "_join": rt.join_path, "_truthy": truthy,
             "_get_index": get_index, "_scope": self._scope_fn(), "_render": self._render_fn(),
+            "_compare": compare, "_not": jmes_not, "_undefined": rt.undefined,
+            "_EMPTY": _EMPTY,
             "RecordError": RecordError,
         })
-        self.jmes = JmesPlanner(self.emitter.bind, self._jmes_func, self.emitter.temp)
-        self.jinja = JinjaPlanner(self.emitter.bind, self._jinja_filter)
+        self.builders: dict[str, FunctionBuilder] = {}
+        self.jmes = JmesPlanner(self.emitter.bind, self._jmes_func, self.emitter.temp, self._hoist)
+        self.jinja = JinjaPlanner(self.emitter.bind, self._jinja_filter, self.emitter.temp,
+                                  self._hoist)
 
     # -- scope helpers bound into the module ------------------------------------------------
     def _scope_fn(self) -> Callable[..., Any]:
@@ -174,6 +185,19 @@ class _Compiler:
 
         return render
 
+    def _scope(self, fn: FunctionBuilder, rec: str = "rec", parent: str = "parent",
+               root: str = "root") -> dict[str, str]:
+        """The names a function's expressions see; its own keys are read once (hoisted)."""
+        self.builders[fn.name] = fn
+        return {"rec": rec, "parent": parent, "root": root, "vars": "_VARS", "this": rec,
+                "fn": fn.name}
+
+    def _hoist(self, scope: dict[str, str], key: str, default: str) -> str | None:
+        fn = self.builders.get(scope.get("fn", ""))
+        if fn is None or scope["rec"] != fn.params[0]:
+            return None
+        return fn.hoist(key, default)
+
     def _jmes_func(self, name: str) -> str | None:
         if name in _JMES_BUILTINS_PLANNED:
             return self.emitter.bind(_JMES_BUILTINS_PLANNED[name], "fn_")
@@ -189,9 +213,9 @@ class _Compiler:
 
     # -- entities ---------------------------------------------------------------------------
     def entity(self, entity: Entity) -> tuple[str, str | None]:
-        scope = {"rec": "rec", "parent": "parent", "root": "root", "vars": "_VARS", "this": "rec"}
         mpath: KeyPath = (*entity.path, "map")
         fn = self.emitter.function("entity_", ["rec", "parent", "root", "issues", "refs", "loc"])
+        scope = self._scope(fn)
         out = self._value(entity.map, mpath, "", fn, scope)
         fn.line(f"return {out} if {out} is not None else {{}}")
         items = None
@@ -201,7 +225,7 @@ class _Compiler:
 
     def _items_fn(self, each: str, where: str | None, mpath: KeyPath) -> str:
         fn = self.emitter.function("items_", ["rec"])
-        scope = {"rec": "rec", "parent": "None", "root": "rec", "vars": "_VARS", "this": "rec"}
+        scope = self._scope(fn, parent="None", root="rec")
         code = self._expression(each, mpath, scope)
         fn.line(f"found = {code}")
         fn.line("if found is None: return []")
@@ -214,7 +238,7 @@ class _Compiler:
 
     def _where_fn(self, where: str, mpath: KeyPath) -> str:
         fn = self.emitter.function("where_", ["rec", "parent", "root"])
-        scope = {"rec": "rec", "parent": "parent", "root": "root", "vars": "_VARS", "this": "rec"}
+        scope = self._scope(fn)
         fn.line(f"return {self._expression(where, mpath, scope)}")
         return fn.name
 
@@ -335,7 +359,7 @@ class _Compiler:
         items = self._leaf(self._expression(spec["each"], (*mpath, "each"), scope),
                            (*mpath, "each"), rel, fn)
         sub = self.emitter.function("each_", ["rec", "parent", "root", "issues", "refs", "loc"])
-        inner = {"rec": "rec", "parent": "parent", "root": "root", "vars": "_VARS", "this": "rec"}
+        inner = self._scope(sub)
         result = self._value(spec["map"], (*mpath, "map"), "", sub, inner)
         sub.line(f"return {result}")
         keep = ""

@@ -199,6 +199,11 @@ def _key_text(value: Any, fold: bool) -> str:
 
 def to_string(value: Any) -> str | None:
     """Text form as JMESPath's to_string gives it: 12 -> "12", true -> "true"; None -> None."""
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is int:
+        return str(value)  # the common case (platform ids): no further checks
     return None if value is None else _text(value)
 
 

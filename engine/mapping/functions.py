@@ -127,6 +127,12 @@ class LoopFunctions(Functions):
     def _func_from_json(self, value: Any) -> Any:
         return filters.from_json(value)
 
+    @_signature(_ANY)
+    def _func_to_string(self, value: Any) -> str | None:
+        # The one built-in replaced: JMESPath turns null into the text "null", which would put
+        # "null" into a payload (an external_id, a lookup key) where the field should be absent.
+        return filters.to_string(value)
+
 
 FUNCTION_NAMES: tuple[str, ...] = tuple(
     sorted(set(LoopFunctions.FUNCTION_TABLE) - set(Functions.FUNCTION_TABLE))

@@ -16,6 +16,13 @@ from jinja2 import nodes
 
 from engine.mapping.jmes_plan import Unsupported
 
+# Jinja tests planned, as Python with {} for the value (which may be _MISSING: no error).
+_TESTS = {
+    "defined": "({} is not _MISSING)",
+    "undefined": "({} is _MISSING)",
+    "none": "({} is None)",
+}
+
 # Names a template reads from the scope rather than from the record (`this` is the item itself).
 TEMPLATE_SCOPE = ("parent", "root", "vars", "this")
 
@@ -38,9 +45,11 @@ class JinjaPlanner:
     """
 
     def __init__(
-        self, const: Callable[[Any], str], filter_name: Callable[[str], str | None]
+        self, const: Callable[[Any], str], filter_name: Callable[[str], str | None],
+        temp: Callable[[], str],
+        hoist: Callable[[dict[str, str], str, str], str | None] = lambda scope, key, d: None,
     ) -> None:
-        self.const, self.filter_name = const, filter_name
+        self.const, self.filter_name, self.temp, self.hoist = const, filter_name, temp, hoist
 
     def expr(self, node: nodes.Node, scope: dict[str, str], may_miss: bool = False) -> str:
         """Python for `node`; a missing name raises unless `may_miss` (the input of `default`)."""
@@ -50,16 +59,36 @@ class JinjaPlanner:
                 else self.const(value)
         if isinstance(node, nodes.Name | nodes.Getattr | nodes.Getitem):
             code = self._access(node, scope)
-            return code if may_miss else f"_defined({code}, {_describe(node)!r})"
+            if may_miss:
+                return code
+            t = self.temp()
+            return f"({t} if ({t} := {code}) is not _MISSING else _undefined({_describe(node)!r}))"
         if isinstance(node, nodes.Filter):
             return self._filter(node, scope)
+        if isinstance(node, nodes.CondExpr) and node.expr2 is not None:
+            test = self.expr(node.test, scope)
+            return f"({self.expr(node.expr1, scope)} if {test} else {self.expr(node.expr2, scope)})"
+        if isinstance(node, nodes.And):
+            return f"({self.expr(node.left, scope)} and {self.expr(node.right, scope)})"
+        if isinstance(node, nodes.Or):
+            return f"({self.expr(node.left, scope)} or {self.expr(node.right, scope)})"
+        if isinstance(node, nodes.Not):
+            return f"(not {self.expr(node.node, scope)})"
+        if isinstance(node, nodes.Test) and node.name in _TESTS and not node.args \
+                and not node.kwargs and node.dyn_args is None and node.dyn_kwargs is None:
+            value = self.expr(node.node, scope, may_miss=True)
+            return _TESTS[node.name].format(value)
         raise Unsupported(type(node).__name__)
 
     def _access(self, node: nodes.Node, scope: dict[str, str]) -> str:
         if isinstance(node, nodes.Name):
             if node.name in TEMPLATE_SCOPE:
                 return scope[node.name]
-            return f"_name({scope['rec']}, {node.name!r})"
+            hoisted = self.hoist(scope, node.name, "_MISSING")
+            if hoisted is not None:
+                return hoisted
+            rec = scope["rec"]
+            return f"({rec}.get({node.name!r}, _MISSING) if isinstance({rec}, dict) else _MISSING)"
         if isinstance(node, nodes.Getattr):
             return f"_attr({self._access(node.node, scope)}, {node.attr!r})"
         if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):

@@ -7,9 +7,11 @@ hand-written function does. Any other expression is kept as a compiled JMESPath 
 
 from __future__ import annotations
 
-import json
+import operator
 from collections.abc import Callable
 from typing import Any
+
+from jmespath.exceptions import JMESPathTypeError
 
 Emitter = Callable[[Any], str]
 
@@ -18,13 +20,6 @@ SCOPE_NAMES = ("parent", "root", "vars")
 
 class Unsupported(Exception):
     """The expression has a shape the planner does not turn into Python."""
-
-
-def to_string(value: Any) -> Any:
-    """JMESPath's to_string: strings as they are, everything else as compact JSON."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"), default=str)
 
 
 def to_number(value: Any) -> Any:
@@ -44,6 +39,49 @@ def to_number(value: Any) -> Any:
 def truthy(value: Any) -> bool:
     """JMESPath truth: null, false and empty strings, lists and objects are false."""
     return not (value is None or value is False or value == "" or value == [] or value == {})
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _equals(a: Any, b: Any) -> bool:
+    """JMESPath equality: 0 and 1 never equal false and true."""
+    if (isinstance(a, bool) and _is_number(b)) or (isinstance(b, bool) and _is_number(a)):
+        return False
+    return bool(a == b)
+
+
+_ORDERING = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge}
+
+
+def compare(op: str, a: Any, b: Any) -> Any:
+    """A JMESPath comparator: ordering only between two numbers or two strings, else null."""
+    if op == "eq":
+        return _equals(a, b)
+    if op == "ne":
+        return not _equals(a, b)
+    comparable = (_is_number(a) and _is_number(b)) or (isinstance(a, str) and isinstance(b, str))
+    return _ORDERING[op](a, b) if comparable else None
+
+
+def jmes_not(value: Any) -> bool:
+    """JMESPath `!`: !0 is false (0 is a number, not a falsy value)."""
+    if _is_number(value) and value == 0:
+        return False
+    return not truthy(value)
+
+
+def not_null(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+def length(value: Any) -> int:
+    if isinstance(value, str | list | dict):
+        return len(value)
+    kind = {bool: "boolean", int: "number", float: "number", type(None): "null"}
+    raise JMESPathTypeError("length", value, kind.get(type(value), type(value).__name__),
+                            ["string", "array", "object"])
 
 
 def get_index(value: Any, index: int) -> Any:
@@ -76,8 +114,9 @@ class JmesPlanner:
         const: Callable[[Any], str],
         func: Callable[[str], str | None],
         temp: Callable[[], str],
+        hoist: Callable[[dict[str, str], str, str], str | None] = lambda scope, key, d: None,
     ) -> None:
-        self.const, self.func, self.temp = const, func, temp
+        self.const, self.func, self.temp, self.hoist = const, func, temp, hoist
 
     def expr(self, node: dict[str, Any], cur: str, scope: dict[str, str]) -> str:
         kind = node["type"]
@@ -91,6 +130,10 @@ class JmesPlanner:
         name = node["value"]
         if cur == scope["rec"] and name in SCOPE_NAMES:
             return scope[name]
+        if cur == scope["rec"]:
+            hoisted = self.hoist(scope, name, "None")
+            if hoisted is not None:
+                return hoisted
         t = self.temp()
         return f"({t}.get({name!r}) if isinstance({t} := {cur}, dict) else None)"
 
@@ -125,6 +168,20 @@ class JmesPlanner:
         t = self.temp()
         a, b = self.expr(left, cur, scope), self.expr(right, cur, scope)
         return f"({t} if _truthy({t} := {a}) else {b})"
+
+    def _and_expression(self, node: dict[str, Any], cur: str, scope: dict[str, str]) -> str:
+        left, right = node["children"]
+        t = self.temp()
+        a, b = self.expr(left, cur, scope), self.expr(right, cur, scope)
+        return f"({b} if _truthy({t} := {a}) else {t})"
+
+    def _not_expression(self, node: dict[str, Any], cur: str, scope: dict[str, str]) -> str:
+        return f"_not({self.expr(node['children'][0], cur, scope)})"
+
+    def _comparator(self, node: dict[str, Any], cur: str, scope: dict[str, str]) -> str:
+        left, right = node["children"]
+        a, b = self.expr(left, cur, scope), self.expr(right, cur, scope)
+        return f"_compare({node['value']!r}, {a}, {b})"
 
     def _function_expression(self, node: dict[str, Any], cur: str, scope: dict[str, str]) -> str:
         name = node["value"]

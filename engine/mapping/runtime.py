@@ -100,6 +100,10 @@ def defined(value: Any, what: str) -> Any:
     return value
 
 
+def undefined(what: str) -> Any:
+    raise RecordError(f"{what!r} is undefined")
+
+
 def missing_to_none(value: Any) -> Any:
     return None if value is MISSING else value
 
