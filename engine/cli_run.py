@@ -121,19 +121,26 @@ def status(mapping: Path, as_json: bool, state_path: Path | None) -> None:
 
 
 @click.group()
-def quarantine() -> None:
-    """Records Loop would not take, or the mapping could not make: with every reason."""
+@click.argument("mapping", type=MAPPING)
+@STATE
+@click.pass_context
+def quarantine(ctx: click.Context, mapping: Path, state_path: Path | None) -> None:
+    """Records Loop would not take, or the mapping could not make: with every reason.
+
+    etl quarantine MAPPING list|show ID|replay
+    """
+    ctx.obj = {"mapping": mapping, "state": state_path}
 
 
 @quarantine.command(name="list")
-@click.argument("mapping", type=MAPPING)
 @click.option("--entity", "-e")
 @click.option("--json", "as_json", is_flag=True)
 @STATE
-def quarantine_list(mapping: Path, entity: str | None, as_json: bool,
+@click.pass_obj
+def quarantine_list(obj: dict[str, Any], entity: str | None, as_json: bool,
                     state_path: Path | None) -> None:
     """Every quarantined and held-back record, with its reasons."""
-    rows = _parked(mapping, entity, state_path)
+    rows = _parked(obj["mapping"], entity, state_path or obj["state"])
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, default=str))
@@ -146,12 +153,12 @@ def quarantine_list(mapping: Path, entity: str | None, as_json: bool,
 
 
 @quarantine.command(name="show")
-@click.argument("mapping", type=MAPPING)
 @click.argument("record_id")
 @STATE
-def quarantine_show(mapping: Path, record_id: str, state_path: Path | None) -> None:
+@click.pass_obj
+def quarantine_show(obj: dict[str, Any], record_id: str, state_path: Path | None) -> None:
     """One record: ENTITY/KEY (or KEY when unique), its reasons and the record itself."""
-    rows = [r for r in _parked(mapping, None, state_path)
+    rows = [r for r in _parked(obj["mapping"], None, state_path or obj["state"])
             if f"{r['entity']}/{r['key']}" == record_id or r["key"] == record_id]
     if len(rows) != 1:
         click.echo(f"{len(rows)} quarantined record(s) match {record_id!r}", err=True)
@@ -160,26 +167,30 @@ def quarantine_show(mapping: Path, record_id: str, state_path: Path | None) -> N
 
 
 @quarantine.command(name="replay")
-@click.argument("mapping", type=MAPPING)
 @click.option("--entity", "-e", "entities", multiple=True)
 @click.option("--json", "as_json", is_flag=True)
 @STATE
-def quarantine_replay(mapping: Path, entities: tuple[str, ...], as_json: bool,
+@click.pass_obj
+def quarantine_replay(obj: dict[str, Any], entities: tuple[str, ...], as_json: bool,
                       state_path: Path | None) -> None:
     """Send quarantined and held records again (after fixing the mapping or the data).
 
     Records are taken from the state as they were extracted, mapped with the mapping as it is
     now; the source is also read from the saved cursors, so fixed data there syncs too.
     """
-    compiled = compiled_or_exit(mapping)
+    compiled = compiled_or_exit(obj["mapping"])
     _entities_or_exit(compiled, entities)
     options = RunOptions(entities=entities, replay=True)
     try:
-        summary = execute(compiled, options, state_path_for(compiled.mapping, state_path))
+        path = state_path_for(compiled.mapping, state_path or obj["state"])
+        summary = execute(compiled, options, path)
     except EngineError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    click.echo(json.dumps(summary.as_dict())) if as_json else summary_table(summary)
+    if as_json:
+        click.echo(json.dumps(summary.as_dict()))
+    else:
+        summary_table(summary)
     sys.exit(3 if summary.parked else 0)
 
 

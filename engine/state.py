@@ -217,6 +217,18 @@ class State:
                     out.setdefault(entity, {"synced": 0, "quarantined": 0, "held": 0})[label] = n
         return out
 
+    def parked_by_run(self, run_id: int) -> dict[str, dict[str, int]]:
+        """Per entity: records this run quarantined or held that are still parked."""
+        out: dict[str, dict[str, int]] = {}
+        with self.lock:
+            for table, label in (("quarantine", "quarantined"), ("held", "held")):
+                for entity, n in self.db.execute(
+                    f"SELECT entity, count(*) FROM {table} WHERE run_id = ? GROUP BY entity",
+                    [run_id],
+                ).fetchall():
+                    out.setdefault(entity, {"quarantined": 0, "held": 0})[label] = n
+        return out
+
     def cursors(self) -> dict[str, str | None]:
         with self.lock:
             return dict(self.db.execute("SELECT entity, value FROM cursors").fetchall())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,9 +80,13 @@ def fallback_key(record: Any) -> str:
 class Preparer:
     """Prepares batches of one entity against the state's ID map."""
 
-    def __init__(self, entity: CompiledEntity, state: State) -> None:
+    def __init__(self, entity: CompiledEntity, state: State,
+                 assume: Callable[[str, str | None, str], bool] | None = None) -> None:
+        """`assume(entity, via, key)`: in a dry run, a reference to a record the run would
+        have sent counts as resolved (to a stand-in id)."""
         self.entity = entity
         self.state = state
+        self.assume = assume
         self.aliases = {
             name: jmespath.compile(expr) for name, expr in entity.entity.aliases.items()
         }
@@ -155,6 +160,8 @@ class Preparer:
                 if ref.entity == ORDER_LINES:
                     continue
                 loop_id = found[(ref.entity, ref.via)].get(ref.key)
+                if loop_id is None and self.assume and self.assume(ref.entity, ref.via, ref.key):
+                    loop_id = STAND_IN_ID
                 if loop_id is None:
                     unresolved.append(ref)
                 else:

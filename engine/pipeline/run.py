@@ -91,6 +91,8 @@ class Runner:
         self.progress = progress or (lambda stats: None)
         self.children = {e.entity.parent: e for e in compiled.entities.values() if e.entity.parent}
         self.run_id: int | None = None
+        # --dry-run: what would be in Loop by now, so later entities' lookups resolve.
+        self.would_sync: dict[tuple[str, str | None], set[str]] = {}
 
     def run(self) -> RunSummary:
         if not self.options.dry_run:
@@ -104,6 +106,12 @@ class Runner:
                 self.state.finish_run(self.run_id, "failed", summary.as_dict())
             raise
         if self.run_id is not None:
+            # A record parked and then synced in the same run (a replay that fixed it) is not
+            # parked: the summary counts what this run left parked.
+            still = self.state.parked_by_run(self.run_id)
+            for stats in summary.entities:
+                row = still.get(stats.entity, {})
+                stats.quarantined, stats.held = row.get("quarantined", 0), row.get("held", 0)
             counts = self.state.counts()
             summary.outstanding = sum(counts.get(s.entity, {}).get("quarantined", 0)
                                       + counts.get(s.entity, {}).get("held", 0)
@@ -180,7 +188,8 @@ class Runner:
         if not items:
             return set(), {}
         entity = self.compiled.entities[name]
-        prepared = Preparer(entity, self.state).prepare(items)
+        assume = self._assumed if self.options.dry_run else None
+        prepared = Preparer(entity, self.state, assume).prepare(items)
         if live_parents is not None:
             _hold_orphans(prepared, live_parents, entity)
         loaded = Loaded()
@@ -193,8 +202,12 @@ class Runner:
         elif self.options.dry_run:
             loaded.created = sum(1 for r in prepared.ready if r.known is None)
             loaded.updated = len(prepared.ready) - loaded.created
+            self._remember(name, prepared)
         self._record(name, prepared, loaded, stats)
-        return set(prepared.unchanged) | {s.key for s in loaded.synced}, prepared.keys
+        live = set(prepared.unchanged) | {s.key for s in loaded.synced}
+        if self.options.dry_run:
+            live |= {r.key for r in prepared.ready}
+        return live, prepared.keys
 
     def _record(self, name: str, prepared: Prepared, loaded: Loaded, stats: EntityStats) -> None:
         quarantined = prepared.quarantined + loaded.quarantined
@@ -209,6 +222,15 @@ class Runner:
         outcome = BatchOutcome(name, synced=loaded.synced, aliases=loaded.aliases,
                                quarantined=quarantined, held=held, settled=prepared.unchanged)
         self.state.commit(outcome, self.run_id)
+
+    def _remember(self, name: str, prepared: Prepared) -> None:
+        self.would_sync.setdefault((name, None), set()).update(r.key for r in prepared.ready)
+        for ready in prepared.ready:
+            for alias, value in ready.aliases:
+                self.would_sync.setdefault((name, alias), set()).add(value)
+
+    def _assumed(self, entity: str, via: str | None, key: str) -> bool:
+        return key in self.would_sync.get((entity, via), ())
 
     def _parent_key(self, name: str, record: Any) -> str | None:
         entity = self.compiled.entities[name]

@@ -41,7 +41,7 @@ def _pick(shop: ShopHandle) -> dict[str, Any]:
 
 
 def _parked(etl: Etl) -> dict[str, dict[str, Any]]:
-    listed = etl("quarantine", "list", str(etl.mapping), "--json")
+    listed = etl("quarantine", str(etl.mapping), "list", "--json")
     assert listed.code == 0, listed
     rows = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
     return {f"{r['entity']}/{r['key']}": r for r in rows}
@@ -95,7 +95,7 @@ def test_bad_records_are_quarantined_their_dependants_held_and_replay_sends_them
 
     shop.restore("products", ids=[p, d])
     shop.restore("orders", ids=[bad["date_order"], bad["price_order"], bad["status_order"]])
-    replayed = etl("quarantine", "replay", str(etl.mapping), "--json", *ENTITIES)
+    replayed = etl("quarantine", str(etl.mapping), "replay", "--json", *ENTITIES)
 
     assert replayed.code == 0, replayed
     assert _parked(etl) == {}
