@@ -87,6 +87,7 @@ class BatchOutcome:
     held: list[Parked] = field(default_factory=list)
     settled: list[str] = field(default_factory=list)  # keys no longer parked (unchanged, ok)
     cursor: str | None = None
+    cursor_entity: str | None = None  # whose cursor moves (a child batch moves its parent's)
 
 
 class State:
@@ -269,7 +270,7 @@ class State:
                 db.execute(
                     "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
                     "value = excluded.value, updated_at = excluded.updated_at",
-                    [outcome.entity, outcome.cursor, now],
+                    [outcome.cursor_entity or outcome.entity, outcome.cursor, now],
                 )
 
     def _write_synced(self, db: duckdb.DuckDBPyConnection, o: BatchOutcome, now: datetime) -> None:

@@ -161,9 +161,9 @@ class Runner:
             if self.options.limit is not None:
                 records = records[: max(0, self.options.limit - seen)]
             seen += len(records)
-            for chunk in _chunks(records, self.options.batch_size):
-                yield chunk, None, page.total
-            yield [], page.cursor, page.total
+            chunks = list(_chunks(records, self.options.batch_size)) or [[]]
+            for i, chunk in enumerate(chunks):  # the cursor rides with the page's last batch
+                yield chunk, page.cursor if i == len(chunks) - 1 else None, page.total
             if self.options.limit is not None and seen >= self.options.limit:
                 return
 
@@ -171,21 +171,27 @@ class Runner:
               child: CompiledEntity | None, child_stats: EntityStats | None) -> None:
         if records and self.run_id is not None:
             self.state.stage_raw(name, ((_raw_key(r), r, None) for r in records), self.run_id)
-        live, keys = self._batch(name, [(r, None, None) for r in records], stats)
-        if child is not None and child_stats is not None and records:
+        # The cursor is written in the same transaction as the page's last batch (the children's
+        # when there are any): it moves only with the records before it.
+        has_children = child is not None and child_stats is not None and bool(records)
+        parent_cursor = None if has_children else cursor
+        live, keys = self._batch(name, [(r, None, None) for r in records], stats,
+                                 cursor=(name, parent_cursor))
+        if child is not None and child_stats is not None and has_children:
             items: list[Item] = [(item, r, key) for r in records
                                  if (key := keys.get(id(r))) is not None
                                  for item in child.items(r)]
             child_stats.extracted += len(items)
-            self._batch(child.entity.name, items, child_stats, live)
-        if cursor is not None and not self.options.dry_run and self.run_id is not None:
-            self.state.commit(BatchOutcome(name, cursor=cursor), self.run_id)
+            self._batch(child.entity.name, items, child_stats, live, cursor=(name, cursor))
 
     def _batch(self, name: str, items: list[Item], stats: EntityStats,
-               live_parents: set[str] | None = None) -> tuple[set[str], dict[int, str]]:
-        """Prepare, load and commit one batch; returns the keys now in Loop, and each
-        source record's key (by identity)."""
+               live_parents: set[str] | None = None,
+               cursor: tuple[str, str | None] | None = None) -> tuple[set[str], dict[int, str]]:
+        """Prepare, load and commit one batch (and the cursor, when given); returns the keys
+        now in Loop, and each source record's key (by identity)."""
         if not items:
+            if cursor is not None and cursor[1] is not None:
+                self._record(name, Prepared(), Loaded(), stats, cursor)
             return set(), {}
         entity = self.compiled.entities[name]
         assume = self._assumed if self.options.dry_run else None
@@ -203,13 +209,14 @@ class Runner:
             loaded.created = sum(1 for r in prepared.ready if r.known is None)
             loaded.updated = len(prepared.ready) - loaded.created
             self._remember(name, prepared)
-        self._record(name, prepared, loaded, stats)
+        self._record(name, prepared, loaded, stats, cursor)
         live = set(prepared.unchanged) | {s.key for s in loaded.synced}
         if self.options.dry_run:
             live |= {r.key for r in prepared.ready}
         return live, prepared.keys
 
-    def _record(self, name: str, prepared: Prepared, loaded: Loaded, stats: EntityStats) -> None:
+    def _record(self, name: str, prepared: Prepared, loaded: Loaded, stats: EntityStats,
+                cursor: tuple[str, str | None] | None = None) -> None:
         quarantined = prepared.quarantined + loaded.quarantined
         held = prepared.held + loaded.held
         stats.unchanged += len(prepared.unchanged)
@@ -221,6 +228,8 @@ class Runner:
             return
         outcome = BatchOutcome(name, synced=loaded.synced, aliases=loaded.aliases,
                                quarantined=quarantined, held=held, settled=prepared.unchanged)
+        if cursor is not None and cursor[1] is not None:
+            outcome.cursor_entity, outcome.cursor = cursor
         self.state.commit(outcome, self.run_id)
 
     def _remember(self, name: str, prepared: Prepared) -> None:
