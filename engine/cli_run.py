@@ -76,7 +76,12 @@ def run(mapping: Path, entities: tuple[str, ...], full_refresh: bool, dry_run: b
     _entities_or_exit(compiled, entities)
     options = RunOptions(entities=entities, full_refresh=full_refresh, dry_run=dry_run,
                          limit=limit)
-    path = state_path_for(compiled.mapping, state_path)
+    _run_and_report(compiled, options, state_path_for(compiled.mapping, state_path), as_json)
+
+
+def _run_and_report(compiled: CompiledMapping, options: RunOptions, path: Path,
+                    as_json: bool) -> None:
+    """Run with a progress display, print the summary, exit 0, or 3 with records parked."""
     display = RunDisplay(enabled=not as_json)
     try:
         with display:
@@ -181,17 +186,8 @@ def quarantine_replay(obj: dict[str, Any], entities: tuple[str, ...], as_json: b
     compiled = compiled_or_exit(obj["mapping"])
     _entities_or_exit(compiled, entities)
     options = RunOptions(entities=entities, replay=True)
-    try:
-        path = state_path_for(compiled.mapping, state_path or obj["state"])
-        summary = execute(compiled, options, path)
-    except EngineError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    if as_json:
-        click.echo(json.dumps(summary.as_dict()))
-    else:
-        summary_table(summary)
-    sys.exit(3 if summary.parked else 0)
+    path = state_path_for(compiled.mapping, state_path or obj["state"])
+    _run_and_report(compiled, options, path, as_json)
 
 
 def _parked(mapping: Path, entity: str | None, state_path: Path | None) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from engine.mapping.compile import CompiledEntity, CompiledMapping
 from engine.mapping.runtime import Transformed
 from engine.pipeline.load import Loaded, Loader
 from engine.pipeline.prepare import Prepared, Preparer, Ready, record_key
+from engine.pipeline.run import source_entities
 from engine.reconcile_compare import (
     MAX_FIELDS,
     Body,
@@ -146,7 +147,7 @@ class Reconciler:
         if self.options.fix:
             self.run_id = report.run_id = self.state.start_run("reconcile")
         try:
-            for name in self._selected():
+            for name in source_entities(self.compiled, self.options.entities):
                 report.entities += self._entity(name)
         except BaseException:
             if self.run_id is not None:
@@ -156,21 +157,6 @@ class Reconciler:
             status = "parked" if report.remaining else "ok"
             self.state.finish_run(self.run_id, status, report.as_dict())
         return report
-
-    def _selected(self) -> list[str]:
-        """Top-level entities to walk; a child entity (variants) brings its parent along."""
-        wanted = set(self.options.entities)
-        for name in list(wanted):
-            parent = self.compiled.entities[name].entity.parent
-            if parent:
-                wanted.add(parent)
-        return [
-            n
-            for n in self.compiled.mapping.order
-            if self.compiled.entities[n].entity.enabled
-            and self.compiled.entities[n].entity.parent is None
-            and (not wanted or n in wanted)
-        ]
 
     # -- one entity (and its children) ------------------------------------------------------
     def _entity(self, name: str) -> list[EntityReport]:

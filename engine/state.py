@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from engine.dbtx import transaction
 from engine.errors import StateError
 
 SCHEMA = """
@@ -115,16 +116,9 @@ class State:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self.lock:
-            self.db.execute("BEGIN TRANSACTION")
-            try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """The connection, locked, inside one transaction (rolled back on error)."""
+        return transaction(self.db, self.lock)
 
     # -- runs --------------------------------------------------------------------------------
     def start_run(self, command: str) -> int:

@@ -99,7 +99,7 @@ class Runner:
             self.run_id = self.state.start_run("run")
         summary = RunSummary(self.run_id, dry_run=self.options.dry_run)
         try:
-            for name in self._selected():
+            for name in source_entities(self.compiled, self.options.entities):
                 summary.entities += self._entity(name)
         except BaseException:
             if self.run_id is not None:
@@ -120,16 +120,6 @@ class Runner:
             self.state.finish_run(self.run_id, status, summary.as_dict())
         return summary
 
-    def _selected(self) -> list[str]:
-        wanted = set(self.options.entities)
-        for name in list(wanted):
-            parent = self.compiled.entities[name].entity.parent
-            if parent:
-                wanted.add(parent)
-        return [n for n in self.compiled.mapping.order
-                if self.compiled.entities[n].entity.enabled
-                and self.compiled.entities[n].entity.parent is None
-                and (not wanted or n in wanted)]
 
     # -- one source entity (and its children) -----------------------------------------------
     def _entity(self, name: str) -> list[EntityStats]:
@@ -263,6 +253,19 @@ class Runner:
             return (0, 0)
         snapshot = self.client.stats.snapshot()
         return (snapshot.sent, snapshot.rate_limited)
+
+
+def source_entities(compiled: CompiledMapping, names: Iterable[str] = ()) -> list[str]:
+    """The enabled top-level entities to extract, in dependency order (all when `names` is
+    empty); asking for a child entity (variants) brings its parent along."""
+    wanted = set(names)
+    for name in list(wanted):
+        parent = compiled.entities[name].entity.parent
+        if parent:
+            wanted.add(parent)
+    return [n for n in compiled.mapping.order
+            if compiled.entities[n].entity.enabled and compiled.entities[n].entity.parent is None
+            and (not wanted or n in wanted)]
 
 
 def _hold_orphans(prepared: Prepared, live_parents: set[str], entity: CompiledEntity) -> None:

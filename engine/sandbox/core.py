@@ -12,14 +12,16 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 from starlette.requests import Request
 from starlette.responses import Response
+
+from engine.dbtx import transaction
 
 API_VERSIONS = ("2026-10", "2026-07", "v1", "unstable")
 DEFAULT_API_KEY = "sandbox"
@@ -122,17 +124,9 @@ class Sandbox:
                 " PRIMARY KEY (kind, id))"
             )
 
-    @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
         """The connection, locked, inside one transaction (rolled back on error)."""
-        with self.lock:
-            self.db.execute("BEGIN TRANSACTION")
-            try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+        return transaction(self.db, self.lock)
 
     def new_ids(self, count: int = 1) -> list[int]:
         """Fresh 64-bit Loop ids (all above 2**53), durable across restarts with a file db."""
