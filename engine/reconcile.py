@@ -41,7 +41,6 @@ from engine.reconcile_compare import (
     differences,
     inventory_label,
     inventory_pair,
-    list_pages,
 )
 from engine.state import BatchOutcome, State, Synced
 
@@ -208,7 +207,7 @@ class Reconciler:
         """Loop lists variants per product: one listing per Loop product."""
         for product in products:
             path = f"/products/{int(product['id'])}/product-variants"
-            yield from list_pages(self.client, path, "product_variants")
+            yield from self.client.list_path(path, "product_variants")
 
     def _pages(self, name: str) -> Iterator[list[Any]]:
         """Every record of the entity, cursors ignored, in batches."""

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.errors import LoadError
 from engine.mapping.runtime import LookupRef
 
 MAX_FIELDS = 5  # differing fields explained per drifted record
@@ -101,17 +100,6 @@ class ReconcileReport:
 # --- Loop's side ----------------------------------------------------------------------------
 
 
-def list_pages(client: Any, path: str, key: str) -> Iterator[Body]:
-    """Every record of a list endpoint the client has no helper for, following next_page_url."""
-    body = client.request("GET", path, params={"limit": 250})
-    while True:
-        if not isinstance(body, dict):
-            raise LoadError(f"GET {path}: expected an object with {key!r}, got {body!r:.100}")
-        yield from body.get(key) or []
-        next_url = body.get("next_page_url")
-        if not next_url:
-            return
-        body = client.request("GET", str(next_url))
 
 
 def by_external_id(records: Iterator[Body]) -> dict[str, Body]:

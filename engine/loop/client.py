@@ -243,6 +243,10 @@ class LoopClient:
         """Every record of a kind matching the filters, page by page (limit 250), following
         next_page_url through this client and its budget. Pages are fetched lazily."""
         path, _, key = _spec(kind)
+        return self.list_path(path, key, **filters)
+
+    def list_path(self, path: str, key: str, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every record of a Loop list endpoint (`{key: [...], next_page_url}`), page by page."""
         body = self.request("GET", path, params={"limit": PAGE_LIMIT, **filters})
         while True:
             if not isinstance(body, dict):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import threading
 import time
 from collections import deque
@@ -22,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from engine.dbtx import transaction
+from engine.errors import ConfigError
+from engine.loop.budget import parse_rate as parse_budget_rate
 
 API_VERSIONS = ("2026-10", "2026-07", "v1", "unstable")
 DEFAULT_API_KEY = "sandbox"
@@ -30,16 +31,12 @@ ID_BASE = 2**53 + 1_000_003
 UNAUTHORIZED_BODY = {
     "error": {"code": "401", "http_code": "GEN-UNAUTHORIZED", "message": "Unauthorized."}
 }
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
-_WINDOWS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
-
-
 def parse_rate(text: str) -> tuple[int, float]:
-    """'300/min' -> (300, 60.0); '0/min' disables the limit."""
-    match = _RATE.match(text)
-    if not match:
-        raise ValueError(f"rate limit {text!r} is not of the form N/min, N/s or N/hour")
-    return int(match.group(1)), float(_WINDOWS[match.group(2)])
+    """'300/min' -> (300, 60.0); '0/min' disables the limit. ValueError when malformed."""
+    try:
+        return parse_budget_rate(text)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
 @dataclass
