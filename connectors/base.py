@@ -40,6 +40,9 @@ class Connector:
     """
 
     name: ClassVar[str] = ""
+    # Whether extract()'s generator may run on a background thread, so that the engine fetches
+    # the next page while it loads the current one (network sources: yes).
+    prefetch: ClassVar[bool] = False
     source_schema: ClassVar[dict[str, Any]] = {"type": "object"}
     extract_schema: ClassVar[dict[str, Any]] = {"type": "object"}
 

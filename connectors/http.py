@@ -35,6 +35,7 @@ class HttpConnector(Connector):
     """Lists records from `source.base_url` + each entity's `extract.path`."""
 
     name: ClassVar[str] = "http"
+    prefetch: ClassVar[bool] = True  # its httpx client is used by one thread at a time
     source_schema: ClassVar[dict[str, Any]] = SOURCE_SCHEMA
     extract_schema: ClassVar[dict[str, Any]] = EXTRACT_SCHEMA
 

@@ -17,7 +17,9 @@ from typing import Any
 
 from connectors.base import Connector, ExtractRequest
 from engine.mapping.compile import CompiledEntity, CompiledMapping
+from engine.mapping.graph import lookups_in
 from engine.pipeline.load import Loaded, Loader
+from engine.pipeline.prefetch import prefetched
 from engine.pipeline.prepare import Prepared, Preparer, fallback_key, record_key
 from engine.state import BatchOutcome, Parked, State
 
@@ -93,6 +95,9 @@ class Runner:
         self.run_id: int | None = None
         # --dry-run: what would be in Loop by now, so later entities' lookups resolve.
         self.would_sync: dict[tuple[str, str | None], set[str]] = {}
+        self.looked_up = {(spec["lookup"], spec.get("via"))
+                          for e in compiled.entities.values()
+                          for _, spec in lookups_in(e.entity.map, ())}
 
     def run(self) -> RunSummary:
         if not self.options.dry_run:
@@ -146,7 +151,10 @@ class Runner:
         request = ExtractRequest(name, entity.extract, cursor, self.compiled.mapping.base_dir,
                                  self.options.limit)
         seen = 0
-        for page in self.connector.extract(request):
+        pages = self.connector.extract(request)
+        if self.connector.prefetch:
+            pages = prefetched(pages)
+        for page in pages:
             records = page.records
             if self.options.limit is not None:
                 records = records[: max(0, self.options.limit - seen)]
@@ -223,10 +231,13 @@ class Runner:
         self.state.commit(outcome, self.run_id)
 
     def _remember(self, name: str, prepared: Prepared) -> None:
-        self.would_sync.setdefault((name, None), set()).update(r.key for r in prepared.ready)
+        """Dry run: keep the keys later lookups may ask for (only of entities looked up)."""
+        if (name, None) in self.looked_up:
+            self.would_sync.setdefault((name, None), set()).update(r.key for r in prepared.ready)
         for ready in prepared.ready:
             for alias, value in ready.aliases:
-                self.would_sync.setdefault((name, alias), set()).add(value)
+                if (name, alias) in self.looked_up:
+                    self.would_sync.setdefault((name, alias), set()).add(value)
 
     def _assumed(self, entity: str, via: str | None, key: str) -> bool:
         return key in self.would_sync.get((entity, via), ())
