@@ -12,6 +12,7 @@ not assumed sorted by the cursor: only the last page carries it unless `cursor.o
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -73,7 +74,17 @@ class HttpConnector(Connector):
                                 cfg.get("include") or [])
         tracker = CursorTracker(cursor.get("field"), str(cursor.get("type", "auto")))
         ordered = bool(cursor.get("ordered", False))
-        yield from paginate(records, page_size, tracker, ordered=ordered, limit=request.limit)
+        total = self._count(cfg.get("count"), params)
+        for page in paginate(records, page_size, tracker, ordered=ordered, limit=request.limit):
+            yield page if total is None else replace(page, total=total)
+
+    def _count(self, spec: Mapping[str, Any] | None, params: dict[str, Any]) -> int | None:
+        """The source's own count of what the extract will list (for a progress ETA)."""
+        if not spec:
+            return None
+        response = self.sender.get(str(spec["path"]), params)
+        value = compile_path(str(spec.get("value", "count"))).search(self._json(response))
+        return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
     def _cursor(self, value: object) -> dict[str, Any]:
         cursor = cursor_config(value)

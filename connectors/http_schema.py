@@ -308,6 +308,20 @@ EXTRACT_SCHEMA: dict[str, Any] = {
         },
         "cursor": _CURSOR_SCHEMA,
         "page_size": page_size_schema(100),
+        "count": {
+            "title": "Count endpoint",
+            "description": "An endpoint that counts what the extract lists (same parameters, "
+            "cursor included), so that progress shows a total and an ETA. `value` is a "
+            "JMESPath to the number (default `count`).",
+            "type": "object",
+            "required": ["path"],
+            "additionalProperties": False,
+            "properties": {
+                "path": _text("Path", "Count endpoint path.", "/orders/count.json"),
+                "value": _text("Value", "JMESPath to the count in the body.", "count"),
+            },
+            "examples": [{"path": "/orders/count.json", "value": "count"}],
+        },
         "include": {
             "title": "Included sub-resources",
             "description": "For each record, list a related endpoint and embed its records in "
