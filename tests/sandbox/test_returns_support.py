@@ -160,6 +160,7 @@ class Receiver:
         self.received: list[Received] = []
         self.script: list[int] = []
         self.delay_s = 0.0
+        self.release: threading.Event | None = None  # when set: answer only once released
         self._lock = threading.Lock()
         outer = self
 
@@ -171,6 +172,8 @@ class Receiver:
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, raw))
                     status = outer.script.pop(0) if outer.script else 200
                 time.sleep(outer.delay_s)
+                if outer.release is not None:
+                    outer.release.wait(30)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
