@@ -13,32 +13,13 @@ from collections.abc import Callable
 from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
-
-import jmespath
-import jmespath.exceptions
-from jinja2 import TemplateSyntaxError, nodes
+from typing import Any
 
 from engine.errors import ConfigError, Problem, RecordError
-from engine.mapping import filters
 from engine.mapping import runtime as rt
 from engine.mapping.codegen import Emitter, FunctionBuilder
-from engine.mapping.filters import make_filters
-from engine.mapping.functions import make_options
-from engine.mapping.jinja_env import make_environment
-from engine.mapping.jinja_plan import JinjaPlanner, single_expression
-from engine.mapping.jmes_plan import (
-    JmesPlanner,
-    Unsupported,
-    compare,
-    get_index,
-    jmes_not,
-    length,
-    not_null,
-    references_scope,
-    to_number,
-    truthy,
-)
+from engine.mapping.expressions import ExpressionCompiler
+from engine.mapping.jmes_plan import truthy
 from engine.mapping.load import load_mapping
 from engine.mapping.model import Entity, Mapping
 from engine.mapping.suggest import unknown
@@ -47,9 +28,6 @@ from engine.validation import PayloadValidator, ValidationIssue, validator
 
 DIRECTIVES = ("const", "lookup", "each")
 _EMPTY: dict[str, Any] = {}  # what a non-object record reads its keys from (never written)
-_JMES_BUILTINS_PLANNED = {
-    "to_string": filters.to_string, "to_number": to_number, "not_null": not_null, "length": length,
-}
 
 
 @dataclass
@@ -141,49 +119,16 @@ class _Compiler:
     def __init__(self, mapping: Mapping, plan: bool) -> None:
         self.mapping, self.plan = mapping, plan
         self.problems: list[Problem] = []
-        self.filters = make_filters(mapping.timezone)
-        self.options = make_options(mapping.timezone)
-        self.env = make_environment(mapping.timezone, vars=mapping.vars)
-        functions = self.options.custom_functions
-        assert functions is not None
-        self.function_table: dict[str, Any] = functions.FUNCTION_TABLE
-        self.functions = set(self.function_table)
-        runtime = rt.Runtime(self.env)
         self.emitter = Emitter({
-            "_VARS": mapping.vars, "_OPTS": self.options, "_MISSING": rt.MISSING,
-            "_name": runtime.name, "_attr": runtime.attr, "_item": runtime.item,
+            "_VARS": mapping.vars, "_MISSING": rt.MISSING, "_EMPTY": _EMPTY,
             "_defined": rt.defined, "_missing_to_none": rt.missing_to_none,
             "_Ref": rt.LookupRef, "_key_str": rt.key_str, "_fresh": rt.fresh,
             "_issue": rt.record_issue, "_join": rt.join_path, "_truthy": truthy,
-            "_get_index": get_index, "_scope": self._scope_fn(), "_render": self._render_fn(),
-            "_compare": compare, "_not": jmes_not, "_undefined": rt.undefined,
-            "_EMPTY": _EMPTY,
-            "RecordError": RecordError,
+            "_undefined": rt.undefined, "RecordError": RecordError,
         })
         self.builders: dict[str, FunctionBuilder] = {}
-        self.jmes = JmesPlanner(self.emitter.bind, self._jmes_func, self.emitter.temp, self._hoist)
-        self.jinja = JinjaPlanner(self.emitter.bind, self._jinja_filter, self.emitter.temp,
-                                  self._hoist)
-
-    # -- scope helpers bound into the module ------------------------------------------------
-    def _scope_fn(self) -> Callable[..., Any]:
-        variables, options = self.mapping.vars, self.options
-
-        def search(parsed: Any, rec: Any, parent: Any, root: Any) -> Any:
-            names = {"parent": parent, "root": root, "vars": variables}
-            return rt.ScopedInterpreter(options, rec, names).visit(parsed.parsed, rec)
-
-        return search
-
-    def _render_fn(self) -> Callable[..., Any]:
-        variables = self.mapping.vars
-
-        def render(template: Any, rec: Any, parent: Any, root: Any) -> Any:
-            context = dict(rec) if isinstance(rec, dict) else {}
-            context.update(this=rec, parent=parent, root=root, vars=variables)
-            return template.render(context)
-
-        return render
+        self.expressions = ExpressionCompiler(mapping, plan, self.emitter, self.problem,
+                                              self._hoist)
 
     def _scope(self, fn: FunctionBuilder, rec: str = "rec", parent: str = "parent",
                root: str = "root") -> dict[str, str]:
@@ -197,16 +142,6 @@ class _Compiler:
         if fn is None or scope["rec"] != fn.params[0]:
             return None
         return fn.hoist(key, default)
-
-    def _jmes_func(self, name: str) -> str | None:
-        if name in _JMES_BUILTINS_PLANNED:
-            return self.emitter.bind(_JMES_BUILTINS_PLANNED[name], "fn_")
-        if name in self.filters and name in self.functions:
-            return self.emitter.bind(self.filters[name], "fn_")
-        return None
-
-    def _jinja_filter(self, name: str) -> str | None:
-        return self.emitter.bind(self.filters[name], "f_") if name in self.filters else None
 
     def problem(self, path: KeyPath, message: str) -> None:
         self.problems.append(self.mapping.positions.problem(path, message))
@@ -226,7 +161,7 @@ class _Compiler:
     def _items_fn(self, each: str, where: str | None, mpath: KeyPath) -> str:
         fn = self.emitter.function("items_", ["rec"])
         scope = self._scope(fn, parent="None", root="rec")
-        code = self._expression(each, mpath, scope)
+        code = self.expressions.compile(each, mpath, scope)
         fn.line(f"found = {code}")
         fn.line("if found is None: return []")
         fn.line("if not isinstance(found, list): found = [found]")
@@ -239,7 +174,7 @@ class _Compiler:
     def _where_fn(self, where: str, mpath: KeyPath) -> str:
         fn = self.emitter.function("where_", ["rec", "parent", "root"])
         scope = self._scope(fn)
-        fn.line(f"return {self._expression(where, mpath, scope)}")
+        fn.line(f"return {self.expressions.compile(where, mpath, scope)}")
         return fn.name
 
     # -- field specs ------------------------------------------------------------------------
@@ -252,7 +187,7 @@ class _Compiler:
         if isinstance(spec, bool | int | float):
             return repr(spec)
         if isinstance(spec, str):
-            return self._leaf(self._expression(spec, mpath, scope), mpath, rel, fn)
+            return self._leaf(self.expressions.compile(spec, mpath, scope), mpath, rel, fn)
         if isinstance(spec, list):
             return self._list(spec, mpath, rel, fn, scope)
         if isinstance(spec, dict):
@@ -356,7 +291,7 @@ class _Compiler:
         if not isinstance(spec["each"], str):
             self.problem((*mpath, "each"), "`each` must be an expression (a string)")
             return "None"
-        items = self._leaf(self._expression(spec["each"], (*mpath, "each"), scope),
+        items = self._leaf(self.expressions.compile(spec["each"], (*mpath, "each"), scope),
                            (*mpath, "each"), rel, fn)
         sub = self.emitter.function("each_", ["rec", "parent", "root", "issues", "refs", "loc"])
         inner = self._scope(sub)
@@ -384,81 +319,6 @@ class _Compiler:
             fn.line(f"{var} = None")
         return var
 
-    # -- expressions ------------------------------------------------------------------------
-    def _expression(self, text: str, mpath: KeyPath, scope: dict[str, str]) -> str:
-        if "{{" in text or "{%" in text:
-            return self._template(text, mpath, scope)
-        try:
-            parsed = jmespath.compile(text)
-        except jmespath.exceptions.JMESPathError as exc:
-            self.problem(mpath, f"JMESPath syntax error in {text!r}: {_one_line(exc)}")
-            return "None"
-        if not self._check_functions(parsed.parsed, mpath):
-            return "None"
-        if self.plan:
-            try:
-                return self.jmes.expr(cast(dict[str, Any], parsed.parsed), scope["rec"], scope)
-            except Unsupported:
-                pass
-        name = self.emitter.bind(parsed, "p_")
-        if references_scope(parsed.parsed):
-            return f"_scope({name}, {scope['rec']}, {scope['parent']}, {scope['root']})"
-        return f"{name}.search({scope['rec']}, options=_OPTS)"
-
-    def _check_functions(self, node: Any, mpath: KeyPath) -> bool:
-        ok = True
-        if isinstance(node, dict):
-            if node.get("type") == "function_expression":
-                ok = self._check_call(node["value"], len(node["children"]), mpath)
-            for child in node.get("children", ()):
-                ok = self._check_functions(child, mpath) and ok
-        return ok
-
-    def _check_call(self, name: str, nargs: int, mpath: KeyPath) -> bool:
-        table = self.function_table
-        if name not in table:
-            self.problem(mpath, unknown("function", name, table))
-            return False
-        signature = table[name]["signature"]
-        if any(arg.get("variadic") for arg in signature):
-            return True
-        required = sum(1 for arg in signature if not arg.get("optional"))
-        if not required <= nargs <= len(signature):
-            takes = str(required) if required == len(signature) else f"{required} to {len(signature)}"
-            self.problem(mpath, f"function {name}() takes {takes} argument(s), {nargs} given")
-            return False
-        return True
-
-    def _template(self, text: str, mpath: KeyPath, scope: dict[str, str]) -> str:
-        try:
-            tree = self.env.parse(text)
-        except TemplateSyntaxError as exc:
-            self.problem(mpath, f"Jinja syntax error: {exc.message}")
-            return "None"
-        ok = True
-        for node in tree.find_all(nodes.Filter):
-            if node.name not in self.env.filters:
-                ok = False
-                self.problem(mpath, unknown("filter", node.name, self.filters)
-                             .replace(") (known", ") (mapping filters")
-                             + "; Jinja's built-in filters are allowed too")
-        if not ok:
-            return "None"
-        expr = single_expression(tree)
-        if self.plan and expr is not None:
-            try:
-                return self.jinja.expr(expr, scope)
-            except Unsupported:
-                pass
-        try:
-            template = self.env.from_string(text)
-        except TemplateSyntaxError as exc:
-            self.problem(mpath, f"Jinja error: {exc.message}")
-            return "None"
-        name = self.emitter.bind(template, "tpl_")
-        return f"_render({name}, {scope['rec']}, {scope['parent']}, {scope['root']})"
-
-
 def _is_literal(code: str) -> bool:
     """Whether generated code is a plain literal (it cannot fail, so needs no try block)."""
     try:
@@ -468,5 +328,3 @@ def _is_literal(code: str) -> bool:
     return True
 
 
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())

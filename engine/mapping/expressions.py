@@ -1,0 +1,176 @@
+"""Expressions of a mapping: JMESPath and sandboxed Jinja, checked and compiled once.
+
+An expression of a common shape is planned into Python (jmes_plan, jinja_plan); any other is
+compiled once and called through the scoped JMESPath interpreter or the sandboxed template.
+Unknown functions and filters, wrong argument counts and syntax errors are problems with a
+position, found before the first record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import jmespath
+import jmespath.exceptions
+from jinja2 import TemplateSyntaxError, nodes
+
+from engine.mapping import filters
+from engine.mapping import runtime as rt
+from engine.mapping.codegen import Emitter
+from engine.mapping.filters import make_filters
+from engine.mapping.functions import make_options
+from engine.mapping.jinja_env import make_environment
+from engine.mapping.jinja_plan import JinjaPlanner, single_expression
+from engine.mapping.jmes_plan import (
+    JmesPlanner,
+    Unsupported,
+    compare,
+    get_index,
+    jmes_not,
+    length,
+    not_null,
+    references_scope,
+    to_number,
+)
+from engine.mapping.model import Mapping
+from engine.mapping.suggest import unknown
+from engine.mapping.yamlsource import KeyPath
+
+_JMES_BUILTINS_PLANNED = {
+    "to_string": filters.to_string, "to_number": to_number, "not_null": not_null, "length": length,
+}
+Hoist = Callable[[dict[str, str], str, str], "str | None"]
+
+
+class ExpressionCompiler:
+    """Compiles the expressions of one mapping into code for the module its Emitter builds."""
+
+    def __init__(self, mapping: Mapping, plan: bool, emitter: Emitter,
+                 problem: Callable[[KeyPath, str], None], hoist: Hoist) -> None:
+        self.mapping, self.plan, self.emitter, self.problem = mapping, plan, emitter, problem
+        self.filters = make_filters(mapping.timezone)
+        self.options = make_options(mapping.timezone)
+        self.env = make_environment(mapping.timezone, vars=mapping.vars)
+        functions = self.options.custom_functions
+        assert functions is not None
+        self.function_table: dict[str, Any] = functions.FUNCTION_TABLE
+        runtime = rt.Runtime(self.env)
+        emitter.namespace.update({
+            "_OPTS": self.options, "_name": runtime.name, "_attr": runtime.attr,
+            "_item": runtime.item, "_get_index": get_index, "_compare": compare,
+            "_not": jmes_not, "_scope": self._scope_fn(), "_render": self._render_fn(),
+        })
+        self.jmes = JmesPlanner(emitter.bind, self._jmes_func, emitter.temp, hoist)
+        self.jinja = JinjaPlanner(emitter.bind, self._jinja_filter, emitter.temp, hoist)
+
+    # -- scope helpers bound into the module ------------------------------------------------
+    def _scope_fn(self) -> Callable[..., Any]:
+        variables, options = self.mapping.vars, self.options
+
+        def search(parsed: Any, rec: Any, parent: Any, root: Any) -> Any:
+            names = {"parent": parent, "root": root, "vars": variables}
+            return rt.ScopedInterpreter(options, rec, names).visit(parsed.parsed, rec)
+
+        return search
+
+    def _render_fn(self) -> Callable[..., Any]:
+        variables = self.mapping.vars
+
+        def render(template: Any, rec: Any, parent: Any, root: Any) -> Any:
+            context = dict(rec) if isinstance(rec, dict) else {}
+            context.update(this=rec, parent=parent, root=root, vars=variables)
+            return template.render(context)
+
+        return render
+
+    def _jmes_func(self, name: str) -> str | None:
+        if name in _JMES_BUILTINS_PLANNED:
+            return self.emitter.bind(_JMES_BUILTINS_PLANNED[name], "fn_")
+        if name in self.filters and name in self.function_table:
+            return self.emitter.bind(self.filters[name], "fn_")
+        return None
+
+    def _jinja_filter(self, name: str) -> str | None:
+        return self.emitter.bind(self.filters[name], "f_") if name in self.filters else None
+
+    # -- expressions ------------------------------------------------------------------------
+    def compile(self, text: str, mpath: KeyPath, scope: dict[str, str]) -> str:
+        """Python for one expression or template (planned, or a compiled call)."""
+        if "{{" in text or "{%" in text:
+            return self._template(text, mpath, scope)
+        try:
+            parsed = jmespath.compile(text)
+        except jmespath.exceptions.JMESPathError as exc:
+            self.problem(mpath, f"JMESPath syntax error in {text!r}: {_one_line(exc)}")
+            return "None"
+        if not self._check_functions(parsed.parsed, mpath):
+            return "None"
+        if self.plan:
+            try:
+                return self.jmes.expr(cast(dict[str, Any], parsed.parsed), scope["rec"], scope)
+            except Unsupported:
+                pass
+        name = self.emitter.bind(parsed, "p_")
+        if references_scope(parsed.parsed):
+            return f"_scope({name}, {scope['rec']}, {scope['parent']}, {scope['root']})"
+        return f"{name}.search({scope['rec']}, options=_OPTS)"
+
+    def _check_functions(self, node: Any, mpath: KeyPath) -> bool:
+        ok = True
+        if isinstance(node, dict):
+            if node.get("type") == "function_expression":
+                ok = self._check_call(node["value"], len(node["children"]), mpath)
+            for child in node.get("children", ()):
+                ok = self._check_functions(child, mpath) and ok
+        return ok
+
+    def _check_call(self, name: str, nargs: int, mpath: KeyPath) -> bool:
+        table = self.function_table
+        if name not in table:
+            self.problem(mpath, unknown("function", name, table))
+            return False
+        signature = table[name]["signature"]
+        if any(arg.get("variadic") for arg in signature):
+            return True
+        required = sum(1 for arg in signature if not arg.get("optional"))
+        if not required <= nargs <= len(signature):
+            takes = str(required) if required == len(signature) else f"{required} to {len(signature)}"
+            self.problem(mpath, f"function {name}() takes {takes} argument(s), {nargs} given")
+            return False
+        return True
+
+    def _template(self, text: str, mpath: KeyPath, scope: dict[str, str]) -> str:
+        try:
+            tree = self.env.parse(text)
+        except TemplateSyntaxError as exc:
+            self.problem(mpath, f"Jinja syntax error: {exc.message}")
+            return "None"
+        ok = True
+        for node in tree.find_all(nodes.Filter):
+            if node.name not in self.env.filters:
+                ok = False
+                self.problem(mpath, unknown("filter", node.name, self.filters)
+                             .replace(") (known", ") (mapping filters")
+                             + "; Jinja's built-in filters are allowed too")
+        if not ok:
+            return "None"
+        expr = single_expression(tree)
+        if self.plan and expr is not None:
+            try:
+                return self.jinja.expr(expr, scope)
+            except Unsupported:
+                pass
+        try:
+            template = self.env.from_string(text)
+        except TemplateSyntaxError as exc:
+            self.problem(mpath, f"Jinja error: {exc.message}")
+            return "None"
+        name = self.emitter.bind(template, "tpl_")
+        return f"_render({name}, {scope['rec']}, {scope['parent']}, {scope['root']})"
+
+
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
