@@ -61,3 +61,15 @@ def test_run_broken_mapping_exits_2_naming_the_place_and_runs_nothing(
     assert re.search(rf"broken\.yaml:{line}:\d+: .*unknown filter 'cent'", result.stderr), result
     assert loop.request_count() == 0
     assert not etl.state.exists()
+
+
+def test_run_exits_1_when_the_source_fails(etl: Etl, loop: Loop) -> None:
+    """A fatal error (the platform answers 401: a wrong token) ends the run with exit 1 and a
+    message that names the request but not the token."""
+    env = {**etl.env, "SHOP_TOKEN": "wrong-secret-token"}
+    result = Etl(etl.mapping, etl.state, env, etl.cwd).run()
+
+    assert result.code == 1, result
+    assert "error:" in result.stderr and "401" in result.stderr, result
+    assert "wrong-secret-token" not in result.stderr + result.stdout
+    assert loop.request_count() == 0
