@@ -121,7 +121,7 @@ class _Compiler:
         self.problems: list[Problem] = []
         self.emitter = Emitter({
             "_VARS": mapping.vars, "_MISSING": rt.MISSING, "_EMPTY": _EMPTY,
-            "_defined": rt.defined, "_missing_to_none": rt.missing_to_none,
+            "_missing_to_none": rt.missing_to_none,
             "_Ref": rt.LookupRef, "_key_str": rt.key_str, "_fresh": rt.fresh,
             "_issue": rt.record_issue, "_join": rt.join_path, "_truthy": truthy,
             "_undefined": rt.undefined, "RecordError": RecordError,

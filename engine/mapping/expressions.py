@@ -57,7 +57,7 @@ class ExpressionCompiler:
         self.function_table: dict[str, Any] = functions.FUNCTION_TABLE
         runtime = rt.Runtime(self.env)
         emitter.namespace.update({
-            "_OPTS": self.options, "_name": runtime.name, "_attr": runtime.attr,
+            "_OPTS": self.options, "_attr": runtime.attr,
             "_item": runtime.item, "_get_index": get_index, "_compare": compare,
             "_not": jmes_not, "_scope": self._scope_fn(), "_render": self._render_fn(),
         })

@@ -70,11 +70,6 @@ class Runtime:
     def __init__(self, env: Any) -> None:
         self.env = env
 
-    def name(self, rec: Any, key: str) -> Any:
-        if isinstance(rec, dict):
-            return rec.get(key, MISSING)
-        return MISSING
-
     def attr(self, value: Any, key: str) -> Any:
         if isinstance(value, dict):
             return value.get(key, MISSING)
@@ -92,12 +87,6 @@ class Runtime:
             return MISSING
         found = self.env.getitem(value, key)
         return MISSING if isinstance(found, Undefined) else found
-
-
-def defined(value: Any, what: str) -> Any:
-    if value is MISSING:
-        raise RecordError(f"{what!r} is undefined")
-    return value
 
 
 def undefined(what: str) -> Any:
