@@ -70,8 +70,12 @@ class HttpConnector(Connector):
         if cursor.get("field") and request.cursor is not None:
             params[str(cursor["param"])] = request.cursor
         pager = Paginator(self.source.get("pagination"), page_size)
-        records = self._records(pager.first(str(cfg["path"]), params), pager, cfg.get("records"),
-                                cfg.get("include") or [])
+        records = self._records(
+            pager.first(str(cfg["path"]), params),
+            pager,
+            cfg.get("records"),
+            cfg.get("include") or [],
+        )
         tracker = CursorTracker(cursor.get("field"), str(cursor.get("type", "auto")))
         ordered = bool(cursor.get("ordered", False))
         total = self._count(cfg.get("count"), params)
@@ -84,7 +88,9 @@ class HttpConnector(Connector):
             return None
         response = self.sender.get(str(spec["path"]), params)
         value = compile_path(str(spec.get("value", "count"))).search(self._json(response))
-        return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        return (
+            int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        )
 
     def _cursor(self, value: object) -> dict[str, Any]:
         cursor = cursor_config(value)
@@ -94,7 +100,10 @@ class HttpConnector(Connector):
         return cursor
 
     def _records(
-        self, first: PageRequest, pager: Paginator, records: str | None,
+        self,
+        first: PageRequest,
+        pager: Paginator,
+        records: str | None,
         includes: list[dict[str, Any]] | None = None,
     ) -> Iterator[dict[str, Any]]:
         includes = includes or []
@@ -113,16 +122,24 @@ class HttpConnector(Connector):
     def _include(self, item: dict[str, Any], includes: list[dict[str, Any]], size: int) -> None:
         """Embed each `include` sub-resource of a record (e.g. a collection's collects) in it."""
         for spec in includes:
-            values = {k: quote(str(v), safe="") for k, v in item.items()
-                      if isinstance(v, str | int | float) and not isinstance(v, bool)}
+            values = {
+                k: quote(str(v), safe="")
+                for k, v in item.items()
+                if isinstance(v, str | int | float) and not isinstance(v, bool)
+            }
             try:
                 path = str(spec["path"]).format_map(values)
-                params = {k: str(v).format_map(values) for k, v in (spec.get("params") or {}).items()}
+                params = {
+                    k: str(v).format_map(values) for k, v in (spec.get("params") or {}).items()
+                }
             except (KeyError, ValueError) as exc:
-                raise HttpExtractError(f"include {spec['field']!r}: the record has no {exc}") from None
+                raise HttpExtractError(
+                    f"include {spec['field']!r}: the record has no {exc}"
+                ) from None
             pager = Paginator(self.source.get("pagination"), size)
             item[str(spec["field"])] = list(
-                self._records(pager.first(path, params), pager, spec.get("records")))
+                self._records(pager.first(path, params), pager, spec.get("records"))
+            )
 
     def _json(self, response: httpx.Response) -> Any:
         try:

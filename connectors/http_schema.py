@@ -334,8 +334,12 @@ EXTRACT_SCHEMA: dict[str, Any] = {
                 "required": ["field", "path"],
                 "additionalProperties": False,
                 "properties": {
-                    "field": _text("Field", "Where the records go in the parent record.", "collects"),
-                    "path": _text("Path", "Endpoint path; `{id}` is the parent's id.", "/collects.json"),
+                    "field": _text(
+                        "Field", "Where the records go in the parent record.", "collects"
+                    ),
+                    "path": _text(
+                        "Path", "Endpoint path; `{id}` is the parent's id.", "/collects.json"
+                    ),
                     "params": {
                         "title": "Query parameters",
                         "description": "Sent with the first request; `{field}` placeholders allowed.",
@@ -343,11 +347,21 @@ EXTRACT_SCHEMA: dict[str, Any] = {
                         "additionalProperties": {"type": ["string", "number", "boolean"]},
                         "examples": [{"collection_id": "{id}"}],
                     },
-                    "records": _text("Records expression", "JMESPath to the list in the body.", "collects"),
+                    "records": _text(
+                        "Records expression", "JMESPath to the list in the body.", "collects"
+                    ),
                 },
             },
-            "examples": [[{"field": "collects", "path": "/collects.json",
-                           "params": {"collection_id": "{id}"}, "records": "collects"}]],
+            "examples": [
+                [
+                    {
+                        "field": "collects",
+                        "path": "/collects.json",
+                        "params": {"collection_id": "{id}"},
+                        "records": "collects",
+                    }
+                ]
+            ],
         },
     },
 }

@@ -110,7 +110,9 @@ class SqlConnector(Connector):
         cur = conn.cursor()
         if isinstance(cur, duckdb.DuckDBPyConnection):
             # a DuckDB cursor is a new session: settings and USE do not carry over
-            cur.execute("SET file_search_path = ?", [str(self.base_dir / self.source.get("root", "."))])
+            cur.execute(
+                "SET file_search_path = ?", [str(self.base_dir / self.source.get("root", "."))]
+            )
             if self.kind == "sqlite":
                 cur.execute("USE source_db")
         return cur

@@ -52,14 +52,28 @@ def check(mappings: tuple[Path, ...]) -> None:
 @click.command()
 @click.argument("mapping", type=MAPPING)
 @click.option("--entity", "-e", required=True, help="The entity to preview.")
-@click.option("--input", "input_file", type=click.Path(dir_okay=False, exists=True,
-              path_type=Path), help="A JSON (array or object) or JSONL file of source records.")
-@click.option("--records", "records_expr", help="JMESPath to the records in an --input file "
-              "holding an object (default: the entity's extract.records).")
+@click.option(
+    "--input",
+    "input_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A JSON (array or object) or JSONL file of source records.",
+)
+@click.option(
+    "--records",
+    "records_expr",
+    help="JMESPath to the records in an --input file "
+    "holding an object (default: the entity's extract.records).",
+)
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per record.")
-def preview(mapping: Path, entity: str, input_file: Path | None, records_expr: str | None,
-            limit: int, as_json: bool) -> None:
+def preview(
+    mapping: Path,
+    entity: str,
+    input_file: Path | None,
+    records_expr: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
     """Source records side by side with their Loop payload and its validation errors."""
     compiled = compiled_or_exit(mapping)
     if entity not in compiled.entities:

@@ -20,9 +20,12 @@ from engine.pipeline.run import Runner, RunOptions, RunSummary
 from engine.state import State
 from engine.ui import RunDisplay, summary_table
 
-STATE = click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
-                     help="The state file (default: the mapping's state.path, else "
-                          ".etl/<name>.duckdb).")
+STATE = click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The state file (default: the mapping's state.path, else .etl/<name>.duckdb).",
+)
 
 
 def _entities_or_exit(compiled: CompiledMapping, names: tuple[str, ...]) -> None:
@@ -32,8 +35,9 @@ def _entities_or_exit(compiled: CompiledMapping, names: tuple[str, ...]) -> None
             sys.exit(2)
 
 
-def execute(compiled: CompiledMapping, options: RunOptions, state_path: Path,
-            display: Any = None) -> RunSummary:
+def execute(
+    compiled: CompiledMapping, options: RunOptions, state_path: Path, display: Any = None
+) -> RunSummary:
     """Run a compiled mapping with its services; the library entry point of `etl run`."""
     from engine.loop.client import LoopClient
 
@@ -44,15 +48,30 @@ def execute(compiled: CompiledMapping, options: RunOptions, state_path: Path,
         fresh = options.dry_run and not state_path.exists()
         state = stack.enter_context(State(":memory:" if fresh else state_path))
         connector = stack.enter_context(
-            connector_class(running.source["connector"])(running.source, mapping.base_dir))
+            connector_class(running.source["connector"])(running.source, mapping.base_dir)
+        )
         client = None
         if not options.dry_run:
             t = mapping.target
-            client = stack.enter_context(LoopClient(
-                running.loop_url, t.api_key, api_version=t.api_version, rate_limit=t.rate_limit,
-                timeout_s=t.timeout_s, max_retries=t.max_retries, concurrency=t.concurrency))
-        runner = Runner(compiled, state, connector, client, options,
-                        progress=display.update if display else None)
+            client = stack.enter_context(
+                LoopClient(
+                    running.loop_url,
+                    t.api_key,
+                    api_version=t.api_version,
+                    rate_limit=t.rate_limit,
+                    timeout_s=t.timeout_s,
+                    max_retries=t.max_retries,
+                    concurrency=t.concurrency,
+                )
+            )
+        runner = Runner(
+            compiled,
+            state,
+            connector,
+            client,
+            options,
+            progress=display.update if display else None,
+        )
         return runner.run()
 
 
@@ -60,13 +79,21 @@ def execute(compiled: CompiledMapping, options: RunOptions, state_path: Path,
 @click.argument("mapping", type=MAPPING)
 @click.option("--entity", "-e", "entities", multiple=True, help="Only these entities (repeat).")
 @click.option("--full-refresh", is_flag=True, help="Ignore saved cursors: extract everything.")
-@click.option("--dry-run", is_flag=True, help="Extract, map, validate and diff; send nothing, "
-              "write no state.")
+@click.option(
+    "--dry-run", is_flag=True, help="Extract, map, validate and diff; send nothing, write no state."
+)
 @click.option("--limit", type=click.IntRange(min=1), help="At most N source records per entity.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @STATE
-def run(mapping: Path, entities: tuple[str, ...], full_refresh: bool, dry_run: bool,
-        limit: int | None, as_json: bool, state_path: Path | None) -> None:
+def run(
+    mapping: Path,
+    entities: tuple[str, ...],
+    full_refresh: bool,
+    dry_run: bool,
+    limit: int | None,
+    as_json: bool,
+    state_path: Path | None,
+) -> None:
     """Push the platform's commerce data into Loop: backfill, then only what changed.
 
     Exit 0 when everything synced, 3 with quarantined or held-back records, 2 for a
@@ -74,13 +101,13 @@ def run(mapping: Path, entities: tuple[str, ...], full_refresh: bool, dry_run: b
     """
     compiled = compiled_or_exit(mapping)
     _entities_or_exit(compiled, entities)
-    options = RunOptions(entities=entities, full_refresh=full_refresh, dry_run=dry_run,
-                         limit=limit)
+    options = RunOptions(entities=entities, full_refresh=full_refresh, dry_run=dry_run, limit=limit)
     _run_and_report(compiled, options, state_path_for(compiled.mapping, state_path), as_json)
 
 
-def _run_and_report(compiled: CompiledMapping, options: RunOptions, path: Path,
-                    as_json: bool) -> None:
+def _run_and_report(
+    compiled: CompiledMapping, options: RunOptions, path: Path, as_json: bool
+) -> None:
     """Run with a progress display, print the summary, exit 0, or 3 with records parked."""
     display = RunDisplay(enabled=not as_json)
     try:
@@ -109,18 +136,27 @@ def status(mapping: Path, as_json: bool, state_path: Path | None) -> None:
         sys.exit(1)
     with State(path) as state:
         counts, cursors, runs = state.counts(), state.cursors(), state.runs()
-    report: dict[str, Any] = {"state": str(path), "entities": {
-        name: {"cursor": cursors.get(name), **counts.get(name, {"synced": 0, "quarantined": 0,
-                                                               "held": 0})}
-        for name in compiled.mapping.order}, "runs": runs}
+    report: dict[str, Any] = {
+        "state": str(path),
+        "entities": {
+            name: {
+                "cursor": cursors.get(name),
+                **counts.get(name, {"synced": 0, "quarantined": 0, "held": 0}),
+            }
+            for name in compiled.mapping.order
+        },
+        "runs": runs,
+    }
     if as_json:
         click.echo(json.dumps(report, default=str))
         return
     click.echo(f"state: {path}")
     click.echo(f"{'entity':<14} {'synced':>8} {'quarantined':>12} {'held':>6}  cursor")
     for name, row in report["entities"].items():
-        click.echo(f"{name:<14} {row['synced']:>8} {row['quarantined']:>12} {row['held']:>6}  "
-                   f"{row['cursor'] or '-'}")
+        click.echo(
+            f"{name:<14} {row['synced']:>8} {row['quarantined']:>12} {row['held']:>6}  "
+            f"{row['cursor'] or '-'}"
+        )
     for r in runs:
         click.echo(f"run {r['run_id']}: {r['status']} started {r['started_at']}")
 
@@ -142,8 +178,9 @@ def quarantine(ctx: click.Context, mapping: Path, state_path: Path | None) -> No
 @click.option("--json", "as_json", is_flag=True)
 @STATE
 @click.pass_obj
-def quarantine_list(obj: dict[str, Any], entity: str | None, as_json: bool,
-                    state_path: Path | None) -> None:
+def quarantine_list(
+    obj: dict[str, Any], entity: str | None, as_json: bool, state_path: Path | None
+) -> None:
     """Every quarantined and held-back record, with its reasons."""
     rows = _parked(obj["mapping"], entity, state_path or obj["state"])
     if as_json:
@@ -163,8 +200,11 @@ def quarantine_list(obj: dict[str, Any], entity: str | None, as_json: bool,
 @click.pass_obj
 def quarantine_show(obj: dict[str, Any], record_id: str, state_path: Path | None) -> None:
     """One record: ENTITY/KEY (or KEY when unique), its reasons and the record itself."""
-    rows = [r for r in _parked(obj["mapping"], None, state_path or obj["state"])
-            if f"{r['entity']}/{r['key']}" == record_id or r["key"] == record_id]
+    rows = [
+        r
+        for r in _parked(obj["mapping"], None, state_path or obj["state"])
+        if f"{r['entity']}/{r['key']}" == record_id or r["key"] == record_id
+    ]
     if len(rows) != 1:
         click.echo(f"{len(rows)} quarantined record(s) match {record_id!r}", err=True)
         sys.exit(1)
@@ -176,8 +216,9 @@ def quarantine_show(obj: dict[str, Any], record_id: str, state_path: Path | None
 @click.option("--json", "as_json", is_flag=True)
 @STATE
 @click.pass_obj
-def quarantine_replay(obj: dict[str, Any], entities: tuple[str, ...], as_json: bool,
-                      state_path: Path | None) -> None:
+def quarantine_replay(
+    obj: dict[str, Any], entities: tuple[str, ...], as_json: bool, state_path: Path | None
+) -> None:
     """Send quarantined and held records again (after fixing the mapping or the data).
 
     Records are taken from the state as they were extracted, mapped with the mapping as it is

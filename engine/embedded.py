@@ -41,8 +41,10 @@ def is_embedded(value: Any) -> bool:
 
 def demo_options() -> dict[str, int]:
     try:
-        return {"orders": int(os.environ.get("ETL_DEMO_ORDERS", DEFAULT_DEMO_ORDERS)),
-                "seed": int(os.environ.get("ETL_DEMO_SEED", 1))}
+        return {
+            "orders": int(os.environ.get("ETL_DEMO_ORDERS", DEFAULT_DEMO_ORDERS)),
+            "seed": int(os.environ.get("ETL_DEMO_SEED", 1)),
+        }
     except ValueError:
         raise ConfigError("ETL_DEMO_ORDERS and ETL_DEMO_SEED must be whole numbers") from None
 
@@ -68,8 +70,10 @@ def _demo(mapping: Mapping, value: str, state_path: Path) -> Iterator[str]:
 
     name = value.partition(":")[2] or mapping.name
     if name not in DEMOS:
-        raise ConfigError(f"no demo platform {name!r} to embed (known: {', '.join(DEMOS)}); "
-                          f"name one as 'embedded:NAME'")
+        raise ConfigError(
+            f"no demo platform {name!r} to embed (known: {', '.join(DEMOS)}); "
+            f"name one as 'embedded:NAME'"
+        )
     cache = state_path.parent.resolve() / "demo"
     with start_embedded(name, cache_dir=str(cache), **demo_options()) as where:
         yield where
@@ -81,8 +85,9 @@ def _sandbox(mapping: Mapping, state_path: Path) -> Iterator[Any]:
 
     db = state_path.with_name(state_path.stem + ".sandbox.duckdb")
     db.parent.mkdir(parents=True, exist_ok=True)
-    with running_sandbox(db_path=str(db), api_keys=(mapping.target.api_key,),
-                         rate_limit=mapping.target.rate_limit) as handle:
+    with running_sandbox(
+        db_path=str(db), api_keys=(mapping.target.api_key,), rate_limit=mapping.target.rate_limit
+    ) as handle:
         yield handle
 
 

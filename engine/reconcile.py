@@ -180,20 +180,16 @@ class Reconciler:
         return [each.report for each in sides]
 
     def _side(self, compiled: CompiledEntity, parent: _Side | None) -> _Side:
-        from engine.loop.client import KINDS as LOOP_KINDS
-
         kind = compiled.entity.kind
         report = EntityReport(compiled.entity.name, kind.name)
         loop: dict[LoopKey, Body] = {}
-        if kind.name == "variant":
-            products = parent.loop.values() if parent else self.client.list_all("product")
-            loop.update(by_external_id(self._variants(products)))
-        elif kind.name not in LOOP_KINDS:
-            report.skipped = f"the Loop client cannot list {kind.plural}: not compared"
-        elif kind.name == "inventory":
+        if kind.listing == "per_parent":
+            parents = parent.loop.values() if parent else self.client.list_all(kind.parent or "")
+            loop.update(by_external_id(self._children(kind.name, parents)))
+        elif kind.listing == "pairs":
             loop = {
                 pair: body
-                for body in self.client.list_all("inventory")
+                for body in self.client.list_all(kind.name)
                 if (pair := inventory_pair(body)) is not None
             }
         else:
@@ -203,11 +199,10 @@ class Reconciler:
         side.live = {k for k in loop if isinstance(k, str)}
         return side
 
-    def _variants(self, products: Iterable[Body]) -> Iterator[Body]:
-        """Loop lists variants per product: one listing per Loop product."""
-        for product in products:
-            path = f"/products/{int(product['id'])}/product-variants"
-            yield from self.client.list_path(path, "product_variants")
+    def _children(self, kind: str, parents: Iterable[Body]) -> Iterator[Body]:
+        """Loop lists a child kind per parent: one listing per Loop parent record."""
+        for parent in parents:
+            yield from self.client.list_children(kind, int(parent["id"]))
 
     def _pages(self, name: str) -> Iterator[list[Any]]:
         """Every record of the entity, cursors ignored, in batches."""

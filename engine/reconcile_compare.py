@@ -100,8 +100,6 @@ class ReconcileReport:
 # --- Loop's side ----------------------------------------------------------------------------
 
 
-
-
 def by_external_id(records: Iterator[Body]) -> dict[str, Body]:
     """Loop's records keyed by external_id; one without is keyed `id:<Loop id>` (never ours)."""
     out: dict[str, Body] = {}

@@ -127,7 +127,8 @@ class State:
             assert row is not None
             run_id = int(row[0])
             self.db.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, NULL, 'running', NULL)", [run_id, command, _now()]
+                "INSERT INTO runs VALUES (?, ?, ?, NULL, 'running', NULL)",
+                [run_id, command, _now()],
             )
         return run_id
 
@@ -142,12 +143,18 @@ class State:
         with self.lock:
             rows = self.db.execute(
                 "SELECT run_id, command, started_at, finished_at, status, summary FROM runs "
-                "ORDER BY run_id DESC LIMIT ?", [limit],
+                "ORDER BY run_id DESC LIMIT ?",
+                [limit],
             ).fetchall()
         return [
-            {"run_id": r[0], "command": r[1], "started_at": r[2].isoformat(),
-             "finished_at": r[3].isoformat() if r[3] else None, "status": r[4],
-             "summary": json.loads(r[5]) if r[5] else None}
+            {
+                "run_id": r[0],
+                "command": r[1],
+                "started_at": r[2].isoformat(),
+                "finished_at": r[3].isoformat() if r[3] else None,
+                "status": r[4],
+                "summary": json.loads(r[5]) if r[5] else None,
+            }
             for r in rows
         ]
 
@@ -164,7 +171,8 @@ class State:
         with self.lock:
             rows = self.db.execute(
                 "SELECT key, loop_id, payload_hash, extra FROM id_map "
-                "WHERE entity = ? AND key IN (SELECT unnest(?))", [entity, list(set(keys))],
+                "WHERE entity = ? AND key IN (SELECT unnest(?))",
+                [entity, list(set(keys))],
             ).fetchall()
         return {r[0]: (int(r[1]), r[2], json.loads(r[3]) if r[3] else None) for r in rows}
 
@@ -176,7 +184,8 @@ class State:
             rows = self.db.execute(
                 "SELECT a.alias_key, m.loop_id FROM id_aliases a JOIN id_map m "
                 "ON m.entity = a.entity AND m.key = a.key WHERE a.entity = ? AND a.alias = ? "
-                "AND a.alias_key IN (SELECT unnest(?))", [entity, alias, list(set(alias_keys))],
+                "AND a.alias_key IN (SELECT unnest(?))",
+                [entity, alias, list(set(alias_keys))],
             ).fetchall()
         return {r[0]: int(r[1]) for r in rows}
 
@@ -185,8 +194,9 @@ class State:
         if table not in ("quarantine", "held"):
             raise ValueError(table)
         stage = "stage" if table == "quarantine" else "'held'"
-        sql = (f"SELECT entity, key, {stage}, reasons, record, parent, run_id, created_at "
-               f"FROM {table}")
+        sql = (
+            f"SELECT entity, key, {stage}, reasons, record, parent, run_id, created_at FROM {table}"
+        )
         params: list[Any] = []
         if entity is not None:
             sql += " WHERE entity = ?"
@@ -194,9 +204,16 @@ class State:
         with self.lock:
             rows = self.db.execute(sql + " ORDER BY entity, key", params).fetchall()
         return [
-            {"entity": r[0], "key": r[1], "stage": r[2], "reasons": json.loads(r[3]),
-             "record": json.loads(r[4]), "parent": json.loads(r[5]) if r[5] else None,
-             "run_id": r[6], "created_at": r[7].isoformat()}
+            {
+                "entity": r[0],
+                "key": r[1],
+                "stage": r[2],
+                "reasons": json.loads(r[3]),
+                "record": json.loads(r[4]),
+                "parent": json.loads(r[5]) if r[5] else None,
+                "run_id": r[6],
+                "created_at": r[7].isoformat(),
+            }
             for r in rows
         ]
 
@@ -204,8 +221,11 @@ class State:
         """Per entity: rows in the ID map, quarantine and held."""
         out: dict[str, dict[str, int]] = {}
         with self.lock:
-            for table, label in (("id_map", "synced"), ("quarantine", "quarantined"),
-                                 ("held", "held")):
+            for table, label in (
+                ("id_map", "synced"),
+                ("quarantine", "quarantined"),
+                ("held", "held"),
+            ):
                 for entity, n in self.db.execute(
                     f"SELECT entity, count(*) FROM {table} GROUP BY entity"
                 ).fetchall():
@@ -236,7 +256,9 @@ class State:
         return {r[0]: int(r[1]) for r in rows}
 
     # -- writes (one transaction per batch) --------------------------------------------------
-    def stage_raw(self, entity: str, rows: Iterable[tuple[str, Any, str | None]], run_id: int) -> None:
+    def stage_raw(
+        self, entity: str, rows: Iterable[tuple[str, Any, str | None]], run_id: int
+    ) -> None:
         """What the platform said, as it said it: (key, record, parent key)."""
         keys, records, parents = [], [], []
         for key, record, parent in rows:
@@ -274,22 +296,33 @@ class State:
                 "unnest(?)::JSON ON CONFLICT DO UPDATE SET loop_id = excluded.loop_id, "
                 "payload_hash = excluded.payload_hash, synced_at = excluded.synced_at, "
                 "extra = coalesce(excluded.extra, id_map.extra)",
-                [o.entity, [s.key for s in o.synced], [s.loop_id for s in o.synced],
-                 [s.payload_hash for s in o.synced], now,
-                 [None if s.extra is None else _dumps(s.extra) for s in o.synced]],
+                [
+                    o.entity,
+                    [s.key for s in o.synced],
+                    [s.loop_id for s in o.synced],
+                    [s.payload_hash for s in o.synced],
+                    now,
+                    [None if s.extra is None else _dumps(s.extra) for s in o.synced],
+                ],
             )
         if o.aliases:
             db.execute(
                 "INSERT INTO id_aliases SELECT ?, unnest(?), unnest(?), unnest(?) "
                 "ON CONFLICT DO UPDATE SET key = excluded.key",
-                [o.entity, [a[0] for a in o.aliases], [a[1] for a in o.aliases],
-                 [a[2] for a in o.aliases]],
+                [
+                    o.entity,
+                    [a[0] for a in o.aliases],
+                    [a[1] for a in o.aliases],
+                    [a[2] for a in o.aliases],
+                ],
             )
         done = [s.key for s in o.synced] + o.settled
         if done:
             for table in ("quarantine", "held"):
-                db.execute(f"DELETE FROM {table} WHERE entity = ? AND key IN (SELECT unnest(?))",
-                           [o.entity, done])
+                db.execute(
+                    f"DELETE FROM {table} WHERE entity = ? AND key IN (SELECT unnest(?))",
+                    [o.entity, done],
+                )
 
     def _write_parked(
         self, db: duckdb.DuckDBPyConnection, o: BatchOutcome, run_id: int, now: datetime
@@ -299,8 +332,10 @@ class State:
                 continue
             other = "held" if table == "quarantine" else "quarantine"
             keys = [p.key for p in rows]
-            db.execute(f"DELETE FROM {other} WHERE entity = ? AND key IN (SELECT unnest(?))",
-                       [o.entity, keys])
+            db.execute(
+                f"DELETE FROM {other} WHERE entity = ? AND key IN (SELECT unnest(?))",
+                [o.entity, keys],
+            )
             stage_col = "unnest(?), " if table == "quarantine" else ""
             stage_args = [[p.stage for p in rows]] if table == "quarantine" else []
             db.execute(
@@ -309,9 +344,16 @@ class State:
                 + ("stage = excluded.stage, " if table == "quarantine" else "")
                 + "reasons = excluded.reasons, record = excluded.record, "
                 "parent = excluded.parent, run_id = excluded.run_id, created_at = excluded.created_at",
-                [o.entity, keys, *stage_args, [_dumps(p.reasons) for p in rows],
-                 [_dumps(p.record) for p in rows],
-                 [None if p.parent is None else _dumps(p.parent) for p in rows], run_id, now],
+                [
+                    o.entity,
+                    keys,
+                    *stage_args,
+                    [_dumps(p.reasons) for p in rows],
+                    [_dumps(p.record) for p in rows],
+                    [None if p.parent is None else _dumps(p.parent) for p in rows],
+                    run_id,
+                    now,
+                ],
             )
 
     def forget_cursor(self, entity: str | None = None) -> None:

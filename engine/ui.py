@@ -54,9 +54,15 @@ class RunDisplay:
             )
 
             self._progress = Progress(
-                TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]:>8} rec/s"), TimeElapsedColumn(),
-                TimeRemainingColumn(), console=self.console, transient=False)
+                TextColumn("{task.description:<12}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:>8} rec/s"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
+            )
             self._progress.__enter__()
         return self
 
@@ -73,18 +79,30 @@ class RunDisplay:
                 f"{stats.entity}: {stats.extracted} extracted, {stats.created} created, "
                 f"{stats.updated} updated, {stats.unchanged} unchanged, "
                 f"{stats.quarantined} quarantined, {stats.held} held ({rate:.0f} rec/s)",
-                highlight=False, markup=False)
+                highlight=False,
+                markup=False,
+            )
             return
         task = self._tasks.get(stats.entity)
         if task is None:
             task = self._progress.add_task(stats.entity, total=stats.total, rate="0")
             self._tasks[stats.entity] = task
-        self._progress.update(task, completed=stats.extracted, total=stats.total,
-                              rate=f"{rate:.0f}")
+        self._progress.update(
+            task, completed=stats.extracted, total=stats.total, rate=f"{rate:.0f}"
+        )
 
 
-SUMMARY_COLUMNS = ("extracted", "unchanged", "created", "updated", "quarantined", "held",
-                   "requests", "rate_limited", "seconds")
+SUMMARY_COLUMNS = (
+    "extracted",
+    "unchanged",
+    "created",
+    "updated",
+    "quarantined",
+    "held",
+    "requests",
+    "rate_limited",
+    "seconds",
+)
 
 
 def summary_table(summary: Any, console: Console | None = None) -> None:

@@ -116,8 +116,10 @@ def validator(name: str) -> PayloadValidator:
         found = _validators.get(name)
         if found is None:
             docs = _documents()
-            full = name if name in docs else next(
-                (p + name for p in ("loop/", "events/") if p + name in docs), name
+            full = (
+                name
+                if name in docs
+                else next((p + name for p in ("loop/", "events/") if p + name in docs), name)
             )
             found = PayloadValidator(full, schema_document(full))
             _validators[name] = found

@@ -1,4 +1,4 @@
-"""The house rules hold on the whole tree: ruff's lint and mypy strict on engine/ and connectors/."""
+"""The house rules hold on the whole tree: ruff's lint and format, and mypy strict on engine/ and connectors/."""
 
 from __future__ import annotations
 
@@ -20,13 +20,30 @@ def _tool(name: str) -> list[str]:
 
 
 def test_ruff_lint_is_clean() -> None:
-    result = subprocess.run([*_tool("ruff"), "check", "--no-cache", "."], cwd=REPO,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [*_tool("ruff"), "check", "--no-cache", "."],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_ruff_format_is_clean() -> None:
+    result = subprocess.run(
+        [*_tool("ruff"), "format", "--check", "--no-cache", "."],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout[-4000:]
 
 
 @pytest.mark.timeout(600)
 def test_mypy_strict_is_clean() -> None:
-    result = subprocess.run([*_tool("mypy"), "--no-incremental"], cwd=REPO,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [*_tool("mypy"), "--no-incremental"], cwd=REPO, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout[-4000:]

@@ -14,11 +14,18 @@ def test_state_commit_writes_id_map_aliases_parked_and_cursor_together(tmp_path:
     path = tmp_path / "s.duckdb"
     with State(path) as state:
         run = state.start_run("run")
-        state.commit(BatchOutcome(
-            "variants", synced=[Synced("v1", 2**60 + 1, "h1")], aliases=[("item", "i9", "v1")],
-            quarantined=[Parked("v2", ["bad price '1x'"], {"id": 2}, stage="transform")],
-            held=[Parked("v3", ["<products:7> is not in Loop yet"], {"id": 3}, {"id": 7})],
-            cursor="2024-01-01", cursor_entity="products"), run)
+        state.commit(
+            BatchOutcome(
+                "variants",
+                synced=[Synced("v1", 2**60 + 1, "h1")],
+                aliases=[("item", "i9", "v1")],
+                quarantined=[Parked("v2", ["bad price '1x'"], {"id": 2}, stage="transform")],
+                held=[Parked("v3", ["<products:7> is not in Loop yet"], {"id": 3}, {"id": 7})],
+                cursor="2024-01-01",
+                cursor_entity="products",
+            ),
+            run,
+        )
     with State(path) as state:  # durable across a reopen
         assert state.lookup("variants", ["v1", "v2"]) == {"v1": (2**60 + 1, "h1", None)}
         assert state.lookup_alias("variants", "item", ["i9"]) == {"i9": 2**60 + 1}
@@ -34,8 +41,12 @@ def test_state_commit_writes_id_map_aliases_parked_and_cursor_together(tmp_path:
 def test_state_sync_and_settle_clear_parked_rows(tmp_path: Path) -> None:
     with State(tmp_path / "s.duckdb") as state:
         run = state.start_run("run")
-        state.commit(BatchOutcome("orders", quarantined=[Parked("1", ["x"], {})],
-                                  held=[Parked("2", ["y"], {})]), run)
+        state.commit(
+            BatchOutcome(
+                "orders", quarantined=[Parked("1", ["x"], {})], held=[Parked("2", ["y"], {})]
+            ),
+            run,
+        )
         state.commit(BatchOutcome("orders", synced=[Synced("1", 5, "h")], settled=["2"]), run)
         assert state.counts() == {"orders": {"synced": 1, "quarantined": 0, "held": 0}}
 
@@ -44,9 +55,12 @@ def test_state_batch_is_all_or_nothing(tmp_path: Path) -> None:
     with State(tmp_path / "s.duckdb") as state:
         run = state.start_run("run")
         # The id_map rows are written first; the quarantine row (no key) then fails.
-        broken = BatchOutcome("orders", synced=[Synced("1", 5, "h")],
-                              quarantined=[Parked(None, ["x"], {})],  # type: ignore[arg-type]
-                              cursor="c")
+        broken = BatchOutcome(
+            "orders",
+            synced=[Synced("1", 5, "h")],
+            quarantined=[Parked(None, ["x"], {})],  # type: ignore[arg-type]
+            cursor="c",
+        )
         with pytest.raises(duckdb.ConstraintException):
             state.commit(broken, run)
         assert state.lookup("orders", ["1"]) == {}

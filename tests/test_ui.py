@@ -11,8 +11,9 @@ from engine.ui import RunDisplay, summary_table
 
 
 def _stats() -> EntityStats:
-    return EntityStats("orders", extracted=50, created=40, unchanged=10, requests=42,
-                       seconds=2.0, total=200)
+    return EntityStats(
+        "orders", extracted=50, created=40, unchanged=10, requests=42, seconds=2.0, total=200
+    )
 
 
 def test_run_display_on_a_terminal_shows_progress_with_total() -> None:
@@ -30,8 +31,10 @@ def test_run_display_without_a_terminal_prints_plain_lines() -> None:
     with RunDisplay(console=Console(file=out, force_terminal=False, width=200)) as display:
         assert not display.live
         display.update(_stats())
-    assert out.getvalue().strip() == ("orders: 50 extracted, 40 created, 0 updated, "
-                                      "10 unchanged, 0 quarantined, 0 held (25 rec/s)")
+    assert out.getvalue().strip() == (
+        "orders: 50 extracted, 40 created, 0 updated, "
+        "10 unchanged, 0 quarantined, 0 held (25 rec/s)"
+    )
 
 
 def test_summary_table_has_a_row_per_entity_and_every_column() -> None:
@@ -39,7 +42,16 @@ def test_summary_table_has_a_row_per_entity_and_every_column() -> None:
     summary = RunSummary(7, [_stats()])
     summary_table(summary, Console(file=out, width=160))
     text = out.getvalue()
-    for column in ("extracted", "unchanged", "created", "updated", "quarantined", "held",
-                   "requests", "429s", "seconds"):
+    for column in (
+        "extracted",
+        "unchanged",
+        "created",
+        "updated",
+        "quarantined",
+        "held",
+        "requests",
+        "429s",
+        "seconds",
+    ):
         assert column in text
     assert "run 7" in text and "orders" in text and "42" in text

@@ -11,14 +11,16 @@ key, retries with backoff and Retry-After, Loop's own error text on permanent fa
 from __future__ import annotations
 
 from engine.loop.budget import BudgetStats, RequestBudget, budget_for, parse_rate
-from engine.loop.client import KINDS, LoopClient
+from engine.loop.client import LoopClient
 from engine.loop.concurrent import map_concurrent
+from engine.loop.kinds import KINDS, Kind
 from engine.loop.retry import ClientStats, RetryPolicy, loop_error_text, parse_retry_after
 
 __all__ = [
     "KINDS",
     "BudgetStats",
     "ClientStats",
+    "Kind",
     "LoopClient",
     "RequestBudget",
     "RetryPolicy",

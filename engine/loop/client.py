@@ -19,6 +19,7 @@ import httpx
 from engine.errors import LoadError, PermanentLoadError, TransientLoadError
 from engine.loop.budget import DEFAULT_RATE, RequestBudget, budget_for, origin
 from engine.loop.concurrent import map_concurrent
+from engine.loop.kinds import Kind, kind_named
 from engine.loop.retry import (
     ClientStats,
     RetryPolicy,
@@ -27,7 +28,7 @@ from engine.loop.retry import (
     path_template,
 )
 
-__all__ = ["KINDS", "LoopClient"]
+__all__ = ["LoopClient"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -35,29 +36,24 @@ R = TypeVar("R")
 DEFAULT_VERSION = "2026-10"
 PAGE_LIMIT = 250
 USER_AGENT = "loop-etl"
-# kind -> (collection path, response wrapper, list key). Loop's docs wrap some responses and
-# show others bare; the client accepts both.
-KINDS: dict[str, tuple[str, str, str]] = {
-    "product": ("/products", "product", "products"),
-    "customer": ("/customers", "customer", "customers"),
-    "location": ("/locations", "location", "locations"),
-    "collection": ("/collections", "collection", "collections"),
-    "order": ("/orders", "order", "orders"),
-    "inventory": ("/inventories", "inventory", "inventories"),
-}
-_PLURALS = {spec[2]: kind for kind, spec in KINDS.items()}
 # Failures after which a request may or may not have reached Loop. Retried for every method but
 # POST (not idempotent); failures before sending (connect errors, pool timeouts) always are.
-_MAYBE_SENT = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError, httpx.WriteError,
-               httpx.RemoteProtocolError)
+_MAYBE_SENT = (
+    httpx.ReadTimeout,
+    httpx.WriteTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class _Retry(Exception):
     """One attempt failed in a way worth retrying."""
 
-    def __init__(self, message: str, status: int | None, body: Any,
-                 retry_after: float | None) -> None:
+    def __init__(
+        self, message: str, status: int | None, body: Any, retry_after: float | None
+    ) -> None:
         super().__init__(message)
         self.message, self.status, self.body, self.retry_after = message, status, body, retry_after
 
@@ -99,22 +95,27 @@ class LoopClient:
         self._gate = threading.BoundedSemaphore(concurrency)
         self._http = httpx.Client(
             base_url=f"{self.base_url}/api/{api_version}",
-            headers={"X-Authorization": api_key, "Accept": "application/json",
-                     "User-Agent": USER_AGENT},
+            headers={
+                "X-Authorization": api_key,
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            },
             timeout=httpx.Timeout(timeout_s),
-            limits=httpx.Limits(max_connections=concurrency,
-                                max_keepalive_connections=concurrency),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             transport=transport,
         )
 
     def __repr__(self) -> str:
-        return (f"LoopClient(base_url={self.base_url!r}, api_version={self.api_version!r}, "
-                f"rate_limit={self.rate_limit!r}, concurrency={self.concurrency})")
+        return (
+            f"LoopClient(base_url={self.base_url!r}, api_version={self.api_version!r}, "
+            f"rate_limit={self.rate_limit!r}, concurrency={self.concurrency})"
+        )
 
     # --- the core -------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, json: Any = None,
-                params: dict[str, Any] | None = None) -> Any:
+    def request(
+        self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
         """Send one request with budget and retries; the parsed JSON of the 2xx answer.
 
         `path` is relative to /api/{version} ("/products") or a full URL on the same Loop
@@ -130,9 +131,11 @@ class LoopClient:
                 if attempt == self.retry.max_retries:
                     self.stats.add(transient_failures=1)
                     raise TransientLoadError(
-                        self._redact(f"{endpoint} failed after {attempt + 1} attempts: "
-                                     f"{problem.message}"),
-                        problem.status, self._redact_body(problem.body),
+                        self._redact(
+                            f"{endpoint} failed after {attempt + 1} attempts: {problem.message}"
+                        ),
+                        problem.status,
+                        self._redact_body(problem.body),
                     ) from None
                 self.stats.add(retries=1)
                 self._wait_before_retry(attempt, problem)
@@ -145,8 +148,9 @@ class LoopClient:
         else:
             self._sleep(self.retry.delay(attempt, problem.retry_after))
 
-    def _attempt(self, method: str, url: str, json: Any, params: dict[str, Any] | None,
-                 endpoint: str) -> Any:
+    def _attempt(
+        self, method: str, url: str, json: Any, params: dict[str, Any] | None, endpoint: str
+    ) -> Any:
         with self._gate, self.budget.slot():
             self.stats.add(endpoint, sent=1)
             try:
@@ -156,7 +160,10 @@ class LoopClient:
                     self.stats.add(transient_failures=1)
                     raise TransientLoadError(
                         f"{endpoint}: {type(exc).__name__} after sending; a POST is not "
-                        "retried (it may have been applied)", None, None) from None
+                        "retried (it may have been applied)",
+                        None,
+                        None,
+                    ) from None
                 raise _Retry(f"{type(exc).__name__}: {exc}", None, None, None) from None
             except httpx.HTTPError as exc:
                 self.stats.add(permanent_failures=1)
@@ -192,7 +199,7 @@ class LoopClient:
             return path
         full = urlsplit(path).path
         prefix = f"/api/{self.api_version}"
-        return full[len(prefix):] if full.startswith(prefix) else full
+        return full[len(prefix) :] if full.startswith(prefix) else full
 
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
@@ -204,46 +211,59 @@ class LoopClient:
 
     def upsert(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         """PUT on the collection: create or update the record with payload's external_id."""
-        path, wrapper, _ = _spec(kind)
-        return _unwrap(self.request("PUT", path, json=payload), wrapper)
+        spec = _spec(kind)
+        return _unwrap(self.request("PUT", spec.path, json=payload), spec.wrapper)
 
     def upsert_variant(self, product_external_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Upsert a variant by its external_id under the product with that external id."""
-        path = f"/products/external/{_segment(product_external_id)}/product-variants"
-        return _unwrap(self.request("PUT", path, json=payload), "product_variant")
+        return self.upsert_child("variant", product_external_id, payload)
 
-    def put_inventory(self, product_variant_id: int, location_id: int,
-                      available_count: int) -> dict[str, Any]:
+    def upsert_child(
+        self, kind: str, parent_external_id: str, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Upsert a child kind's record under the parent with that external id."""
+        spec = kind_named(kind)
+        path = spec.child_path(f"external/{_segment(parent_external_id)}")
+        return _unwrap(self.request("PUT", path, json=payload), spec.wrapper)
+
+    def put_inventory(
+        self, product_variant_id: int, location_id: int, available_count: int
+    ) -> dict[str, Any]:
         """Set the available count of a variant at a location (both Loop ids)."""
-        path = f"/inventories/{int(product_variant_id)}/{int(location_id)}"
+        spec = kind_named("inventory")
+        path = f"{spec.path}/{int(product_variant_id)}/{int(location_id)}"
         body = self.request("PUT", path, json={"available_count": available_count})
-        return _unwrap(body, "inventory")
+        return _unwrap(body, spec.wrapper)
 
     def get(self, kind: str, loop_id: int) -> dict[str, Any]:
-        path, wrapper, _ = _spec(kind)
-        return _unwrap(self.request("GET", f"{path}/{int(loop_id)}"), wrapper)
+        spec = _spec(kind)
+        return _unwrap(self.request("GET", f"{spec.path}/{int(loop_id)}"), spec.wrapper)
 
     def get_by_external_id(self, kind: str, external_id: str) -> dict[str, Any] | None:
         """The record with that external_id, or None when Loop answers 404."""
-        path, wrapper, _ = _spec(kind)
+        spec = _spec(kind)
         try:
-            body = self.request("GET", f"{path}/external/{_segment(external_id)}")
+            body = self.request("GET", f"{spec.path}/external/{_segment(external_id)}")
         except PermanentLoadError as exc:
             if exc.status == 404:
                 return None
             raise
-        return _unwrap(body, wrapper)
+        return _unwrap(body, spec.wrapper)
 
     def delete(self, kind: str, loop_id: int) -> dict[str, Any]:
-        path, _, _ = _spec(kind)
-        body = self.request("DELETE", f"{path}/{int(loop_id)}")
+        body = self.request("DELETE", f"{_spec(kind).path}/{int(loop_id)}")
         return body if isinstance(body, dict) else {"result": body}
 
     def list_all(self, kind: str, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every record of a kind matching the filters, page by page (limit 250), following
         next_page_url through this client and its budget. Pages are fetched lazily."""
-        path, _, key = _spec(kind)
-        return self.list_path(path, key, **filters)
+        spec = _spec(kind)
+        return self.list_path(spec.path, spec.list_key, **filters)
+
+    def list_children(self, kind: str, parent_id: int) -> Iterator[dict[str, Any]]:
+        """Every record of a child kind under one parent (by the parent's Loop id)."""
+        spec = kind_named(kind)
+        return self.list_path(spec.child_path(str(int(parent_id))), spec.list_key)
 
     def list_path(self, path: str, key: str, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every record of a Loop list endpoint (`{key: [...], next_page_url}`), page by page."""
@@ -275,12 +295,11 @@ class LoopClient:
         self.close()
 
 
-def _spec(kind: str) -> tuple[str, str, str]:
-    name = _PLURALS.get(kind, kind)
-    if name not in KINDS:
-        known = ", ".join(KINDS)
-        raise ValueError(f"unknown Loop kind {kind!r} (known: {known})")
-    return KINDS[name]
+def _spec(kind: str) -> Kind:
+    found = kind_named(kind)
+    if found.write == "child":
+        raise ValueError(f"{found.plural} are written under their {found.parent}")
+    return found
 
 
 def _segment(value: str) -> str:

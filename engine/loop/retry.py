@@ -161,6 +161,11 @@ class ClientStats:
     def snapshot(self) -> ClientStats:
         with self._lock:
             return ClientStats(
-                self.sent, self.ok, self.rate_limited, self.retries,
-                self.transient_failures, self.permanent_failures, dict(self.by_endpoint),
+                self.sent,
+                self.ok,
+                self.rate_limited,
+                self.retries,
+                self.transient_failures,
+                self.permanent_failures,
+                dict(self.by_endpoint),
             )

@@ -43,9 +43,13 @@ class FunctionBuilder:
     def source(self) -> str:
         prelude = []
         if self.hoisted:
-            prelude.append(f"    _d = {self.params[0]} if isinstance({self.params[0]}, dict) else _EMPTY")
-            prelude += [f"    {var} = _d.get({key!r}, {default})"
-                        for (key, default), var in self.hoisted.items()]
+            prelude.append(
+                f"    _d = {self.params[0]} if isinstance({self.params[0]}, dict) else _EMPTY"
+            )
+            prelude += [
+                f"    {var} = _d.get({key!r}, {default})"
+                for (key, default), var in self.hoisted.items()
+            ]
         body = prelude + self.lines or ["    pass"]
         return f"def {self.name}({', '.join(self.params)}):\n" + "\n".join(body) + "\n"
 
@@ -86,5 +90,7 @@ class Emitter:
 
     def execute(self, filename: str) -> dict[str, Any]:
         namespace = dict(self.namespace)
-        exec(compile(self.source(), filename, "exec"), namespace)  # the source is built by Emitter alone
+        exec(
+            compile(self.source(), filename, "exec"), namespace
+        )  # the source is built by Emitter alone
         return namespace

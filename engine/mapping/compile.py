@@ -58,8 +58,11 @@ class CompiledEntity:
         if not path_keys:
             return self.validator.errors(payload)
         body = {k: v for k, v in payload.items() if k not in path_keys}
-        missing = [ValidationIssue(f"$.{k}", f"{k!r} is a required property")
-                   for k in path_keys if payload.get(k) is None]
+        missing = [
+            ValidationIssue(f"$.{k}", f"{k!r} is a required property")
+            for k in path_keys
+            if payload.get(k) is None
+        ]
         return missing + self.validator.errors(body)
 
 
@@ -86,7 +89,8 @@ def compile_mapping(mapping: Mapping, plan: bool = True) -> CompiledMapping:
     for name, e in mapping.entities.items():
         fn_name, items_name = fns[name]
         compiled[name] = CompiledEntity(
-            entity=e, fn=namespace[fn_name],
+            entity=e,
+            fn=namespace[fn_name],
             items_fn=namespace[items_name] if items_name else None,
             validator=validator(e.kind.schema),
         )
@@ -119,23 +123,40 @@ class _Compiler:
     def __init__(self, mapping: Mapping, plan: bool) -> None:
         self.mapping, self.plan = mapping, plan
         self.problems: list[Problem] = []
-        self.emitter = Emitter({
-            "_VARS": mapping.vars, "_MISSING": rt.MISSING, "_EMPTY": _EMPTY,
-            "_missing_to_none": rt.missing_to_none,
-            "_Ref": rt.LookupRef, "_key_str": rt.key_str, "_fresh": rt.fresh,
-            "_issue": rt.record_issue, "_join": rt.join_path, "_truthy": truthy,
-            "_undefined": rt.undefined, "RecordError": RecordError,
-        })
+        self.emitter = Emitter(
+            {
+                "_VARS": mapping.vars,
+                "_MISSING": rt.MISSING,
+                "_EMPTY": _EMPTY,
+                "_missing_to_none": rt.missing_to_none,
+                "_Ref": rt.LookupRef,
+                "_key_str": rt.key_str,
+                "_fresh": rt.fresh,
+                "_issue": rt.record_issue,
+                "_join": rt.join_path,
+                "_truthy": truthy,
+                "_undefined": rt.undefined,
+                "RecordError": RecordError,
+            }
+        )
         self.builders: dict[str, FunctionBuilder] = {}
-        self.expressions = ExpressionCompiler(mapping, plan, self.emitter, self.problem,
-                                              self._hoist)
+        self.expressions = ExpressionCompiler(
+            mapping, plan, self.emitter, self.problem, self._hoist
+        )
 
-    def _scope(self, fn: FunctionBuilder, rec: str = "rec", parent: str = "parent",
-               root: str = "root") -> dict[str, str]:
+    def _scope(
+        self, fn: FunctionBuilder, rec: str = "rec", parent: str = "parent", root: str = "root"
+    ) -> dict[str, str]:
         """The names a function's expressions see; its own keys are read once (hoisted)."""
         self.builders[fn.name] = fn
-        return {"rec": rec, "parent": parent, "root": root, "vars": "_VARS", "this": rec,
-                "fn": fn.name}
+        return {
+            "rec": rec,
+            "parent": parent,
+            "root": root,
+            "vars": "_VARS",
+            "this": rec,
+            "fn": fn.name,
+        }
 
     def _hoist(self, scope: dict[str, str], key: str, default: str) -> str | None:
         fn = self.builders.get(scope.get("fn", ""))
@@ -212,7 +233,12 @@ class _Compiler:
         return var
 
     def _object(
-        self, spec: dict[str, Any], mpath: KeyPath, rel: str, fn: FunctionBuilder, scope: dict[str, str]
+        self,
+        spec: dict[str, Any],
+        mpath: KeyPath,
+        rel: str,
+        fn: FunctionBuilder,
+        scope: dict[str, str],
     ) -> str:
         out = fn.var("o")
         fn.line(f"{out} = {{}}")
@@ -233,7 +259,9 @@ class _Compiler:
             self._store(fn, out, None, var, sub)
         return out
 
-    def _store(self, fn: FunctionBuilder, container: str, key: str | None, var: str, spec: Any) -> None:
+    def _store(
+        self, fn: FunctionBuilder, container: str, key: str | None, var: str, spec: Any
+    ) -> None:
         if var == "None":
             return
         is_ref = isinstance(spec, dict) and "lookup" in spec
@@ -249,7 +277,12 @@ class _Compiler:
                 fn.line(f"refs.append(({container}, {slot}, {var}))")
 
     def _directive(
-        self, name: str, spec: dict[str, Any], mpath: KeyPath, rel: str, fn: FunctionBuilder,
+        self,
+        name: str,
+        spec: dict[str, Any],
+        mpath: KeyPath,
+        rel: str,
+        fn: FunctionBuilder,
         scope: dict[str, str],
     ) -> str:
         allowed = {
@@ -264,17 +297,27 @@ class _Compiler:
             value = spec["const"]
             if isinstance(value, dict | list):
                 return f"_fresh({self.emitter.bind(value)})"
-            return repr(value) if value is None or isinstance(value, bool | int | float | str) \
+            return (
+                repr(value)
+                if value is None or isinstance(value, bool | int | float | str)
                 else self.emitter.bind(value)
+            )
         if name == "lookup":
             return self._lookup(spec, mpath, rel, fn, scope)
         return self._each(spec, mpath, rel, fn, scope)
 
     def _lookup(
-        self, spec: dict[str, Any], mpath: KeyPath, rel: str, fn: FunctionBuilder, scope: dict[str, str]
+        self,
+        spec: dict[str, Any],
+        mpath: KeyPath,
+        rel: str,
+        fn: FunctionBuilder,
+        scope: dict[str, str],
     ) -> str:
         if "key" not in spec:
-            self.problem(mpath, "a `lookup` needs a `key`: the platform id of the referenced record")
+            self.problem(
+                mpath, "a `lookup` needs a `key`: the platform id of the referenced record"
+            )
             return "None"
         key = self._value(spec["key"], (*mpath, "key"), rel, fn, scope)
         var = fn.var("r")
@@ -283,7 +326,12 @@ class _Compiler:
         return var
 
     def _each(
-        self, spec: dict[str, Any], mpath: KeyPath, rel: str, fn: FunctionBuilder, scope: dict[str, str]
+        self,
+        spec: dict[str, Any],
+        mpath: KeyPath,
+        rel: str,
+        fn: FunctionBuilder,
+        scope: dict[str, str],
     ) -> str:
         if "map" not in spec:
             self.problem(mpath, "an `each` needs a `map`: the spec of one item")
@@ -291,8 +339,12 @@ class _Compiler:
         if not isinstance(spec["each"], str):
             self.problem((*mpath, "each"), "`each` must be an expression (a string)")
             return "None"
-        items = self._leaf(self.expressions.compile(spec["each"], (*mpath, "each"), scope),
-                           (*mpath, "each"), rel, fn)
+        items = self._leaf(
+            self.expressions.compile(spec["each"], (*mpath, "each"), scope),
+            (*mpath, "each"),
+            rel,
+            fn,
+        )
         sub = self.emitter.function("each_", ["rec", "parent", "root", "issues", "refs", "loc"])
         inner = self._scope(sub)
         result = self._value(spec["map"], (*mpath, "map"), "", sub, inner)
@@ -308,16 +360,21 @@ class _Compiler:
         fn.line(f"if {items} is None or isinstance({items}, list):")
         with fn.indented():
             fn.line(f"{base} = _join(loc, {rel!r})")
-            fn.line(f"{var} = None if {items} is None else [{'_z' if splice else '_y'} for _y in ("
-                    f"{sub.name}(_x, {scope['rec']}, {scope['root']}, issues, refs, "
-                    f"f'{{{base}}}[{{_i}}]') for _i, _x in enumerate({items}){keep}) "
-                    f"if _y is not None{splice}]")
+            fn.line(
+                f"{var} = None if {items} is None else [{'_z' if splice else '_y'} for _y in ("
+                f"{sub.name}(_x, {scope['rec']}, {scope['root']}, issues, refs, "
+                f"f'{{{base}}}[{{_i}}]') for _i, _x in enumerate({items}){keep}) "
+                f"if _y is not None{splice}]"
+            )
         fn.line("else:")
         with fn.indented():
-            fn.line(f"_issue(issues, loc, {rel!r}, {dotted((*mpath, 'each'))!r}, RecordError("
-                    f"'`each` needs a list, got ' + type({items}).__name__))")
+            fn.line(
+                f"_issue(issues, loc, {rel!r}, {dotted((*mpath, 'each'))!r}, RecordError("
+                f"'`each` needs a list, got ' + type({items}).__name__))"
+            )
             fn.line(f"{var} = None")
         return var
+
 
 def _is_literal(code: str) -> bool:
     """Whether generated code is a plain literal (it cannot fail, so needs no try block)."""
@@ -326,5 +383,3 @@ def _is_literal(code: str) -> bool:
     except (ValueError, SyntaxError):
         return False
     return True
-
-

@@ -38,7 +38,10 @@ from engine.mapping.suggest import unknown
 from engine.mapping.yamlsource import KeyPath
 
 _JMES_BUILTINS_PLANNED = {
-    "to_string": filters.to_string, "to_number": to_number, "not_null": not_null, "length": length,
+    "to_string": filters.to_string,
+    "to_number": to_number,
+    "not_null": not_null,
+    "length": length,
 }
 Hoist = Callable[[dict[str, str], str, str], "str | None"]
 
@@ -46,8 +49,14 @@ Hoist = Callable[[dict[str, str], str, str], "str | None"]
 class ExpressionCompiler:
     """Compiles the expressions of one mapping into code for the module its Emitter builds."""
 
-    def __init__(self, mapping: Mapping, plan: bool, emitter: Emitter,
-                 problem: Callable[[KeyPath, str], None], hoist: Hoist) -> None:
+    def __init__(
+        self,
+        mapping: Mapping,
+        plan: bool,
+        emitter: Emitter,
+        problem: Callable[[KeyPath, str], None],
+        hoist: Hoist,
+    ) -> None:
         self.mapping, self.plan, self.emitter, self.problem = mapping, plan, emitter, problem
         self.filters = make_filters(mapping.timezone)
         self.options = make_options(mapping.timezone)
@@ -56,11 +65,18 @@ class ExpressionCompiler:
         assert functions is not None
         self.function_table: dict[str, Any] = functions.FUNCTION_TABLE
         runtime = rt.Runtime(self.env)
-        emitter.namespace.update({
-            "_OPTS": self.options, "_attr": runtime.attr,
-            "_item": runtime.item, "_get_index": get_index, "_compare": compare,
-            "_not": jmes_not, "_scope": self._scope_fn(), "_render": self._render_fn(),
-        })
+        emitter.namespace.update(
+            {
+                "_OPTS": self.options,
+                "_attr": runtime.attr,
+                "_item": runtime.item,
+                "_get_index": get_index,
+                "_compare": compare,
+                "_not": jmes_not,
+                "_scope": self._scope_fn(),
+                "_render": self._render_fn(),
+            }
+        )
         self.jmes = JmesPlanner(emitter.bind, self._jmes_func, emitter.temp, hoist)
         self.jinja = JinjaPlanner(emitter.bind, self._jinja_filter, emitter.temp, hoist)
 
@@ -135,7 +151,9 @@ class ExpressionCompiler:
             return True
         required = sum(1 for arg in signature if not arg.get("optional"))
         if not required <= nargs <= len(signature):
-            takes = str(required) if required == len(signature) else f"{required} to {len(signature)}"
+            takes = (
+                str(required) if required == len(signature) else f"{required} to {len(signature)}"
+            )
             self.problem(mpath, f"function {name}() takes {takes} argument(s), {nargs} given")
             return False
         return True
@@ -150,9 +168,13 @@ class ExpressionCompiler:
         for node in tree.find_all(nodes.Filter):
             if node.name not in self.env.filters:
                 ok = False
-                self.problem(mpath, unknown("filter", node.name, self.filters)
-                             .replace(") (known", ") (mapping filters")
-                             + "; Jinja's built-in filters are allowed too")
+                self.problem(
+                    mpath,
+                    unknown("filter", node.name, self.filters).replace(
+                        ") (known", ") (mapping filters"
+                    )
+                    + "; Jinja's built-in filters are allowed too",
+                )
         if not ok:
             return "None"
         expr = single_expression(tree)
@@ -168,8 +190,6 @@ class ExpressionCompiler:
             return "None"
         name = self.emitter.bind(template, "tpl_")
         return f"_render({name}, {scope['rec']}, {scope['parent']}, {scope['root']})"
-
-
 
 
 def _one_line(exc: Exception) -> str:

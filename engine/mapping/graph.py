@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from engine.mapping.kinds import BUILD_ORDER
+from engine.loop.kinds import BUILD_ORDER
 from engine.mapping.yamlsource import KeyPath
 
 
@@ -50,4 +50,4 @@ def _find_cycle(edges: dict[str, set[str]], pending: set[str]) -> list[str]:
     while node not in seen:
         seen.append(node)
         node = min(n for n in edges[node] if n in pending)
-    return seen[seen.index(node):]
+    return seen[seen.index(node) :]

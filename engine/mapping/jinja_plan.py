@@ -45,7 +45,9 @@ class JinjaPlanner:
     """
 
     def __init__(
-        self, const: Callable[[Any], str], filter_name: Callable[[str], str | None],
+        self,
+        const: Callable[[Any], str],
+        filter_name: Callable[[str], str | None],
         temp: Callable[[], str],
         hoist: Callable[[dict[str, str], str, str], str | None] = lambda scope, key, d: None,
     ) -> None:
@@ -55,8 +57,11 @@ class JinjaPlanner:
         """Python for `node`; a missing name raises unless `may_miss` (the input of `default`)."""
         if isinstance(node, nodes.Const):
             value = node.value
-            return repr(value) if value is None or isinstance(value, bool | int | float | str) \
+            return (
+                repr(value)
+                if value is None or isinstance(value, bool | int | float | str)
                 else self.const(value)
+            )
         if isinstance(node, nodes.Name | nodes.Getattr | nodes.Getitem):
             code = self._access(node, scope)
             if may_miss:
@@ -74,8 +79,14 @@ class JinjaPlanner:
             return f"({self.expr(node.left, scope)} or {self.expr(node.right, scope)})"
         if isinstance(node, nodes.Not):
             return f"(not {self.expr(node.node, scope)})"
-        if isinstance(node, nodes.Test) and node.name in _TESTS and not node.args \
-                and not node.kwargs and node.dyn_args is None and node.dyn_kwargs is None:
+        if (
+            isinstance(node, nodes.Test)
+            and node.name in _TESTS
+            and not node.args
+            and not node.kwargs
+            and node.dyn_args is None
+            and node.dyn_kwargs is None
+        ):
             value = self.expr(node.node, scope, may_miss=True)
             return _TESTS[node.name].format(value)
         raise Unsupported(type(node).__name__)

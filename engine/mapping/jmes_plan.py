@@ -80,8 +80,9 @@ def length(value: Any) -> int:
     if isinstance(value, str | list | dict):
         return len(value)
     kind = {bool: "boolean", int: "number", float: "number", type(None): "null"}
-    raise JMESPathTypeError("length", value, kind.get(type(value), type(value).__name__),
-                            ["string", "array", "object"])
+    raise JMESPathTypeError(
+        "length", value, kind.get(type(value), type(value).__name__), ["string", "array", "object"]
+    )
 
 
 def get_index(value: Any, index: int) -> Any:

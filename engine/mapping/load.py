@@ -17,9 +17,9 @@ from typing import Any
 import jsonschema
 
 from engine.errors import ConfigError, Problem
+from engine.loop.kinds import KINDS, kind_for_entity
 from engine.mapping.graph import dependency_order, lookups_in
 from engine.mapping.interpolate import interpolate
-from engine.mapping.kinds import KINDS, kind_for_entity
 from engine.mapping.model import ORDER_LINES, Entity, Mapping, Target, TestCase
 from engine.mapping.suggest import unknown
 from engine.mapping.yamlsource import KeyPath, Positions, load_yaml_file
@@ -96,11 +96,19 @@ class _Build:
         order = self._order(entities)
         target = Target(**d.get("target", {}))
         return Mapping(
-            file=self.file, name=d["name"], source=d["source"], target=target,
-            entities=entities, order=order, vars=d.get("vars", {}),
-            timezone=d.get("timezone", "UTC"), currency=d.get("currency", "USD").upper(),
-            state_path=d.get("state", {}).get("path"), tests=self._tests(entities),
-            positions=self.positions, secret_paths=secrets,
+            file=self.file,
+            name=d["name"],
+            source=d["source"],
+            target=target,
+            entities=entities,
+            order=order,
+            vars=d.get("vars", {}),
+            timezone=d.get("timezone", "UTC"),
+            currency=d.get("currency", "USD").upper(),
+            state_path=d.get("state", {}).get("path"),
+            tests=self._tests(entities),
+            positions=self.positions,
+            secret_paths=secrets,
         )
 
     def _entities(self) -> dict[str, Entity]:
@@ -109,14 +117,23 @@ class _Build:
             path: KeyPath = ("entities", name)
             kind = kind_for_entity(name, spec.get("kind"))
             if kind is None:
-                self.problem(path, "cannot tell the Loop kind from the name: "
-                             + unknown("entity kind", name, [k.plural for k in KINDS.values()])
-                             + "; set `kind:`")
+                self.problem(
+                    path,
+                    "cannot tell the Loop kind from the name: "
+                    + unknown("entity kind", name, [k.plural for k in KINDS.values()])
+                    + "; set `kind:`",
+                )
                 continue
             out[name] = Entity(
-                name=name, kind=kind, path=path, map=spec["map"], extract=spec.get("extract", {}),
-                depends_on=tuple(spec.get("depends_on", ())), key=spec.get("key", "external_id"),
-                enabled=spec.get("enabled", True), aliases=spec.get("aliases", {}),
+                name=name,
+                kind=kind,
+                path=path,
+                map=spec["map"],
+                extract=spec.get("extract", {}),
+                depends_on=tuple(spec.get("depends_on", ())),
+                key=spec.get("key", "external_id"),
+                enabled=spec.get("enabled", True),
+                aliases=spec.get("aliases", {}),
             )
             child = spec.get("variants")
             if child is not None:
@@ -133,8 +150,14 @@ class _Build:
             self.problem((*path, "variants"), "variants are declared twice (here and as an entity)")
             return
         out["variants"] = Entity(
-            name="variants", kind=KINDS["variant"], path=(*path, "variants"), map=spec["map"],
-            depends_on=(parent,), parent=parent, each=spec["each"], where=spec.get("where"),
+            name="variants",
+            kind=KINDS["variant"],
+            path=(*path, "variants"),
+            map=spec["map"],
+            depends_on=(parent,),
+            parent=parent,
+            each=spec["each"],
+            where=spec.get("where"),
             aliases=spec.get("aliases", {}),
         )
 
@@ -154,7 +177,9 @@ class _Build:
         for entity in entities.values():
             if entity.parent is None and entity.enabled:
                 self.problems += schema_problems(
-                    check(cls.extract_schema), entity.extract, self.positions,
+                    check(cls.extract_schema),
+                    entity.extract,
+                    self.positions,
                     (*entity.path, "extract"),
                 )
 
@@ -164,8 +189,7 @@ class _Build:
             needs = set(entity.depends_on)
             for i, dep in enumerate(entity.depends_on):
                 if dep not in entities:
-                    self.problem((*entity.path, "depends_on", i),
-                                 unknown("entity", dep, entities))
+                    self.problem((*entity.path, "depends_on", i), unknown("entity", dep, entities))
                     needs.discard(dep)
             for ref_path, spec in lookups_in(entity.map, (*entity.path, "map")):
                 ref = self._lookup_target(entity, entities, ref_path, spec)
@@ -174,8 +198,10 @@ class _Build:
             edges[entity.name] = needs
         order, cycle = dependency_order(edges, {n: e.kind.name for n, e in entities.items()})
         if cycle:
-            self.problem(entities[cycle[0]].path,
-                         "cycle in depends_on/lookup: " + " -> ".join([*cycle, cycle[0]]))
+            self.problem(
+                entities[cycle[0]].path,
+                "cycle in depends_on/lookup: " + " -> ".join([*cycle, cycle[0]]),
+            )
         return order
 
     def _lookup_target(
@@ -200,12 +226,19 @@ class _Build:
                 self.problem((*path, "entity"), unknown("entity", spec["entity"], entities))
                 continue
             errors = spec.get("expect_error", ())
-            cases.append(TestCase(
-                name=spec["name"], entity=spec["entity"], input=spec["input"], path=path,
-                expect=spec.get("expect"),
-                expect_error=(errors,) if isinstance(errors, str) else tuple(errors),
-                lookups={k: {str(a): b for a, b in v.items()}
-                         for k, v in spec.get("lookups", {}).items()},
-                validate=spec.get("validate", True),
-            ))
+            cases.append(
+                TestCase(
+                    name=spec["name"],
+                    entity=spec["entity"],
+                    input=spec["input"],
+                    path=path,
+                    expect=spec.get("expect"),
+                    expect_error=(errors,) if isinstance(errors, str) else tuple(errors),
+                    lookups={
+                        k: {str(a): b for a, b in v.items()}
+                        for k, v in spec.get("lookups", {}).items()
+                    },
+                    validate=spec.get("validate", True),
+                )
+            )
         return tuple(cases)

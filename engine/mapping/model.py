@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.mapping.kinds import Kind
+from engine.loop.kinds import Kind
 from engine.mapping.yamlsource import KeyPath, Positions
 
 # `lookup: line_items` in an order: the Loop id of one of the order's own lines (refunds need

@@ -79,8 +79,10 @@ def _results(compiled: CompiledMapping, case: TestCase) -> list[RecordResult]:
     entity = compiled.entities[case.entity]
     if entity.entity.parent is None:
         return [map_one(entity, case.input, None, case.lookups, case.validate)]
-    return [map_one(entity, item, case.input, case.lookups, case.validate)
-            for item in entity.items(case.input)]
+    return [
+        map_one(entity, item, case.input, case.lookups, case.validate)
+        for item in entity.items(case.input)
+    ]
 
 
 def run_tests(compiled: CompiledMapping) -> list[CaseResult]:

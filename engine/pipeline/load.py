@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import LoadError, PermanentLoadError, TransientLoadError
-from engine.mapping.kinds import Kind
+from engine.loop.kinds import Kind
 from engine.pipeline.prepare import Ready
 from engine.state import Parked, Synced
 
@@ -41,8 +41,15 @@ class Loader:
         out = Loaded()
         for item, result in self.client.map_concurrent(self._push, batch):
             if isinstance(result, PermanentLoadError):
-                out.quarantined.append(Parked(item.key, [f"Loop answered {result.status}: {result}"],
-                                              item.record, item.parent, "load"))
+                out.quarantined.append(
+                    Parked(
+                        item.key,
+                        [f"Loop answered {result.status}: {result}"],
+                        item.record,
+                        item.parent,
+                        "load",
+                    )
+                )
             elif isinstance(result, LoadError | OSError):
                 reason = f"Loop did not accept it yet ({type(result).__name__}: {result})"
                 out.held.append(Parked(item.key, [reason], item.record, item.parent, "held"))
@@ -59,20 +66,20 @@ class Loader:
         return out
 
     def _push(self, item: Ready) -> tuple[int, dict[str, Any] | None]:
-        kind = self.kind.name
-        if kind == "variant":
+        kind = self.kind
+        if kind.write == "child":
             if item.parent_key is None:
-                raise PermanentLoadError("a variant needs its product's external_id")
-            body = self.client.upsert_variant(item.parent_key, item.payload)
+                raise PermanentLoadError(f"a {kind.name} needs its {kind.parent}'s external_id")
+            body = self.client.upsert_child(kind.name, item.parent_key, item.payload)
             return int(body["id"]), None
-        if kind == "inventory":
+        if kind.write == "path":
             payload = item.payload
-            self.client.put_inventory(payload["product_variant_id"], payload["location_id"],
-                                      payload["available_count"])
-            return 0, None  # inventories have no Loop id of their own
-        if kind == "order":
+            first, second = kind.path_keys
+            self.client.put_inventory(payload[first], payload[second], payload["available_count"])
+            return 0, None  # addressed by its URL: no Loop id of its own
+        if kind.write == "order":
             return self._push_order(item)
-        body = self.client.upsert(kind, item.payload)
+        body = self.client.upsert(kind.name, item.payload)
         return int(body["id"]), None
 
     def _push_order(self, item: Ready) -> tuple[int, dict[str, Any] | None]:
@@ -83,7 +90,8 @@ class Loader:
         for container, slot, ref in item.line_refs:
             if ref.key not in lines:
                 raise PermanentLoadError(
-                    f"refund references line {ref.key}, which the order does not have", 422)
+                    f"refund references line {ref.key}, which the order does not have", 422
+                )
             container[slot] = lines[ref.key]
         body = self.client.upsert("order", item.payload)
         for container, slot, ref in item.line_refs:
@@ -92,8 +100,11 @@ class Loader:
 
 
 def _line_ids(order: dict[str, Any]) -> dict[str, Any]:
-    return {str(line["external_id"]): line["id"] for line in order.get("line_items") or []
-            if line.get("external_id") is not None and line.get("id") is not None}
+    return {
+        str(line["external_id"]): line["id"]
+        for line in order.get("line_items") or []
+        if line.get("external_id") is not None and line.get("id") is not None
+    }
 
 
 __all__ = ["Loaded", "Loader", "TransientLoadError"]

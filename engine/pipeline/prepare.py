@@ -80,8 +80,12 @@ def fallback_key(record: Any) -> str:
 class Preparer:
     """Prepares batches of one entity against the state's ID map."""
 
-    def __init__(self, entity: CompiledEntity, state: State,
-                 assume: Callable[[str, str | None, str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        entity: CompiledEntity,
+        state: State,
+        assume: Callable[[str, str | None, str], bool] | None = None,
+    ) -> None:
         """`assume(entity, via, key)`: in a dry run, a reference to a record the run would
         have sent counts as resolved (to a stand-in id)."""
         self.entity = entity
@@ -104,8 +108,9 @@ class Preparer:
                 reasons = [str(i) for i in t.issues]
                 if key is None:
                     reasons.append(f"no {self.entity.entity.key}: the record has no identity")
-                out.quarantined.append(Parked(key or fallback_key(record), reasons, record,
-                                              parent, "transform"))
+                out.quarantined.append(
+                    Parked(key or fallback_key(record), reasons, record, parent, "transform")
+                )
                 continue
             mapped.append((key, record, parent, parent_key, t))
         missing = self._resolve([m[4] for m in mapped])
@@ -118,8 +123,16 @@ class Preparer:
             self._finish(out, key, record, parent, parent_key, t, known.get(key))
         return out
 
-    def _finish(self, out: Prepared, key: str, record: Any, parent: Any,
-                parent_key: str | None, t: Transformed, known: Any) -> None:
+    def _finish(
+        self,
+        out: Prepared,
+        key: str,
+        record: Any,
+        parent: Any,
+        parent_key: str | None,
+        t: Transformed,
+        known: Any,
+    ) -> None:
         line_refs = [r for r in t.refs if r[2].entity == ORDER_LINES]
         for container, slot, _ in line_refs:
             container[slot] = STAND_IN_ID
@@ -127,17 +140,22 @@ class Preparer:
         for container, slot, ref in line_refs:
             container[slot] = ref
         if errors:
-            out.quarantined.append(Parked(key, [f"schema {e}" for e in errors], record,
-                                          parent, "validate"))
+            out.quarantined.append(
+                Parked(key, [f"schema {e}" for e in errors], record, parent, "validate")
+            )
             return
         digest = payload_hash(t.payload)
         if known is not None and known[1] == digest:
             out.unchanged.append(key)
             return
-        aliases = [(name, str(v)) for name, expr in self.aliases.items()
-                   if (v := expr.search(record)) is not None]
-        out.ready.append(Ready(key, record, parent, t.payload, digest, known, line_refs,
-                               aliases, parent_key))
+        aliases = [
+            (name, str(v))
+            for name, expr in self.aliases.items()
+            if (v := expr.search(record)) is not None
+        ]
+        out.ready.append(
+            Ready(key, record, parent, t.payload, digest, known, line_refs, aliases, parent_key)
+        )
 
     def _resolve(self, transformed: list[Transformed]) -> list[list[LookupRef]]:
         """Resolve every lookup of the batch with one query per (entity, alias)."""
@@ -149,8 +167,9 @@ class Preparer:
         found: dict[tuple[str, str | None], dict[str, int]] = {}
         for (entity, via), keys in wanted.items():
             if via is None:
-                found[(entity, via)] = {k: v[0] for k, v in
-                                        self.state.lookup(entity, sorted(keys)).items()}
+                found[(entity, via)] = {
+                    k: v[0] for k, v in self.state.lookup(entity, sorted(keys)).items()
+                }
             else:
                 found[(entity, via)] = self.state.lookup_alias(entity, via, sorted(keys))
         missing: list[list[LookupRef]] = []

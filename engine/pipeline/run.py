@@ -76,8 +76,12 @@ class RunSummary:
         return sum(s.quarantined + s.held for s in self.entities)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "dry_run": self.dry_run, "outstanding": self.outstanding,
-                "entities": [s.as_dict() for s in self.entities]}
+        return {
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            "outstanding": self.outstanding,
+            "entities": [s.as_dict() for s in self.entities],
+        }
 
 
 Progress = Callable[[EntityStats], None]
@@ -86,8 +90,15 @@ Progress = Callable[[EntityStats], None]
 class Runner:
     """One run of one mapping. The client is a LoopClient (or None for a dry run)."""
 
-    def __init__(self, compiled: CompiledMapping, state: State, connector: Connector,
-                 client: Any, options: RunOptions, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        compiled: CompiledMapping,
+        state: State,
+        connector: Connector,
+        client: Any,
+        options: RunOptions,
+        progress: Progress | None = None,
+    ) -> None:
         self.compiled, self.state, self.connector = compiled, state, connector
         self.client, self.options = client, options
         self.progress = progress or (lambda stats: None)
@@ -95,9 +106,11 @@ class Runner:
         self.run_id: int | None = None
         # --dry-run: what would be in Loop by now, so later entities' lookups resolve.
         self.would_sync: dict[tuple[str, str | None], set[str]] = {}
-        self.looked_up = {(spec["lookup"], spec.get("via"))
-                          for e in compiled.entities.values()
-                          for _, spec in lookups_in(e.entity.map, ())}
+        self.looked_up = {
+            (spec["lookup"], spec.get("via"))
+            for e in compiled.entities.values()
+            for _, spec in lookups_in(e.entity.map, ())
+        }
 
     def run(self) -> RunSummary:
         if not self.options.dry_run:
@@ -118,13 +131,14 @@ class Runner:
                 row = still.get(stats.entity, {})
                 stats.quarantined, stats.held = row.get("quarantined", 0), row.get("held", 0)
             counts = self.state.counts()
-            summary.outstanding = sum(counts.get(s.entity, {}).get("quarantined", 0)
-                                      + counts.get(s.entity, {}).get("held", 0)
-                                      for s in summary.entities)
+            summary.outstanding = sum(
+                counts.get(s.entity, {}).get("quarantined", 0)
+                + counts.get(s.entity, {}).get("held", 0)
+                for s in summary.entities
+            )
             status = "parked" if summary.parked else "ok"
             self.state.finish_run(self.run_id, status, summary.as_dict())
         return summary
-
 
     # -- one source entity (and its children) -----------------------------------------------
     def _entity(self, name: str) -> list[EntityStats]:
@@ -148,8 +162,9 @@ class Runner:
     def _pages(self, name: str) -> Iterator[tuple[list[Any], str | None, int | None]]:
         entity = self.compiled.entities[name].entity
         cursor = None if self.options.full_refresh else self.state.cursor(name)
-        request = ExtractRequest(name, entity.extract, cursor, self.compiled.mapping.base_dir,
-                                 self.options.limit)
+        request = ExtractRequest(
+            name, entity.extract, cursor, self.compiled.mapping.base_dir, self.options.limit
+        )
         seen = 0
         pages = self.connector.extract(request)
         if self.connector.prefetch:
@@ -165,26 +180,42 @@ class Runner:
             if self.options.limit is not None and seen >= self.options.limit:
                 return
 
-    def _page(self, name: str, records: list[Any], cursor: str | None, stats: EntityStats,
-              child: CompiledEntity | None, child_stats: EntityStats | None) -> None:
+    def _page(
+        self,
+        name: str,
+        records: list[Any],
+        cursor: str | None,
+        stats: EntityStats,
+        child: CompiledEntity | None,
+        child_stats: EntityStats | None,
+    ) -> None:
         if records and self.run_id is not None:
             self.state.stage_raw(name, ((_raw_key(r), r, None) for r in records), self.run_id)
         # The cursor is written in the same transaction as the page's last batch (the children's
         # when there are any): it moves only with the records before it.
         has_children = child is not None and child_stats is not None and bool(records)
         parent_cursor = None if has_children else cursor
-        live, keys = self._batch(name, [(r, None, None) for r in records], stats,
-                                 cursor=(name, parent_cursor))
+        live, keys = self._batch(
+            name, [(r, None, None) for r in records], stats, cursor=(name, parent_cursor)
+        )
         if child is not None and child_stats is not None and has_children:
-            items: list[Item] = [(item, r, key) for r in records
-                                 if (key := keys.get(id(r))) is not None
-                                 for item in child.items(r)]
+            items: list[Item] = [
+                (item, r, key)
+                for r in records
+                if (key := keys.get(id(r))) is not None
+                for item in child.items(r)
+            ]
             child_stats.extracted += len(items)
             self._batch(child.entity.name, items, child_stats, live, cursor=(name, cursor))
 
-    def _batch(self, name: str, items: list[Item], stats: EntityStats,
-               live_parents: set[str] | None = None,
-               cursor: tuple[str, str | None] | None = None) -> tuple[set[str], dict[int, str]]:
+    def _batch(
+        self,
+        name: str,
+        items: list[Item],
+        stats: EntityStats,
+        live_parents: set[str] | None = None,
+        cursor: tuple[str, str | None] | None = None,
+    ) -> tuple[set[str], dict[int, str]]:
         """Prepare, load and commit one batch (and the cursor, when given); returns the keys
         now in Loop, and each source record's key (by identity)."""
         if not items:
@@ -213,8 +244,14 @@ class Runner:
             live |= {r.key for r in prepared.ready}
         return live, prepared.keys
 
-    def _record(self, name: str, prepared: Prepared, loaded: Loaded, stats: EntityStats,
-                cursor: tuple[str, str | None] | None = None) -> None:
+    def _record(
+        self,
+        name: str,
+        prepared: Prepared,
+        loaded: Loaded,
+        stats: EntityStats,
+        cursor: tuple[str, str | None] | None = None,
+    ) -> None:
         quarantined = prepared.quarantined + loaded.quarantined
         held = prepared.held + loaded.held
         stats.unchanged += len(prepared.unchanged)
@@ -224,8 +261,14 @@ class Runner:
         stats.held += len(held)
         if self.options.dry_run or self.run_id is None:
             return
-        outcome = BatchOutcome(name, synced=loaded.synced, aliases=loaded.aliases,
-                               quarantined=quarantined, held=held, settled=prepared.unchanged)
+        outcome = BatchOutcome(
+            name,
+            synced=loaded.synced,
+            aliases=loaded.aliases,
+            quarantined=quarantined,
+            held=held,
+            settled=prepared.unchanged,
+        )
         if cursor is not None and cursor[1] is not None:
             outcome.cursor_entity, outcome.cursor = cursor
         self.state.commit(outcome, self.run_id)
@@ -246,8 +289,13 @@ class Runner:
         entity = self.compiled.entities[name]
         return record_key(entity, entity.transform(record), record)
 
-    def _retry_parked(self, name: str, stats: EntityStats, child: CompiledEntity | None,
-                      child_stats: EntityStats | None) -> None:
+    def _retry_parked(
+        self,
+        name: str,
+        stats: EntityStats,
+        child: CompiledEntity | None,
+        child_stats: EntityStats | None,
+    ) -> None:
         tables = ["held", "quarantine"] if self.options.replay else ["held"]
         for table in tables:
             rows = self.state.parked(table, name)
@@ -255,9 +303,14 @@ class Runner:
             if child is not None and child_stats is not None:
                 rows = self.state.parked(table, child.entity.name)
                 items: list[Item] = [
-                    (r["record"], r["parent"], self._parent_key(name, r["parent"])) for r in rows]
-                self._batch(child.entity.name, items, child_stats,
-                            set(self.state.lookup(name, [i[2] for i in items if i[2]])))
+                    (r["record"], r["parent"], self._parent_key(name, r["parent"])) for r in rows
+                ]
+                self._batch(
+                    child.entity.name,
+                    items,
+                    child_stats,
+                    set(self.state.lookup(name, [i[2] for i in items if i[2]])),
+                )
 
     def _requests(self) -> tuple[int, int]:
         if self.client is None:
@@ -274,9 +327,13 @@ def source_entities(compiled: CompiledMapping, names: Iterable[str] = ()) -> lis
         parent = compiled.entities[name].entity.parent
         if parent:
             wanted.add(parent)
-    return [n for n in compiled.mapping.order
-            if compiled.entities[n].entity.enabled and compiled.entities[n].entity.parent is None
-            and (not wanted or n in wanted)]
+    return [
+        n
+        for n in compiled.mapping.order
+        if compiled.entities[n].entity.enabled
+        and compiled.entities[n].entity.parent is None
+        and (not wanted or n in wanted)
+    ]
 
 
 def _hold_orphans(prepared: Prepared, live_parents: set[str], entity: CompiledEntity) -> None:

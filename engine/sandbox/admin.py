@@ -114,4 +114,3 @@ def apply_knobs(sb: Sandbox, changes: Any) -> None:
         sb.rng.seed(merged.seed)
     for knob in KNOBS:
         setattr(sb.config, knob, getattr(merged, knob))
-

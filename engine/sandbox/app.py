@@ -167,8 +167,13 @@ class SandboxGate:
         return None
 
     def _log(
-        self, seq: int, received_at: datetime, scope: Scope, body: bytes,
-        outcome: dict[str, Any], elapsed: float,
+        self,
+        seq: int,
+        received_at: datetime,
+        scope: Scope,
+        body: bytes,
+        outcome: dict[str, Any],
+        elapsed: float,
     ) -> None:
         headers: dict[str, str] = {}
         for raw_name, raw_value in scope["headers"]:
@@ -178,9 +183,16 @@ class SandboxGate:
                 headers[name] = f"{headers[name]}, {value}" if name in headers else value
         status = None if outcome["fault"] == "dropped" else outcome["status"]
         row = [
-            seq, received_at, scope["method"], scope["path"],
-            scope["query_string"].decode("latin-1"), json.dumps(headers), body,
-            status, outcome["fault"], elapsed * 1000,
+            seq,
+            received_at,
+            scope["method"],
+            scope["path"],
+            scope["query_string"].decode("latin-1"),
+            json.dumps(headers),
+            body,
+            status,
+            outcome["fault"],
+            elapsed * 1000,
         ]
         with self.sb.lock:
             self.sb.db.execute(

@@ -19,32 +19,75 @@ def _rate(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.group(invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--db", "db_path", default=":memory:", show_default=True,
-              help="DuckDB file for the sandbox state (survives restarts), or :memory:.")
-@click.option("--api-key", "api_keys", multiple=True, metavar="KEY",
-              help=f"Accepted X-Authorization key; repeatable. [default: {DEFAULT_API_KEY}]")
-@click.option("--webhook-secret", envvar="LOOP_WEBHOOK_SECRET", show_envvar=True,
-              default="sandbox-webhook-secret", show_default=False,
-              help="Secret that signs webhook deliveries (never printed).")
-@click.option("--rate-limit", default="300/min", show_default=True, callback=_rate,
-              help="Requests per API key, as N/s, N/min or N/hour; 0/min disables it.")
-@click.option("--fail-rate", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
-              help="Share of API requests that fail (half 500s, half dropped connections).")
-@click.option("--latency-ms", default=0, show_default=True, type=click.IntRange(min=0),
-              help="Delay added to every API request.")
+@click.option(
+    "--db",
+    "db_path",
+    default=":memory:",
+    show_default=True,
+    help="DuckDB file for the sandbox state (survives restarts), or :memory:.",
+)
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    metavar="KEY",
+    help=f"Accepted X-Authorization key; repeatable. [default: {DEFAULT_API_KEY}]",
+)
+@click.option(
+    "--webhook-secret",
+    envvar="LOOP_WEBHOOK_SECRET",
+    show_envvar=True,
+    default="sandbox-webhook-secret",
+    show_default=False,
+    help="Secret that signs webhook deliveries (never printed).",
+)
+@click.option(
+    "--rate-limit",
+    default="300/min",
+    show_default=True,
+    callback=_rate,
+    help="Requests per API key, as N/s, N/min or N/hour; 0/min disables it.",
+)
+@click.option(
+    "--fail-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="Share of API requests that fail (half 500s, half dropped connections).",
+)
+@click.option(
+    "--latency-ms",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Delay added to every API request.",
+)
 @click.option("--seed", type=int, default=None, help="Seed that makes fault injection repeatable.")
 @click.pass_context
 def sandbox(
-    ctx: click.Context, host: str, port: int, db_path: str, api_keys: tuple[str, ...],
-    webhook_secret: str, rate_limit: str, fail_rate: float, latency_ms: int, seed: int | None,
+    ctx: click.Context,
+    host: str,
+    port: int,
+    db_path: str,
+    api_keys: tuple[str, ...],
+    webhook_secret: str,
+    rate_limit: str,
+    fail_rate: float,
+    latency_ms: int,
+    seed: int | None,
 ) -> None:
     """Run a local emulator of Loop's API (commerce data, returns, webhooks).
 
     Without a subcommand it serves until interrupted; the admin API is under /_sandbox.
     """
     config = SandboxConfig(
-        db_path=db_path, api_keys=api_keys or (DEFAULT_API_KEY,), webhook_secret=webhook_secret,
-        rate_limit=rate_limit, fail_rate=fail_rate, latency_ms=latency_ms, seed=seed,
+        db_path=db_path,
+        api_keys=api_keys or (DEFAULT_API_KEY,),
+        webhook_secret=webhook_secret,
+        rate_limit=rate_limit,
+        fail_rate=fail_rate,
+        latency_ms=latency_ms,
+        seed=seed,
     )
     base = f"http://{host}:{port}"
     # Subcommands (e.g. `etl sandbox return ...`) find the settings and the URL here.

@@ -55,17 +55,32 @@ def return_group() -> None:
 @click.option("--url", default=None, help=f"Sandbox base URL. [default: {DEFAULT_URL}]")
 @click.option("--order-id", type=int, default=None, help="The order's Loop id.")
 @click.option("--order-external-id", default=None, help="The order's external_id.")
-@click.option("--line", "lines", multiple=True, required=True,
-              metavar="LINE_ID[:OUTCOME[:VARIANT_ID]]",
-              help="An order line (Loop id) to return; repeatable. Outcome refund (default), "
-                   "exchange (then the exchange variant's Loop id) or store_credit.")
+@click.option(
+    "--line",
+    "lines",
+    multiple=True,
+    required=True,
+    metavar="LINE_ID[:OUTCOME[:VARIANT_ID]]",
+    help="An order line (Loop id) to return; repeatable. Outcome refund (default), "
+    "exchange (then the exchange variant's Loop id) or store_credit.",
+)
 @click.option("--reason", default=None, help="Return reason for every line.")
-@click.option("--state", type=click.Choice(["open", "review", "closed", "cancelled", "expired"]),
-              default="open", show_default=True)
+@click.option(
+    "--state",
+    type=click.Choice(["open", "review", "closed", "cancelled", "expired"]),
+    default="open",
+    show_default=True,
+)
 @click.pass_context
-def create(ctx: click.Context, url: str | None, order_id: int | None,
-           order_external_id: str | None, lines: tuple[str, ...], reason: str | None,
-           state: str) -> None:
+def create(
+    ctx: click.Context,
+    url: str | None,
+    order_id: int | None,
+    order_external_id: str | None,
+    lines: tuple[str, ...],
+    reason: str | None,
+    state: str,
+) -> None:
     """Create a return on a synced order and print its id."""
     if (order_id is None) == (order_external_id is None):
         raise click.UsageError("give exactly one of --order-id and --order-external-id")
@@ -92,5 +107,7 @@ def list_returns(ctx: click.Context, url: str | None, as_json: bool) -> None:
         click.echo(json.dumps(found, indent=2))
         return
     for item in found:
-        click.echo(f"{item['id']}\t{item['state']}\t{item['order_name']}\t{item['outcome']}\t"
-                   f"{item['total']} {item['currency']}")
+        click.echo(
+            f"{item['id']}\t{item['state']}\t{item['order_name']}\t{item['outcome']}\t"
+            f"{item['total']} {item['currency']}"
+        )

@@ -89,7 +89,10 @@ def laravel_field(issue: ValidationIssue) -> tuple[str, str]:
 
 
 def validate(
-    schema: str, payload: dict[str, Any], *, partial: bool = False,
+    schema: str,
+    payload: dict[str, Any],
+    *,
+    partial: bool = False,
     optional: frozenset[str] = frozenset(),
 ) -> None:
     """422 naming every bad field. `partial` (updates) forgives every missing top-level field,
@@ -160,7 +163,10 @@ class Store:
         return [dict(json.loads(r[0])) for r in rows]
 
     def put(
-        self, kind: str, body: dict[str, Any], parent_id: int | None = None,
+        self,
+        kind: str,
+        body: dict[str, Any],
+        parent_id: int | None = None,
         key: str | None = None,
     ) -> None:
         """Insert or replace the record with body["id"]; seq keeps creation order. `key` is
@@ -170,8 +176,14 @@ class Store:
             "INSERT INTO commerce_records VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (kind, id) DO UPDATE SET external_id = excluded.external_id,"
             " parent_id = excluded.parent_id, body = excluded.body",
-            [kind, body["id"], None if external is None else str(external), parent_id,
-             json.dumps(body), body["id"]],
+            [
+                kind,
+                body["id"],
+                None if external is None else str(external),
+                parent_id,
+                json.dumps(body),
+                body["id"],
+            ],
         )
 
     def delete(self, kind: str, loop_id: int) -> None:
@@ -228,8 +240,12 @@ def page_params(request: Request) -> tuple[int, bool, tuple[int, str] | None]:
 
 
 def list_page(
-    request: Request, store: Store, kind: str, plural: str,
-    where: list[str], params: list[Any],
+    request: Request,
+    store: Store,
+    kind: str,
+    plural: str,
+    where: list[str],
+    params: list[Any],
 ) -> dict[str, Any]:
     """One page of records of a kind matching `where`, with full next/previous page URLs."""
     limit, ascending, cursor = page_params(request)
@@ -266,9 +282,7 @@ def _page_url(request: Request, cursor: str) -> str:
     return str(request.url.replace(query=urlencode([*items, ("cursor", cursor)])))
 
 
-def list_filters(
-    request: Request, columns: dict[str, str]
-) -> tuple[list[str], list[Any]]:
+def list_filters(request: Request, columns: dict[str, str]) -> tuple[list[str], list[Any]]:
     """SQL conditions for the documented list filters: `external_id`, `external_ids[]` and
     exact matches on body fields (`columns`: query name -> JSON path)."""
     query = request.query_params

@@ -32,11 +32,32 @@ PROFILE = ("first_name", "last_name", "email", "phone")
 # created_at became required in 2026-10; older versions (and the v1 alias) accept it missing.
 OPTIONAL_BY_VERSION = {"2026-07": frozenset({"created_at"}), "v1": frozenset({"created_at"})}
 ORDER_DEFAULTS: Body = dict.fromkeys(
-    ("external_id", "name", "secondary_identifier", "source", "channel", "customer",
-     "shipping_address", "billing_address", "taxes_included", "total_price", "total_discounts",
-     "total_taxes", "total_shipping", "created_at", "updated_at")
-) | {"status": "unknown", "order_discounts": [], "shipping_lines": [], "tags": [],
-     "line_items": [], "fulfillments": [], "refunds": []}
+    (
+        "external_id",
+        "name",
+        "secondary_identifier",
+        "source",
+        "channel",
+        "customer",
+        "shipping_address",
+        "billing_address",
+        "taxes_included",
+        "total_price",
+        "total_discounts",
+        "total_taxes",
+        "total_shipping",
+        "created_at",
+        "updated_at",
+    )
+) | {
+    "status": "unknown",
+    "order_discounts": [],
+    "shipping_lines": [],
+    "tags": [],
+    "line_items": [],
+    "fulfillments": [],
+    "refunds": [],
+}
 
 
 def order_customer(store: Store, ref: Body, errors: Errors) -> Body | None:
@@ -54,16 +75,20 @@ def order_customer(store: Store, ref: Body, errors: Errors) -> Body | None:
             ]
             return None
         if found is None:
-            found = {"id": store.new_ids(1)[0], **CUSTOMER_DEFAULTS,
-                     "external_id": ref["external_id"]}
+            found = {
+                "id": store.new_ids(1)[0],
+                **CUSTOMER_DEFAULTS,
+                "external_id": ref["external_id"],
+            }
         if given:
             found.update(given)
             store.put("customer", found)
     return None if found is None else summary(found, *PROFILE)
 
 
-def order_lines(store: Store, lines: list[Body], existing: Body | None, update: bool,
-                errors: Errors) -> list[Body]:
+def order_lines(
+    store: Store, lines: list[Body], existing: Body | None, update: bool, errors: Errors
+) -> list[Body]:
     """Lines with Loop ids: a line keeps its id across upserts, matched by external_id (or
     named by id on update); references to products and variants must resolve."""
     old = (existing or {}).get("line_items") or []
@@ -85,11 +110,13 @@ def order_lines(store: Store, lines: list[Body], existing: Body | None, update: 
         product = resolve(store, "product", line.get("product"), f"{at}.product", errors)
         variant = None
         if line.get("product_variant") is not None:
-            variant = resolve(store, "variant", line["product_variant"],
-                              f"{at}.product_variant", errors)
+            variant = resolve(
+                store, "variant", line["product_variant"], f"{at}.product_variant", errors
+            )
         if product and variant and variant["product"]["id"] != product["id"]:
-            errors[f"{at}.product_variant"] = [f"The {at}.product_variant is not a variant of "
-                                               f"{at}.product."]
+            errors[f"{at}.product_variant"] = [
+                f"The {at}.product_variant is not a variant of {at}.product."
+            ]
         body = {**line, "id": line_id}
         body["product"] = summary(product) if product else line.get("product")
         if variant:
@@ -98,10 +125,14 @@ def order_lines(store: Store, lines: list[Body], existing: Body | None, update: 
     return out
 
 
-def order_fulfillments(store: Store, items: list[Body], existing: Body | None,
-                       line_externals: set[str], errors: Errors) -> list[Body]:
-    old = {f["external_id"]: f["id"] for f in (existing or {}).get("fulfillments") or []
-           if f.get("external_id")}
+def order_fulfillments(
+    store: Store, items: list[Body], existing: Body | None, line_externals: set[str], errors: Errors
+) -> list[Body]:
+    old = {
+        f["external_id"]: f["id"]
+        for f in (existing or {}).get("fulfillments") or []
+        if f.get("external_id")
+    }
     fresh = iter(store.new_ids(len(items)))
     out = []
     for i, item in enumerate(items):
@@ -119,8 +150,9 @@ def order_fulfillments(store: Store, items: list[Body], existing: Body | None,
     return out
 
 
-def order_refunds(store: Store, refunds: list[Body], existing: Body | None,
-                  line_ids: set[int], errors: Errors) -> list[Body]:
+def order_refunds(
+    store: Store, refunds: list[Body], existing: Body | None, line_ids: set[int], errors: Errors
+) -> list[Body]:
     """Write-once: a known external_id is ignored (even when changed), a new one or a null
     external_id appends, and refunds not sent are kept."""
     kept = list((existing or {}).get("refunds") or [])
@@ -156,10 +188,10 @@ def build_order(store: Store, payload: Body, existing: Body | None, update: bool
     line_externals = {li["external_id"] for li in body["line_items"] if li.get("external_id")}
     if "fulfillments" in payload:
         body["fulfillments"] = order_fulfillments(
-            store, payload["fulfillments"], existing, line_externals, errors)
+            store, payload["fulfillments"], existing, line_externals, errors
+        )
     line_ids = {li["id"] for li in body["line_items"]}
-    body["refunds"] = order_refunds(store, payload.get("refunds") or [], existing, line_ids,
-                                    errors)
+    body["refunds"] = order_refunds(store, payload.get("refunds") or [], existing, line_ids, errors)
     if errors:
         raise unprocessable(errors)
     body["created_at"] = body.get("created_at") or now()

@@ -62,7 +62,9 @@ class Kind:
         return self.kind.capitalize()
 
 
-def base_body(store: Store, kind: str, payload: Body, existing: Body | None, defaults: Body) -> Body:
+def base_body(
+    store: Store, kind: str, payload: Body, existing: Body | None, defaults: Body
+) -> Body:
     """existing (or defaults with a new id) with the payload's fields laid over it."""
     body = dict(existing) if existing else {"id": store.new_ids(1)[0], **defaults}
     body.update({k: v for k, v in payload.items() if k != "id"})
@@ -96,7 +98,8 @@ def refresh_product(store: Store, product_id: int) -> None:
     if product is None:
         return
     collections = [
-        summary(c, "name") for c in store.where("collection", "TRUE", [])
+        summary(c, "name")
+        for c in store.where("collection", "TRUE", [])
         if any(p.get("id") == product_id for p in c.get("products") or [])
     ]
     variants = store.where("variant", "parent_id = ?", [product_id])
@@ -122,8 +125,11 @@ def refresh_variant(store: Store, variant_id: int) -> None:
     if product is not None:
         variant["product"] = summary(product, "sku", "name")
     variant["inventories"] = [
-        {"id": inv["id"], "available_count": inv["available_count"],
-         "location": summary(inv["location"][0], "name")}
+        {
+            "id": inv["id"],
+            "available_count": inv["available_count"],
+            "location": summary(inv["location"][0], "name"),
+        }
         for inv in store.where("inventory", "parent_id = ?", [variant_id])
     ]
     store.put("variant", variant, parent_id=variant["product"]["id"])
@@ -131,7 +137,8 @@ def refresh_variant(store: Store, variant_id: int) -> None:
 
 def _collections_with(store: Store, product_id: int) -> list[Body]:
     return [
-        c for c in store.where("collection", "TRUE", [])
+        c
+        for c in store.where("collection", "TRUE", [])
         if any(p.get("id") == product_id for p in c.get("products") or [])
     ]
 
@@ -139,8 +146,20 @@ def _collections_with(store: Store, product_id: int) -> list[Body]:
 # --- products -----------------------------------------------------------------------------
 
 PRODUCT_DEFAULTS: Body = dict.fromkeys(
-    ("external_id", "channel", "sku", "name", "weight_grams", "barcode", "description", "type",
-     "vendor", "price", "source", "default_variant_id")
+    (
+        "external_id",
+        "channel",
+        "sku",
+        "name",
+        "weight_grams",
+        "barcode",
+        "description",
+        "type",
+        "vendor",
+        "price",
+        "source",
+        "default_variant_id",
+    )
 ) | {"collections": [], "options": [], "images": [], "tags": []}
 
 
@@ -180,9 +199,7 @@ def variant_deleted(store: Store, body: Body) -> None:
 CUSTOMER_DEFAULTS: Body = dict.fromkeys(
     ("external_id", "channel", "first_name", "last_name", "email", "phone")
 ) | {"tags": []}
-LOCATION_DEFAULTS: Body = dict.fromkeys(
-    ("external_id", "channel", "name", "status", "address")
-)
+LOCATION_DEFAULTS: Body = dict.fromkeys(("external_id", "channel", "name", "status", "address"))
 
 
 def build_customer(store: Store, payload: Body, existing: Body | None) -> Body:
@@ -213,8 +230,13 @@ def location_deleted(store: Store, body: Body) -> None:
 
 def build_collection(store: Store, payload: Body, existing: Body | None) -> Body:
     previous = [p["id"] for p in (existing or {}).get("products") or []]
-    body = base_body(store, "collection", payload, existing, {"external_id": None,
-                     "channel": None, "name": None, "products": []})
+    body = base_body(
+        store,
+        "collection",
+        payload,
+        existing,
+        {"external_id": None, "channel": None, "name": None, "products": []},
+    )
     if "products" in payload:
         errors: Errors = {}
         products = [
@@ -241,12 +263,14 @@ def collection_deleted(store: Store, body: Body) -> None:
         refresh_product(store, product["id"])
 
 
-PRODUCTS = Kind("product", "products", build_product, {"barcode": "$.barcode"},
-                product_written, product_deleted)
+PRODUCTS = Kind(
+    "product", "products", build_product, {"barcode": "$.barcode"}, product_written, product_deleted
+)
 CUSTOMERS = Kind("customer", "customers", build_customer, {"email": "$.email"})
 LOCATIONS = Kind("location", "locations", build_location, {}, location_written, location_deleted)
-COLLECTIONS = Kind("collection", "collections", build_collection, {},
-                   collection_written, collection_deleted)
+COLLECTIONS = Kind(
+    "collection", "collections", build_collection, {}, collection_written, collection_deleted
+)
 
 
 def collection_product_routes(sb: Sandbox) -> list[BaseRoute]:
@@ -277,8 +301,15 @@ def collection_product_routes(sb: Sandbox) -> list[BaseRoute]:
 # --- the generic handlers -----------------------------------------------------------------
 
 
-def save(sb: Sandbox, kind: Kind, payload: Body, target: Callable[[Store], Body | None],
-         *, create_only: bool = False, partial: bool = False) -> Body:
+def save(
+    sb: Sandbox,
+    kind: Kind,
+    payload: Body,
+    target: Callable[[Store], Body | None],
+    *,
+    create_only: bool = False,
+    partial: bool = False,
+) -> Body:
     """Validate, build and store one record inside one transaction; the stored body."""
     validate(kind.kind, payload, partial=partial)
     with sb.transaction() as db:
@@ -321,8 +352,12 @@ def resource_routes(sb: Sandbox, kind: Kind) -> list[BaseRoute]:
             body = save(sb, kind, payload, lambda store: None, create_only=True)
             return loop_json(request, {kind.kind: body}, 201)
         external = payload.get("external_id")
-        body = save(sb, kind, payload, lambda store: None if external is None
-                    else store.by_external(kind.kind, str(external)))
+        body = save(
+            sb,
+            kind,
+            payload,
+            lambda store: None if external is None else store.by_external(kind.kind, str(external)),
+        )
         return loop_json(request, {kind.kind: body})
 
     @endpoint

@@ -34,8 +34,17 @@ from engine.sandbox.core import Sandbox, loop_json
 
 Body = dict[str, Any]
 VARIANT_DEFAULTS: Body = dict.fromkeys(
-    ("external_id", "sku", "name", "weight_grams", "barcode", "price", "taxable", "dimensions",
-     "logistics_information")
+    (
+        "external_id",
+        "sku",
+        "name",
+        "weight_grams",
+        "barcode",
+        "price",
+        "taxable",
+        "dimensions",
+        "logistics_information",
+    )
 ) | {"images": [], "options": [], "inventories": []}
 
 
@@ -125,26 +134,38 @@ def variant_routes(sb: Sandbox) -> list[BaseRoute]:
         return loop_json(request, {"product_variant": found})
 
     return [
-        Route("/products/external/{product_external_id}/product-variants", variants,
-              methods=["PUT"]),
+        Route(
+            "/products/external/{product_external_id}/product-variants", variants, methods=["PUT"]
+        ),
         Route("/products/{pid}/product-variants", variants, methods=["GET", "POST", "PUT"]),
-        Route("/products/{pid}/product-variants/{vid}", variant,
-              methods=["GET", "PATCH", "DELETE"]),
+        Route(
+            "/products/{pid}/product-variants/{vid}", variant, methods=["GET", "PATCH", "DELETE"]
+        ),
     ]
 
 
 def _list_variants(sb: Sandbox, request: Request) -> Body:
     where, params = list_filters(request, {"barcode": "$.barcode", "sku": "$.sku"})
-    ids = [as_id(part) for value in request.query_params.getlist("ids") +
-           request.query_params.getlist("ids[]") for part in value.split(",") if part]
+    ids = [
+        as_id(part)
+        for value in request.query_params.getlist("ids") + request.query_params.getlist("ids[]")
+        for part in value.split(",")
+        if part
+    ]
     if ids:
         where.append(f"id IN ({', '.join('?' * len(ids))})")
         params.extend(i or 0 for i in ids)
     with sb.transaction() as db:
         store = Store(sb, db)
         product = _parent(request, store)
-        return list_page(request, store, "variant", "product_variants",
-                         ["parent_id = ?", *where], [product["id"], *params])
+        return list_page(
+            request,
+            store,
+            "variant",
+            "product_variants",
+            ["parent_id = ?", *where],
+            [product["id"], *params],
+        )
 
 
 # --- inventories --------------------------------------------------------------------------
@@ -170,8 +191,9 @@ def save_inventory(sb: Sandbox, request: Request, payload: Body) -> Body:
         store = Store(sb, db)
         variant, location, found = _inventory_keys(request, store)
         if found is not None and request.method == "POST":
-            raise field_error("product_variant_id",
-                              "An inventory for this variant and location already exists.")
+            raise field_error(
+                "product_variant_id", "An inventory for this variant and location already exists."
+            )
         body = {
             "id": found["id"] if found else store.new_ids(1)[0],
             "available_count": payload["available_count"],
@@ -187,8 +209,10 @@ def inventory_routes(sb: Sandbox) -> list[BaseRoute]:
     @endpoint
     async def listing(request: Request) -> Response:
         where, params = [], []
-        for name, sql in (("product_variant_id", "parent_id = ?"),
-                          ("location_id", "json_extract(body, '$.location[0].id') = ?")):
+        for name, sql in (
+            ("product_variant_id", "parent_id = ?"),
+            ("location_id", "json_extract(body, '$.location[0].id') = ?"),
+        ):
             if name in request.query_params:
                 value = as_id(request.query_params[name])
                 if value is None:
@@ -208,13 +232,20 @@ def inventory_routes(sb: Sandbox) -> list[BaseRoute]:
             store = Store(sb, db)
             variant, location, found = _inventory_keys(request, store)
             if found is None:
-                raise ApiError(404, {"errors": {"code": "NOT_FOUND",
-                                                "message": "Inventory not found."}})
+                raise ApiError(
+                    404, {"errors": {"code": "NOT_FOUND", "message": "Inventory not found."}}
+                )
             if request.method == "DELETE":
                 store.delete("inventory", found["id"])
                 refresh_variant(store, variant["id"])
-                return loop_json(request, {"product_variant_id": variant["id"],
-                                           "location_id": location["id"], "success": True})
+                return loop_json(
+                    request,
+                    {
+                        "product_variant_id": variant["id"],
+                        "location_id": location["id"],
+                        "success": True,
+                    },
+                )
         return loop_json(request, found)
 
     return [

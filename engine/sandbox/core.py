@@ -31,6 +31,8 @@ ID_BASE = 2**53 + 1_000_003
 UNAUTHORIZED_BODY = {
     "error": {"code": "401", "http_code": "GEN-UNAUTHORIZED", "message": "Unauthorized."}
 }
+
+
 def parse_rate(text: str) -> tuple[int, float]:
     """'300/min' -> (300, 60.0); '0/min' disables the limit. ValueError when malformed."""
     try:
@@ -159,8 +161,11 @@ def wants_string_ids(request: Request) -> bool:
 def _stringify_ids(value: Any) -> Any:
     if isinstance(value, dict):
         return {
-            k: (str(v) if isinstance(v, int) and not isinstance(v, bool) and _is_id_key(k)
-                else _stringify_ids(v))
+            k: (
+                str(v)
+                if isinstance(v, int) and not isinstance(v, bool) and _is_id_key(k)
+                else _stringify_ids(v)
+            )
             for k, v in value.items()
         }
     if isinstance(value, list):

@@ -145,12 +145,19 @@ def upsert_label(record: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]
     """Creates the return's label or applies `body` to it; returns the label."""
     stamp = now_sql()
     if not record["labels"]:
-        record["labels"].append({
-            "status": "new", "created_at": stamp, "updated_at": stamp,
-            "url": f"https://labels.sandbox.loop.test/{record['id']}.pdf", "rate": "0.00",
-            "carrier": "USPS", "service": "Ground", "tracking_number": f"SBX{record['id']}",
-            "line_items": [line["line_item_id"] for line in record["line_items"]],
-        })
+        record["labels"].append(
+            {
+                "status": "new",
+                "created_at": stamp,
+                "updated_at": stamp,
+                "url": f"https://labels.sandbox.loop.test/{record['id']}.pdf",
+                "rate": "0.00",
+                "carrier": "USPS",
+                "service": "Ground",
+                "tracking_number": f"SBX{record['id']}",
+                "line_items": [line["line_item_id"] for line in record["line_items"]],
+            }
+        )
     label: dict[str, Any] = record["labels"][-1]
     label.update({k: body[k] for k in LABEL_FIELDS if k in body})
     label["updated_at"] = stamp

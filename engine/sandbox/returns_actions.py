@@ -52,7 +52,9 @@ def ok(request: Request) -> Response:
 
 
 def not_found(request: Request) -> Response:
-    return loop_json(request, {"errors": {"code": "NOT_FOUND", "message": "Return not found."}}, 404)
+    return loop_json(
+        request, {"errors": {"code": "NOT_FOUND", "message": "Return not found."}}, 404
+    )
 
 
 def unprocessable(request: Request, message: str, code: str | None = None) -> Response:
@@ -66,7 +68,8 @@ def wrong_state(request: Request, record: dict[str, Any], action: str) -> Respon
     state = record["state"]
     if state == "review":
         return unprocessable(
-            request, f"Return {record['id']} is flagged for review and cannot be {action}.",
+            request,
+            f"Return {record['id']} is flagged for review and cannot be {action}.",
             "UNPROCESSABLE_FLAGGED_RETURN",
         )
     return unprocessable(
@@ -95,9 +98,15 @@ def finish_processing(sb: Sandbox, return_id: int, details: dict[str, Any]) -> N
         line["returned_at"] = stamp
     record["additional_details"] = {**record.get("additional_details", {}), **details}
     if record["refund"] and float(record["refund"]) > 0:
-        record["refunds"] = [{"gateway": "sandbox", "amount": record["refund"],
-                              "currency": record["currency"], "provider_refund_id": sb.new_id(),
-                              "provider": "sandbox"}]
+        record["refunds"] = [
+            {
+                "gateway": "sandbox",
+                "amount": record["refund"],
+                "currency": record["currency"],
+                "provider_refund_id": sb.new_id(),
+                "provider": "sandbox",
+            }
+        ]
     set_state(sb, record, "closed")
     if record.get("restock_webhooks", True) and getattr(sb.config, "restock_webhooks", True):
         location = restock_location(sb, int(record["order_id"]))
@@ -156,12 +165,19 @@ def action_routes(sb: Sandbox) -> list[BaseRoute]:
     return [
         Route("/warehouse/return/{id}/process", process, methods=["POST"]),
         Route("/warehouse/return/{id}/remove", remove_handler(sb), methods=["POST"]),
-        Route("/warehouse/return/{id}/flag", transition("flag", "review", "flagged"),
-              methods=["POST"]),
-        Route("/warehouse/return/{id}/cancel", transition("cancel", "cancelled", "cancelled"),
-              methods=["POST"]),
-        Route("/warehouse/return/{id}/close", transition("close", "closed", "closed"),
-              methods=["POST"]),
+        Route(
+            "/warehouse/return/{id}/flag", transition("flag", "review", "flagged"), methods=["POST"]
+        ),
+        Route(
+            "/warehouse/return/{id}/cancel",
+            transition("cancel", "cancelled", "cancelled"),
+            methods=["POST"],
+        ),
+        Route(
+            "/warehouse/return/{id}/close",
+            transition("close", "closed", "closed"),
+            methods=["POST"],
+        ),
         *note_routes(sb),
     ]
 
@@ -181,16 +197,25 @@ def remove_handler(sb: Sandbox) -> Any:
             return not_found(request)
         ids = _line_ids(request.query_params.get("line_item_id"))
         if ids is None:
-            return unprocessable(request, "The line_item_id query parameter is required "
-                                          "(comma-separated return line item ids).")
+            return unprocessable(
+                request,
+                "The line_item_id query parameter is required "
+                "(comma-separated return line item ids).",
+            )
         if record["state"] != "open":
-            return unprocessable(request, f"Return {record['id']} is {record['state']} and "
-                                          "cannot be modified.", "UNPROCESSABLE_RETURN")
+            return unprocessable(
+                request,
+                f"Return {record['id']} is {record['state']} and cannot be modified.",
+                "UNPROCESSABLE_RETURN",
+            )
         lines = {int(line["line_item_id"]): line for line in record["line_items"]}
         ok_ids = [i for i in ids if i in lines and lines[i]["outcome"] in REMOVABLE]
         if not ok_ids:
-            return unprocessable(request, "None of the line items qualify for removal: only "
-                                          "refund or store-credit items can be removed.")
+            return unprocessable(
+                request,
+                "None of the line items qualify for removal: only "
+                "refund or store-credit items can be removed.",
+            )
         if len(set(ok_ids)) != len(set(ids)):
             bad = ", ".join(str(i) for i in sorted(set(ids) - set(ok_ids)))
             return unprocessable(request, f"Not all line items qualify for removal: {bad}.")

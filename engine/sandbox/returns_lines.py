@@ -15,8 +15,18 @@ from engine.sandbox.core import Sandbox
 
 OUTCOMES = ("refund", "exchange", "store_credit")
 # ISO 4217 minor-unit exponents that are not 2.
-_DIGITS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "KWD": 3, "BHD": 3, "JOD": 3,
-           "OMR": 3, "TND": 3}
+_DIGITS = {
+    "JPY": 0,
+    "KRW": 0,
+    "VND": 0,
+    "CLP": 0,
+    "ISK": 0,
+    "KWD": 3,
+    "BHD": 3,
+    "JOD": 3,
+    "OMR": 3,
+    "TND": 3,
+}
 _FAILED_FULFILMENT = ("failure", "cancelled", "error")
 
 
@@ -27,7 +37,9 @@ def currency_digits(currency: str) -> int:
 def money(minor: Any, currency: str) -> str:
     """Minor units (3250) -> Loop's returns money, a decimal string ("32.50")."""
     digits = currency_digits(currency)
-    return str((Decimal(int(minor or 0)) / (Decimal(10) ** digits)).quantize(Decimal(1).scaleb(-digits)))
+    return str(
+        (Decimal(int(minor or 0)) / (Decimal(10) ** digits)).quantize(Decimal(1).scaleb(-digits))
+    )
 
 
 def order_currency(order: dict[str, Any]) -> str:
@@ -100,8 +112,11 @@ def build_lines(
 
 
 def _check_spec(
-    sb: Sandbox, spec: Any, order_lines: dict[int, dict[str, Any]],
-    available: dict[int, int], held: dict[int, int],
+    sb: Sandbox,
+    spec: Any,
+    order_lines: dict[int, dict[str, Any]],
+    available: dict[int, int],
+    held: dict[int, int],
 ) -> str | None:
     if not isinstance(spec, dict):
         return "must be an object"
@@ -144,26 +159,38 @@ def _return_line(
     discount = int((line.get("unit_discounts") or {}).get("amount") or 0)
     tax = sum(int((t.get("price") or {}).get("amount") or 0) for t in line.get("tax_lines") or [])
     outcome = spec.get("outcome", "refund")
-    price, disc, tax_s = (money(line["unit_price"]["amount"], currency), money(discount, currency),
-                          money(tax // quantity, currency))
+    price, disc, tax_s = (
+        money(line["unit_price"]["amount"], currency),
+        money(discount, currency),
+        money(tax // quantity, currency),
+    )
     refunded = outcome == "refund"
     return {
-        "line_item_id": sb.new_id(), "provider_line_item_id": int(line["id"]),
-        "product_id": product_id, "variant_id": variant_id,
+        "line_item_id": sb.new_id(),
+        "provider_line_item_id": int(line["id"]),
+        "product_id": product_id,
+        "variant_id": variant_id,
         "sku": variant.get("sku") or product.get("sku"),
         "title": product.get("name") or variant.get("name"),
         "variant_title": variant.get("name"),
         "image": next(iter(variant.get("images") or product.get("images") or []), None),
         "barcode": variant.get("barcode") or product.get("barcode"),
-        "price": price, "discount": disc, "tax": tax_s,
-        "refund": str(Decimal(price) - Decimal(disc) + Decimal(tax_s)) if refunded else money(0, currency),
+        "price": price,
+        "discount": disc,
+        "tax": tax_s,
+        "refund": str(Decimal(price) - Decimal(disc) + Decimal(tax_s))
+        if refunded
+        else money(0, currency),
         "refund_item": price if refunded else money(0, currency),
         "refund_tax": tax_s if refunded else money(0, currency),
-        "refund_shipping": money(0, currency), "refund_shipping_tax": money(0, currency),
+        "refund_shipping": money(0, currency),
+        "refund_shipping_tax": money(0, currency),
         "returned_at": None,
         "exchange_variant": int(spec["exchange_variant_id"]) if outcome == "exchange" else None,
-        "return_reason": spec.get("return_reason"), "parent_return_reason": None,
-        "return_comment": spec.get("return_comment"), "outcome": outcome,
+        "return_reason": spec.get("return_reason"),
+        "parent_return_reason": None,
+        "return_comment": spec.get("return_comment"),
+        "outcome": outcome,
     }
 
 
@@ -174,9 +201,16 @@ def _exchange(sb: Sandbox, order: dict[str, Any], variant_id: int) -> dict[str, 
     price = money((variant.get("price") or {}).get("amount"), currency)
     zero = money(0, currency)
     return {
-        "exchange_id": sb.new_id(), "product_id": product_id, "variant_id": variant_id,
-        "sku": variant.get("sku"), "title": variant.get("name"), "type": "regular",
-        "price": price, "discount": zero, "tax": zero, "total": price,
+        "exchange_id": sb.new_id(),
+        "product_id": product_id,
+        "variant_id": variant_id,
+        "sku": variant.get("sku"),
+        "title": variant.get("name"),
+        "type": "regular",
+        "price": price,
+        "discount": zero,
+        "tax": zero,
+        "total": price,
     }
 
 

@@ -155,7 +155,9 @@ def query_routes(sb: Sandbox) -> list[BaseRoute]:
     async def details(request: Request) -> Response:
         q = request.query_params
         if q.get("currency_type", "shop") not in ("shop", "presentment"):
-            errors = {"currency_type": ["The selected currency_type is invalid (shop, presentment)."]}
+            errors = {
+                "currency_type": ["The selected currency_type is invalid (shop, presentment)."]
+            }
             return error_json(request, 422, INVALID, errors)
         record = find_for_details(sb, q)
         if isinstance(record, dict) and "errors" in record:
@@ -194,7 +196,8 @@ def find_for_details(sb: Sandbox, q: Any) -> dict[str, Any] | None:
         with sb.lock:
             row = sb.db.execute(
                 "SELECT order_id FROM sandbox_returns WHERE order_name = ?"
-                " ORDER BY created_at DESC, id DESC LIMIT 1", [q["order_name"]],
+                " ORDER BY created_at DESC, id DESC LIMIT 1",
+                [q["order_name"]],
             ).fetchone()
         return None if row is None else returns_of_order(sb, int(row[0]))[0]
     return {"errors": {"return_id": ["One of return_id, order_id or order_name is required."]}}

@@ -137,8 +137,15 @@ def new_return(sb: Sandbox, spec: dict[str, Any]) -> dict[str, Any]:
     with sb.transaction() as db:
         db.execute(
             "INSERT INTO sandbox_returns VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [record["id"], order_id, record["order_name"], state, created, created,
-             json.dumps(record)],
+            [
+                record["id"],
+                order_id,
+                record["order_name"],
+                state,
+                created,
+                created,
+                json.dumps(record),
+            ],
         )
     return record
 
@@ -161,35 +168,50 @@ def _header(sb: Sandbox, order: dict[str, Any], state: str, created: str) -> dic
     address = order.get("shipping_address") or {}
     return_id = sb.new_id()
     return {
-        "id": return_id, "shop_id": shop_id(sb), "state": state,
-        "created_at": created, "updated_at": created, "edited_at": None,
-        "order_id": int(order["id"]), "order_name": order.get("name"),
+        "id": return_id,
+        "shop_id": shop_id(sb),
+        "state": state,
+        "created_at": created,
+        "updated_at": created,
+        "edited_at": None,
+        "order_id": int(order["id"]),
+        "order_name": order.get("name"),
         "order_number": str(order.get("name") or "").lstrip("#"),
         # On Loop Anywhere the "provider" is the integrator's platform: its id is external_id.
         "provider_order_id": order.get("external_id") or str(order["id"]),
         "provider_order_number": str(order.get("name") or "").lstrip("#"),
         "provider_order_external_id": order.get("external_id"),
         "provider_order_sales_channel": (order.get("channel") or {}).get("name")
-        if isinstance(order.get("channel"), dict) else order.get("channel"),
-        "customer": email, "customer_detail": detail,
+        if isinstance(order.get("channel"), dict)
+        else order.get("channel"),
+        "customer": email,
+        "customer_detail": detail,
         "address": _address(address, detail),
-        "currency": order_currency(order), "multi_currency": False,
+        "currency": order_currency(order),
+        "multi_currency": False,
         "currency_digits": currency_digits(order_currency(order)),
         "origin_country": address.get("country_code"),
         "origin_country_code": address.get("country_code"),
         "status_page_url": f"https://returns.sandbox.loop.test/returns/{return_id}",
-        "is_gift_return": False, "refunds": [], "labels": [], "destination_id": None,
+        "is_gift_return": False,
+        "refunds": [],
+        "labels": [],
+        "destination_id": None,
     }
 
 
 def _address(address: dict[str, Any], detail: dict[str, Any]) -> dict[str, Any]:
     name = " ".join(p for p in (detail.get("first_name"), detail.get("last_name")) if p)
     return {
-        "name": address.get("name") or name or None, "company": address.get("company"),
-        "address1": address.get("address1"), "address2": address.get("address2"),
-        "city": address.get("city"), "state": address.get("region"),
+        "name": address.get("name") or name or None,
+        "company": address.get("company"),
+        "address1": address.get("address1"),
+        "address2": address.get("address2"),
+        "city": address.get("city"),
+        "state": address.get("region"),
         "zip": None if address.get("postal_code") is None else str(address["postal_code"]),
-        "country": address.get("country_code"), "country_code": address.get("country_code"),
+        "country": address.get("country_code"),
+        "country_code": address.get("country_code"),
         "phone": detail.get("phone"),
     }
 
@@ -206,7 +228,10 @@ def _net(items: list[dict[str, Any]]) -> Decimal:
 def compute_totals(record: dict[str, Any]) -> None:
     """Fills the return's decimal-string totals and outcome from its lines and exchanges."""
     lines, exchanges = record["line_items"], record["exchanges"]
-    by = {o: [ln for ln in lines if ln["outcome"] == o] for o in ("refund", "exchange", "store_credit")}
+    by = {
+        o: [ln for ln in lines if ln["outcome"] == o]
+        for o in ("refund", "exchange", "store_credit")
+    }
     exchange_credit, exchange_total = _net(by["exchange"]), _sum(exchanges, "total")
     amounts = {
         "return_product_total": _sum(lines, "price"),
@@ -261,8 +286,11 @@ class Window:
 
 
 def query_returns(
-    sb: Sandbox, window: Window, after: tuple[str, int] | None = None,
-    before: tuple[str, int] | None = None, limit: int | None = None,
+    sb: Sandbox,
+    window: Window,
+    after: tuple[str, int] | None = None,
+    before: tuple[str, int] | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Returns in the window ordered by (column, id); keyset-paged by `after` or `before`."""
     col = "created_at" if window.column == "created_at" else "updated_at"
@@ -306,6 +334,7 @@ def notes_of(sb: Sandbox, return_id: int) -> list[dict[str, Any]]:
     with sb.lock:
         rows = sb.db.execute(
             "SELECT id, content, created_at FROM sandbox_return_notes WHERE return_id = ?"
-            " ORDER BY id", [return_id],
+            " ORDER BY id",
+            [return_id],
         ).fetchall()
     return [{"id": int(r[0]), "content": r[1], "created_at": r[2]} for r in rows]

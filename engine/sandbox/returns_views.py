@@ -12,28 +12,89 @@ from typing import Any
 from engine.sandbox.returns_store import parse_sql_time
 
 MONEY_KEYS = (
-    "return_product_total", "return_discount_total", "return_tax_total", "return_total",
-    "return_credit_total", "exchange_product_total", "exchange_discount_total",
-    "exchange_tax_total", "exchange_total", "exchange_credit_total", "gift_card",
-    "handling_fee", "refund", "upsell",
+    "return_product_total",
+    "return_discount_total",
+    "return_tax_total",
+    "return_total",
+    "return_credit_total",
+    "exchange_product_total",
+    "exchange_discount_total",
+    "exchange_tax_total",
+    "exchange_total",
+    "exchange_credit_total",
+    "gift_card",
+    "handling_fee",
+    "refund",
+    "upsell",
 )
 LIST_KEYS = (
-    "id", "state", "created_at", "updated_at", "edited_at", "total", "outcome", "order_id",
-    "order_name", "provider_order_id", "order_number", "provider_order_number", "customer",
-    "origin_country", "origin_country_code", "multi_currency", "currency", *MONEY_KEYS,
+    "id",
+    "state",
+    "created_at",
+    "updated_at",
+    "edited_at",
+    "total",
+    "outcome",
+    "order_id",
+    "order_name",
+    "provider_order_id",
+    "order_number",
+    "provider_order_number",
+    "customer",
+    "origin_country",
+    "origin_country_code",
+    "multi_currency",
+    "currency",
+    *MONEY_KEYS,
     "destination_id",
 )
 LINE_KEYS = (
-    "line_item_id", "provider_line_item_id", "product_id", "variant_id", "sku", "title", "price",
-    "discount", "tax", "refund", "refund_item", "refund_tax", "refund_shipping",
-    "refund_shipping_tax", "returned_at", "exchange_variant", "return_reason",
-    "parent_return_reason", "return_comment", "barcode", "outcome",
+    "line_item_id",
+    "provider_line_item_id",
+    "product_id",
+    "variant_id",
+    "sku",
+    "title",
+    "price",
+    "discount",
+    "tax",
+    "refund",
+    "refund_item",
+    "refund_tax",
+    "refund_shipping",
+    "refund_shipping_tax",
+    "returned_at",
+    "exchange_variant",
+    "return_reason",
+    "parent_return_reason",
+    "return_comment",
+    "barcode",
+    "outcome",
 )
 WEBHOOK_KEYS = (
-    "shop_id", "id", "state", "created_at", "updated_at", "edited_at", "total", "outcome",
-    "order_id", "order_name", "order_number", "provider_order_id", "provider_order_number",
-    "provider_order_external_id", "provider_order_sales_channel", "customer", "customer_detail",
-    "address", "currency", *MONEY_KEYS, "status_page_url", "is_gift_return", "refunds",
+    "shop_id",
+    "id",
+    "state",
+    "created_at",
+    "updated_at",
+    "edited_at",
+    "total",
+    "outcome",
+    "order_id",
+    "order_name",
+    "order_number",
+    "provider_order_id",
+    "provider_order_number",
+    "provider_order_external_id",
+    "provider_order_sales_channel",
+    "customer",
+    "customer_detail",
+    "address",
+    "currency",
+    *MONEY_KEYS,
+    "status_page_url",
+    "is_gift_return",
+    "refunds",
 )
 NA = "N/A"
 # Ids a line may lack (a product without variants); left out of webhooks rather than sent null.
@@ -94,7 +155,8 @@ def webhook_view(record: dict[str, Any], trigger: str) -> dict[str, Any]:
     for key in ("created_at", "updated_at", "edited_at"):
         out[key] = iso(out[key])
     out["labels"] = [
-        {**label, "updated_at": iso(label.get("updated_at"))} for label in record.get("labels") or []
+        {**label, "updated_at": iso(label.get("updated_at"))}
+        for label in record.get("labels") or []
     ]
     out["line_items"] = [
         {k: line.get(k) for k in LINE_KEYS if line.get(k) is not None or k not in ID_KEYS}
@@ -111,11 +173,18 @@ def webhook_view(record: dict[str, Any], trigger: str) -> dict[str, Any]:
 def label_payload(record: dict[str, Any], label: dict[str, Any], trigger: str) -> dict[str, Any]:
     """The `label` topic payload: the label, and the return and order it belongs to."""
     return {
-        "topic": "label", "trigger": trigger, "shop_id": record["shop_id"],
-        "return_id": record["id"], "order_id": record["order_id"],
-        "order_name": record["order_name"], "provider_order_id": record["provider_order_id"],
-        "label": {**label, "updated_at": iso(label.get("updated_at")),
-                  "created_at": iso(label.get("created_at"))},
+        "topic": "label",
+        "trigger": trigger,
+        "shop_id": record["shop_id"],
+        "return_id": record["id"],
+        "order_id": record["order_id"],
+        "order_name": record["order_name"],
+        "provider_order_id": record["provider_order_id"],
+        "label": {
+            **label,
+            "updated_at": iso(label.get("updated_at")),
+            "created_at": iso(label.get("created_at")),
+        },
     }
 
 
@@ -125,17 +194,27 @@ def restock_payload(record: dict[str, Any], location_id: int | None) -> dict[str
     for line in record["line_items"]:
         counts[line["variant_id"]] = counts.get(line["variant_id"], 0) + 1
     items = [
-        {"location_id": location_id, "variant_id": variant_id, "inventory_item_id": variant_id,
-         "available_adjustment": count, "inventory_management": "loop"}
-        for variant_id, count in counts.items() if variant_id is not None
+        {
+            "location_id": location_id,
+            "variant_id": variant_id,
+            "inventory_item_id": variant_id,
+            "available_adjustment": count,
+            "inventory_management": "loop",
+        }
+        for variant_id, count in counts.items()
+        if variant_id is not None
     ]
     if location_id is None:  # no location synced yet: leave the key out rather than send null
         for item in items:
             del item["location_id"]
     return {
-        "topic": "restock", "trigger": "restock.requested", "shop_id": record["shop_id"],
-        "id": record["id"], "order_id": record["order_id"],
-        "provider_order_id": record["provider_order_id"], "restock_items": items,
+        "topic": "restock",
+        "trigger": "restock.requested",
+        "shop_id": record["shop_id"],
+        "id": record["id"],
+        "order_id": record["order_id"],
+        "provider_order_id": record["provider_order_id"],
+        "restock_items": items,
     }
 
 
@@ -145,20 +224,33 @@ def asn_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     fields = label_fields(record)
     return [
         {
-            "id": record["id"], "return_line_item_id": line["line_item_id"],
-            "order_id": record["order_id"], "order_name": record["order_name"],
-            "order_number": record["order_number"], "state": record["state"],
-            "customer_email": record["customer"], "title": line["title"],
-            "purchase_price": line["price"], "sku": line["sku"], "barcode": line["barcode"],
-            "carrier": fields["carrier"], "service": label.get("service"),
-            "label_status": fields["label_status"], "tracking_number": fields["tracking_number"],
+            "id": record["id"],
+            "return_line_item_id": line["line_item_id"],
+            "order_id": record["order_id"],
+            "order_name": record["order_name"],
+            "order_number": record["order_number"],
+            "state": record["state"],
+            "customer_email": record["customer"],
+            "title": line["title"],
+            "purchase_price": line["price"],
+            "sku": line["sku"],
+            "barcode": line["barcode"],
+            "carrier": fields["carrier"],
+            "service": label.get("service"),
+            "label_status": fields["label_status"],
+            "tracking_number": fields["tracking_number"],
             "label_url": fields["label_url"],
             "restock_status": "requested" if record["state"] == "closed" else "pending",
-            "return_reason": line["return_reason"], "return_method": "shipping_label",
-            "return_method_rma_code": None, "return_method_state": fields["label_status"],
-            "outcome": line["outcome"], "package_reference": None,
-            "destination_id": record.get("destination_id"), "destination_name": None,
-            "created_at": record["created_at"], "updated_at": record["updated_at"],
+            "return_reason": line["return_reason"],
+            "return_method": "shipping_label",
+            "return_method_rma_code": None,
+            "return_method_state": fields["label_status"],
+            "outcome": line["outcome"],
+            "package_reference": None,
+            "destination_id": record.get("destination_id"),
+            "destination_name": None,
+            "created_at": record["created_at"],
+            "updated_at": record["updated_at"],
         }
         for line in record["line_items"]
     ]

@@ -93,7 +93,9 @@ class SandboxHandle:
 
 
 @contextmanager
-def running_sandbox(config: SandboxConfig | None = None, **overrides: Any) -> Iterator[SandboxHandle]:
+def running_sandbox(
+    config: SandboxConfig | None = None, **overrides: Any
+) -> Iterator[SandboxHandle]:
     """Start a sandbox on a free loopback port in a background thread; stop it on exit."""
     config = dataclasses.replace(config or SandboxConfig(), **overrides)
     sb = Sandbox(config)
@@ -106,7 +108,9 @@ def running_sandbox(config: SandboxConfig | None = None, **overrides: Any) -> It
     port = sock.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(
-            build_app(sb), log_level="warning", access_log=False,
+            build_app(sb),
+            log_level="warning",
+            access_log=False,
             timeout_graceful_shutdown=2,
         )
     )

@@ -62,14 +62,29 @@ _DDL = (
     " attempted_at TEXT NOT NULL, duration_ms DOUBLE NOT NULL, retry_in_s DOUBLE)",
 )
 _ATTEMPT_COLUMNS = (
-    "seq", "delivery_id", "subscription_id", "event_id", "topic", "trigger", "url", "attempt",
-    "request_body", "signature", "status", "error", "attempted_at", "duration_ms", "retry_in_s",
+    "seq",
+    "delivery_id",
+    "subscription_id",
+    "event_id",
+    "topic",
+    "trigger",
+    "url",
+    "attempt",
+    "request_body",
+    "signature",
+    "status",
+    "error",
+    "attempted_at",
+    "duration_ms",
+    "retry_in_s",
 )
 
 
 def php_json(payload: Any) -> bytes:
     """JSON as PHP's json_encode writes it; '/' occurs only inside strings, so replacing is safe."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).replace("/", "\\/").encode()
+    return (
+        json.dumps(payload, separators=(",", ":"), ensure_ascii=True).replace("/", "\\/").encode()
+    )
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -88,7 +103,9 @@ class Runtime:
         with sb.lock:
             for ddl in _DDL:
                 sb.db.execute(ddl)
-            row = sb.db.execute("SELECT coalesce(max(seq), 0) FROM sandbox_webhook_attempts").fetchone()
+            row = sb.db.execute(
+                "SELECT coalesce(max(seq), 0) FROM sandbox_webhook_attempts"
+            ).fetchone()
         self._seq = int(row[0]) if row else 0
         hooks = getattr(sb, "reset_hooks", None)
         if hooks is not None:
@@ -150,7 +167,8 @@ def emit(sb: Sandbox, topic: str, trigger: str, payload: dict[str, Any]) -> int:
     with sb.lock:
         subs = sb.db.execute(
             "SELECT id, url FROM sandbox_webhooks WHERE topic = ? AND trigger = ?"
-            " AND status = 'active' ORDER BY id", [topic, trigger],
+            " AND status = 'active' ORDER BY id",
+            [topic, trigger],
         ).fetchall()
     if not subs:
         return 0
@@ -158,8 +176,9 @@ def emit(sb: Sandbox, topic: str, trigger: str, payload: dict[str, Any]) -> int:
     signature = sign(sb.config.webhook_secret, body)
     event_id = uuid.uuid4().hex
     for sub_id, url in subs:
-        delivery = Delivery(uuid.uuid4().hex, int(sub_id), event_id, topic, trigger, url, body,
-                            signature)
+        delivery = Delivery(
+            uuid.uuid4().hex, int(sub_id), event_id, topic, trigger, url, body, signature
+        )
         rt.worker.submit(functools.partial(attempt, rt, delivery, 1))
     return len(subs)
 
@@ -167,8 +186,10 @@ def emit(sb: Sandbox, topic: str, trigger: str, payload: dict[str, Any]) -> int:
 def attempt(rt: Runtime, delivery: Delivery, number: int) -> None:
     """One POST of a delivery; records it and, on failure, schedules the next try."""
     headers = {
-        "Content-Type": "application/json", "X-Loop-Signature": delivery.signature,
-        "X-Loop-Webhook-Id": delivery.delivery_id, "X-Loop-Event-Id": delivery.event_id,
+        "Content-Type": "application/json",
+        "X-Loop-Signature": delivery.signature,
+        "X-Loop-Webhook-Id": delivery.delivery_id,
+        "X-Loop-Event-Id": delivery.event_id,
         "X-Loop-Webhook-Attempt": str(number),
     }
     started, status, error = time.monotonic(), None, None
@@ -181,11 +202,26 @@ def attempt(rt: Runtime, delivery: Delivery, number: int) -> None:
     failed = status is None or not 200 <= status < 300
     retry_in = (
         config.webhook_backoff_s * 2 ** (number - 1)
-        if failed and number <= config.webhook_retries else None
+        if failed and number <= config.webhook_retries
+        else None
     )
-    row = [rt.next_seq(), delivery.delivery_id, delivery.subscription_id, delivery.event_id,
-           delivery.topic, delivery.trigger, delivery.url, number, delivery.body.decode(),
-           delivery.signature, status, error, stamp, (time.monotonic() - started) * 1000, retry_in]
+    row = [
+        rt.next_seq(),
+        delivery.delivery_id,
+        delivery.subscription_id,
+        delivery.event_id,
+        delivery.topic,
+        delivery.trigger,
+        delivery.url,
+        number,
+        delivery.body.decode(),
+        delivery.signature,
+        status,
+        error,
+        stamp,
+        (time.monotonic() - started) * 1000,
+        retry_in,
+    ]
     with rt.sb.lock:
         rt.sb.db.execute(
             f"INSERT INTO sandbox_webhook_attempts VALUES ({','.join('?' * len(row))})", row
@@ -239,8 +275,14 @@ def subscription_routes(sb: Sandbox) -> list[BaseRoute]:
             return body
         if errors := validate_subscription(body):
             return error_json(request, 422, "The given data was invalid.", errors)
-        row = (sb.new_id(), shop_id(sb), body["topic"], body["trigger"], body["url"],
-               body.get("status", "inactive"))
+        row = (
+            sb.new_id(),
+            shop_id(sb),
+            body["topic"],
+            body["trigger"],
+            body["url"],
+            body.get("status", "inactive"),
+        )
         with sb.lock:
             sb.db.execute("INSERT INTO sandbox_webhooks VALUES (?, ?, ?, ?, ?, ?)", list(row))
         return loop_json(request, _row(row), 201)
@@ -275,7 +317,13 @@ def _edit_routes(sb: Sandbox) -> list[BaseRoute]:
             sb.db.execute(
                 "UPDATE sandbox_webhooks SET topic = ?, trigger = ?, url = ?, status = ?"
                 " WHERE id = ?",
-                [body["topic"], body["trigger"], body["url"], body.get("status", found[0]), hook_id],
+                [
+                    body["topic"],
+                    body["trigger"],
+                    body["url"],
+                    body.get("status", found[0]),
+                    hook_id,
+                ],
             )
         return Response(status_code=204)
 
@@ -328,8 +376,9 @@ def admin_routes(sb: Sandbox) -> list[BaseRoute]:
 
     async def flush(request: Request) -> Response:
         idle = await _wait(rt, float(request.query_params.get("timeout", "30")))
-        return loop_json(request, {"idle": idle, "pending": rt.worker.pending()},
-                         200 if idle else 504)
+        return loop_json(
+            request, {"idle": idle, "pending": rt.worker.pending()}, 200 if idle else 504
+        )
 
     return [
         Route("/deliveries", deliveries, methods=["GET"]),

@@ -53,8 +53,9 @@ def test_readme_main_command_runs_embedded_and_a_second_run_sends_nothing(
     assert sent == sum(row["requests"] for row in table.values())
     # not a terminal: progress comes as plain log lines on stderr, one per page at least
     progress = [line for line in first.stderr.splitlines() if " extracted, " in line]
-    assert any(line.startswith("orders: ") and " created, " in line for line in progress), \
+    assert any(line.startswith("orders: ") and " created, " in line for line in progress), (
         first.stderr
+    )
 
     second = etl("run", str(etl.mapping), state=False)
 

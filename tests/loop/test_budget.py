@@ -32,8 +32,9 @@ class FakeClock:
         self.now += seconds
 
 
-def fake_budget(rate: str, burst: int | None = None, margin_s: float | None = None
-                ) -> tuple[RequestBudget, FakeClock]:
+def fake_budget(
+    rate: str, burst: int | None = None, margin_s: float | None = None
+) -> tuple[RequestBudget, FakeClock]:
     clock = FakeClock()
     return RequestBudget(rate, burst, margin_s=margin_s, clock=clock, sleep=clock.sleep), clock
 

@@ -42,8 +42,12 @@ def sandbox(server: SandboxHandle) -> SandboxHandle:
 
 
 def make_client(sandbox: SandboxHandle, key: str = KEY, **kwargs: Any) -> LoopClient:
-    options: dict[str, Any] = {"rate_limit": "0/min", "backoff_s": 0.01, "max_backoff_s": 0.05,
-                               "rng": random.Random(7)}
+    options: dict[str, Any] = {
+        "rate_limit": "0/min",
+        "backoff_s": 0.01,
+        "max_backoff_s": 0.05,
+        "rng": random.Random(7),
+    }
     return LoopClient(sandbox.base_url, key, **(options | kwargs))
 
 
@@ -54,18 +58,32 @@ def loop(sandbox: SandboxHandle) -> Iterator[LoopClient]:
 
 
 def product(external_id: str, **fields: Any) -> dict[str, Any]:
-    return {"external_id": external_id, "name": f"Product {external_id}",
-            "price": {"amount": 1000, "currency_code": "USD"},
-            "options": [{"position": 1, "name": "Color", "values": ["Red", "Blue"]}], **fields}
+    return {
+        "external_id": external_id,
+        "name": f"Product {external_id}",
+        "price": {"amount": 1000, "currency_code": "USD"},
+        "options": [{"position": 1, "name": "Color", "values": ["Red", "Blue"]}],
+        **fields,
+    }
 
 
 def order(external_id: str, product_id: int, **fields: Any) -> dict[str, Any]:
     return {
-        "external_id": external_id, "name": f"#{external_id}", "status": "active",
-        "taxes_included": False, "total_price": {"amount": 1000, "currency_code": "USD"},
+        "external_id": external_id,
+        "name": f"#{external_id}",
+        "status": "active",
+        "taxes_included": False,
+        "total_price": {"amount": 1000, "currency_code": "USD"},
         "created_at": "2024-03-01T15:00:00+00:00",
-        "line_items": [{"external_id": f"{external_id}-1", "product": {"id": product_id},
-                        "unit_price": {"amount": 1000}, "taxable": True, "quantity": 1}],
+        "line_items": [
+            {
+                "external_id": f"{external_id}-1",
+                "product": {"id": product_id},
+                "unit_price": {"amount": 1000},
+                "taxable": True,
+                "quantity": 1,
+            }
+        ],
         **fields,
     }
 
@@ -76,12 +94,19 @@ def order(external_id: str, product_id: int, **fields: Any) -> dict[str, Any]:
 def test_client_upsert_each_kind_round_trip(sandbox: SandboxHandle, loop: LoopClient) -> None:
     prod = loop.upsert("product", product("p1"))
     payloads: dict[str, Callable[[str], dict[str, Any]]] = {
-        "location": lambda name: {"external_id": "l1", "name": name, "status": "active",
-                                  "address": ADDRESS},
+        "location": lambda name: {
+            "external_id": "l1",
+            "name": name,
+            "status": "active",
+            "address": ADDRESS,
+        },
         "customer": lambda name: {"external_id": "c1", "first_name": name},
         "product": lambda name: product("p1", name=name),
-        "collection": lambda name: {"external_id": "k1", "name": name,
-                                    "products": [{"id": prod["id"]}]},
+        "collection": lambda name: {
+            "external_id": "k1",
+            "name": name,
+            "products": [{"id": prod["id"]}],
+        },
         "order": lambda name: order("o1", prod["id"], name=name),
     }
     for kind, payload in payloads.items():
@@ -103,10 +128,15 @@ def test_client_variant_by_product_external_path_and_inventory(
 ) -> None:
     odd_id = "shirt #1?size=L & ä"
     prod = loop.upsert("product", product(odd_id))
-    location = loop.upsert("location", {"external_id": "l1", "name": "W", "status": "active",
-                                        "address": ADDRESS})
-    body = {"external_id": "v1", "name": "Red", "taxable": True,
-            "options": [{"position": 1, "value": "Red"}]}
+    location = loop.upsert(
+        "location", {"external_id": "l1", "name": "W", "status": "active", "address": ADDRESS}
+    )
+    body = {
+        "external_id": "v1",
+        "name": "Red",
+        "taxable": True,
+        "options": [{"position": 1, "value": "Red"}],
+    }
     variant = loop.upsert_variant(odd_id, body)
     again = loop.upsert_variant(odd_id, body | {"sku": "RED-1"})
     assert again["id"] == variant["id"] and again["sku"] == "RED-1"
@@ -159,8 +189,14 @@ def test_client_401_never_shows_the_key(sandbox: SandboxHandle) -> None:
             client.upsert("product", product("p1"))
         assert caught.value.status == 401
         assert str(caught.value) == "Unauthorized. (GEN-UNAUTHORIZED)"
-        for text in (str(caught.value), repr(caught.value), str(caught.value.body),
-                     repr(client), repr(client.budget), repr(client.stats)):
+        for text in (
+            str(caught.value),
+            repr(caught.value),
+            str(caught.value.body),
+            repr(client),
+            repr(client.budget),
+            repr(client.stats),
+        ):
             assert SECRET not in text
 
 
@@ -242,8 +278,10 @@ def stub_client(stub: Stub, **kwargs: Any) -> LoopClient:
 
 
 def test_client_honours_retry_after_on_429() -> None:
-    script = [(429, {"Retry-After": "1"}, {"message": "Too Many Attempts."}),
-              (200, {}, {"product": {"id": 2**60 + 1, "external_id": "p1"}})]
+    script = [
+        (429, {"Retry-After": "1"}, {"message": "Too Many Attempts."}),
+        (200, {}, {"product": {"id": 2**60 + 1, "external_id": "p1"}}),
+    ]
     with Stub(script) as stub, stub_client(stub) as client:
         assert client.upsert("product", product("p1")) == {"id": 2**60 + 1, "external_id": "p1"}
         assert stub.arrivals[1] - stub.arrivals[0] >= 1.0
@@ -252,8 +290,9 @@ def test_client_honours_retry_after_on_429() -> None:
 
 
 def test_client_gives_up_after_max_retries_with_a_transient_error() -> None:
-    script = [(503, {"Retry-After": "0"}, {"errors": {"code": "UNEXPECTED_ERROR",
-                                                      "message": "Down."}})]
+    script = [
+        (503, {"Retry-After": "0"}, {"errors": {"code": "UNEXPECTED_ERROR", "message": "Down."}})
+    ]
     with Stub(script) as stub, stub_client(stub, max_retries=2) as client:
         with pytest.raises(TransientLoadError, match=r"after 3 attempts: 503 Down\.") as caught:
             client.get("product", 1)
@@ -280,11 +319,10 @@ def most_in_window(stamps: list[datetime], seconds: float) -> int:
     return max(sum(1 for u in times[i:] if u - t < seconds) for i, t in enumerate(times))
 
 
-def test_client_budget_paces_without_a_429(
-    sandbox: SandboxHandle, loop: LoopClient
-) -> None:
-    for _, result in loop.map_concurrent(lambda i: loop.upsert("product", product(f"p{i}")),
-                                         range(100)):
+def test_client_budget_paces_without_a_429(sandbox: SandboxHandle, loop: LoopClient) -> None:
+    for _, result in loop.map_concurrent(
+        lambda i: loop.upsert("product", product(f"p{i}")), range(100)
+    ):
         assert not isinstance(result, Exception)
     sandbox.admin.configure(rate_limit="20/s")
     # Reads, not upserts: on a loaded test machine an in-process upsert can take a few hundred
@@ -292,8 +330,11 @@ def test_client_budget_paces_without_a_429(
     # 1 s window costs rate; at Loop's 60 s window the same latency costs well under 1 %.
     with make_client(sandbox, PACING_KEY, rate_limit="20/s", concurrency=4) as client:
         started = time.monotonic()
-        results = list(client.map_concurrent(
-            lambda i: client.get_by_external_id("product", f"p{i}"), range(100)))
+        results = list(
+            client.map_concurrent(
+                lambda i: client.get_by_external_id("product", f"p{i}"), range(100)
+            )
+        )
         elapsed = time.monotonic() - started
         assert all(isinstance(r, dict) for _, r in results)
         assert client.stats.rate_limited == 0 and client.stats.sent == 100
@@ -317,8 +358,7 @@ def test_client_two_clients_of_one_key_share_one_budget(sandbox: SandboxHandle) 
         for i in range(40):
             client.upsert("customer", {"external_id": f"{prefix}{i}"})
 
-    threads = [threading.Thread(target=work, args=(c, p)) for c, p in ((first, "a"),
-                                                                        (second, "b"))]
+    threads = [threading.Thread(target=work, args=(c, p)) for c, p in ((first, "a"), (second, "b"))]
     started = time.monotonic()
     for thread in threads:
         thread.start()
@@ -339,17 +379,29 @@ def test_client_two_clients_of_one_key_share_one_budget(sandbox: SandboxHandle) 
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        pytest.param({"message": "The given data was invalid.",
-                      "errors": {"name": ["The name field is required."],
-                                 "line_items.0.product.id": ["The selected x is invalid."]}},
-                     "The given data was invalid.: name: The name field is required.; "
-                     "line_items.0.product.id: The selected x is invalid.", id="Laravel 422"),
-        pytest.param({"errors": {"message": "Cannot process.", "code": "UNPROCESSABLE_RETURN"}},
-                     "Cannot process. (UNPROCESSABLE_RETURN)", id="errors message and code"),
+        pytest.param(
+            {
+                "message": "The given data was invalid.",
+                "errors": {
+                    "name": ["The name field is required."],
+                    "line_items.0.product.id": ["The selected x is invalid."],
+                },
+            },
+            "The given data was invalid.: name: The name field is required.; "
+            "line_items.0.product.id: The selected x is invalid.",
+            id="Laravel 422",
+        ),
+        pytest.param(
+            {"errors": {"message": "Cannot process.", "code": "UNPROCESSABLE_RETURN"}},
+            "Cannot process. (UNPROCESSABLE_RETURN)",
+            id="errors message and code",
+        ),
         pytest.param({"errors": {"code": "NOT_FOUND"}}, "NOT_FOUND", id="errors code only"),
-        pytest.param({"error": {"code": "401", "http_code": "GEN-UNAUTHORIZED",
-                                "message": "Unauthorized."}},
-                     "Unauthorized. (GEN-UNAUTHORIZED)", id="error object"),
+        pytest.param(
+            {"error": {"code": "401", "http_code": "GEN-UNAUTHORIZED", "message": "Unauthorized."}},
+            "Unauthorized. (GEN-UNAUTHORIZED)",
+            id="error object",
+        ),
         pytest.param({"errors": "Unauthorized."}, "Unauthorized.", id="errors string"),
         pytest.param({"message": "Too Many Attempts."}, "Too Many Attempts.", id="message"),
         pytest.param("<html> Bad\n gateway </html>", "<html> Bad gateway </html>", id="text"),
@@ -383,7 +435,8 @@ def test_client_retry_after_seconds_or_http_date() -> None:
 def test_client_path_templates() -> None:
     assert path_template("/products/9007199255741995") == "/products/{id}"
     assert path_template("/products/external/a%20b/product-variants") == (
-        "/products/external/{external_id}/product-variants")
+        "/products/external/{external_id}/product-variants"
+    )
     assert path_template("/inventories/1/2?x=1") == "/inventories/{id}/{id}"
 
 

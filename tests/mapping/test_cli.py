@@ -46,8 +46,13 @@ def test_check_prints_one_line_per_problem_and_exits_two(tmp_path: Path) -> None
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 3
-    assert lines[0] == f"{path}:7:18: entities.orders.depends_on[0]: unknown entity 'prodcts' (known: orders)"
-    assert lines[1].startswith(f"{path}:9:15: entities.orders.map.status: unknown filter 'cent' (did you mean 'cents'?)")
+    assert (
+        lines[0]
+        == f"{path}:7:18: entities.orders.depends_on[0]: unknown entity 'prodcts' (known: orders)"
+    )
+    assert lines[1].startswith(
+        f"{path}:9:15: entities.orders.map.status: unknown filter 'cent' (did you mean 'cents'?)"
+    )
     assert lines[2].startswith(f"{path}:10:13: entities.orders.map.name: JMESPath syntax error")
 
 
@@ -82,12 +87,30 @@ def test_test_command_shows_a_readable_diff(tmp_path: Path) -> None:
 def test_preview_json_from_input_file(tmp_path: Path) -> None:
     records = tmp_path / "products.jsonl"
     records.write_text(
-        json.dumps({"id": 1, "title": "T", "created_at": "2024-01-01T00:00:00Z",
-                    "updated_at": "2024-01-01T00:00:00Z", "variants": [{"price": "2.50"}]}) + "\n"
-        + json.dumps({"id": 2, "title": "U", "created_at": "bad", "updated_at": "2024-01-01T00:00:00Z",
-                      "variants": [{"price": "1"}]}) + "\n"
+        json.dumps(
+            {
+                "id": 1,
+                "title": "T",
+                "created_at": "2024-01-01T00:00:00Z",
+                "updated_at": "2024-01-01T00:00:00Z",
+                "variants": [{"price": "2.50"}],
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "id": 2,
+                "title": "U",
+                "created_at": "bad",
+                "updated_at": "2024-01-01T00:00:00Z",
+                "variants": [{"price": "1"}],
+            }
+        )
+        + "\n"
     )
-    code, out, _ = run("preview", str(SHOPIFY), "--entity", "products", "--input", str(records), "--json")
+    code, out, _ = run(
+        "preview", str(SHOPIFY), "--entity", "products", "--input", str(records), "--json"
+    )
     assert code == 0
     first, second = (json.loads(line) for line in out.strip().splitlines())
     assert first["payload"]["price"] == {"amount": 250, "currency_code": "USD"}
@@ -128,24 +151,42 @@ def test_shopify_fixtures_preview_to_valid_payloads() -> None:
         import pytest
 
         pytest.skip("shared Shopify fixtures are not beside the repository")
-    cases = [("orders", "order.json"), ("products", "products.json"), ("variants", "products.json"),
-             ("customers", "customer.json"), ("locations", "locations.json"),
-             ("inventories", "inventory_levels.json")]
+    cases = [
+        ("orders", "order.json"),
+        ("products", "products.json"),
+        ("variants", "products.json"),
+        ("customers", "customer.json"),
+        ("locations", "locations.json"),
+        ("inventories", "inventory_levels.json"),
+    ]
     for entity, name in cases:
-        code, out, err = run("preview", str(SHOPIFY), "-e", entity, "--input", str(FIXTURES / name),
-                             "--json", "--limit", "100")
+        code, out, err = run(
+            "preview",
+            str(SHOPIFY),
+            "-e",
+            entity,
+            "--input",
+            str(FIXTURES / name),
+            "--json",
+            "--limit",
+            "100",
+        )
         assert code == 0, err
         results = [json.loads(line) for line in out.strip().splitlines()]
         assert results, entity
         for result in results:
             assert result["errors"] == [], (entity, result["errors"])
     # The list fixture's order carries no line items: Loop requires them, so it must not pass.
-    code, out, _ = run("preview", str(SHOPIFY), "-e", "orders", "--input", str(FIXTURES / "orders.json"), "--json")
+    code, out, _ = run(
+        "preview", str(SHOPIFY), "-e", "orders", "--input", str(FIXTURES / "orders.json"), "--json"
+    )
     (result,) = [json.loads(line) for line in out.strip().splitlines()]
     assert result["errors"] == ['schema $: "line_items" is a required property']
 
 
-def test_preview_reads_the_mappings_own_connector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_preview_reads_the_mappings_own_connector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Without --input, preview extracts through the connector (the embedded demo shop)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ETL_DEMO_ORDERS", "20")

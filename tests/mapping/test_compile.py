@@ -48,18 +48,43 @@ def errors_of(build: Build, body: str) -> list[str]:
         pytest.param("name: missing", {}, {}, id="null field left out"),
         pytest.param("p: {a: missing}", {}, {}, id="empty nested object left out"),
         pytest.param("p: {a: x, b: y}", {"x": 1}, {"p": {"a": 1}}, id="nested object"),
-        pytest.param("name: \"{{ price | cents }}\"", {"price": "19.99"}, {"name": 1999}, id="template native int"),
-        pytest.param("name: \"{{ code }}\"", {"code": "00123"}, {"name": "00123"}, id="template keeps strings"),
-        pytest.param("name: \"#{{ n }}-{{ id }}\"", {"n": "a", "id": 2}, {"name": "#a-2"}, id="template text"),
-        pytest.param("name: \"{{ x | default('d') }}\"", {}, {"name": "d"}, id="default of missing"),
-        pytest.param("name: \"{{ s | enum(vars.t, default='u') }}\"", {"s": "o"}, {"name": "active"}, id="enum with vars"),
-        pytest.param("name: enum(s, vars.t, 'u')", {"s": "zz"}, {"name": "u"}, id="enum function default"),
-        pytest.param("name: \"{{ created | rfc3339 }}\"", {"created": "2024-03-01 10:00:00"}, {"name": "2024-03-01T15:00:00+00:00"}, id="mapping timezone"),
+        pytest.param(
+            'name: "{{ price | cents }}"',
+            {"price": "19.99"},
+            {"name": 1999},
+            id="template native int",
+        ),
+        pytest.param(
+            'name: "{{ code }}"', {"code": "00123"}, {"name": "00123"}, id="template keeps strings"
+        ),
+        pytest.param(
+            'name: "#{{ n }}-{{ id }}"', {"n": "a", "id": 2}, {"name": "#a-2"}, id="template text"
+        ),
+        pytest.param(
+            "name: \"{{ x | default('d') }}\"", {}, {"name": "d"}, id="default of missing"
+        ),
+        pytest.param(
+            "name: \"{{ s | enum(vars.t, default='u') }}\"",
+            {"s": "o"},
+            {"name": "active"},
+            id="enum with vars",
+        ),
+        pytest.param(
+            "name: enum(s, vars.t, 'u')", {"s": "zz"}, {"name": "u"}, id="enum function default"
+        ),
+        pytest.param(
+            'name: "{{ created | rfc3339 }}"',
+            {"created": "2024-03-01 10:00:00"},
+            {"name": "2024-03-01T15:00:00+00:00"},
+            id="mapping timezone",
+        ),
         pytest.param("name: vars.t.o", {}, {"name": "active"}, id="vars in jmespath"),
         pytest.param("tags: [\"'a'\", b, c]", {"b": "x"}, {"tags": ["a", "x"]}, id="list of specs"),
     ],
 )
-def test_field_spec_semantics(build_vars: Build, spec: str, record: dict[str, Any], expected: dict[str, Any]) -> None:
+def test_field_spec_semantics(
+    build_vars: Build, spec: str, record: dict[str, Any], expected: dict[str, Any]
+) -> None:
     for plan in (True, False):
         result = build_vars(entity(spec), plan=plan).entities["orders"].transform(record)
         assert result.issues == [], result.issues
@@ -91,9 +116,22 @@ lines:
     for plan in (True, False):
         payload = build_vars(entity(spec), plan=plan).entities["orders"].transform(record).payload
         assert payload["lines"] == [
-            {"id": "1", "order": "#1", "from_root": "#1", "status": "active", "t": "#1/1",
-             "subs": [{"v": "a", "top": "#1", "up": 1}]},
-            {"id": "2", "order": "#1", "from_root": "#1", "status": "active", "t": "#1/2", "subs": []},
+            {
+                "id": "1",
+                "order": "#1",
+                "from_root": "#1",
+                "status": "active",
+                "t": "#1/1",
+                "subs": [{"v": "a", "top": "#1", "up": 1}],
+            },
+            {
+                "id": "2",
+                "order": "#1",
+                "from_root": "#1",
+                "status": "active",
+                "t": "#1/2",
+                "subs": [],
+            },
         ]
 
 
@@ -104,8 +142,12 @@ refunds:
   flatten: true
   map: {each: lines, where: "qty > `0`", map: {line: to_string(line_id), when: parent.at}}
 """
-    record = {"refunds": [{"at": "t1", "lines": [{"line_id": 1, "qty": 1}, {"line_id": 2, "qty": 0}]},
-                          {"at": "t2", "lines": [{"line_id": 3, "qty": 2}]}]}
+    record = {
+        "refunds": [
+            {"at": "t1", "lines": [{"line_id": 1, "qty": 1}, {"line_id": 2, "qty": 0}]},
+            {"at": "t2", "lines": [{"line_id": 3, "qty": 2}]},
+        ]
+    }
     payload = compiled(entity(spec)).entities["orders"].transform(record).payload
     assert payload["refunds"] == [{"line": "1", "when": "t1"}, {"line": "3", "when": "t2"}]
 
@@ -115,13 +157,25 @@ def test_lookup_makes_refs_in_place(compiled: Build) -> None:
 customer: {id: {lookup: customers, key: customer_id}}
 lines: {each: items, map: {product: {id: {lookup: products, key: pid}}}}
 """
-    body = entity(spec) + "  customers: {extract: {path: c.json}, map: {email: e}}\n" \
+    body = (
+        entity(spec) + "  customers: {extract: {path: c.json}, map: {email: e}}\n"
         "  products: {extract: {path: p.json}, map: {name: t}}\n"
-    result = compiled(body).entities["orders"].transform({"customer_id": 5.0, "items": [{"pid": "9"}, {}]})
-    assert [ref for _, _, ref in result.refs] == [LookupRef("customers", "5"), LookupRef("products", "9")]
+    )
+    result = (
+        compiled(body)
+        .entities["orders"]
+        .transform({"customer_id": 5.0, "items": [{"pid": "9"}, {}]})
+    )
+    assert [ref for _, _, ref in result.refs] == [
+        LookupRef("customers", "5"),
+        LookupRef("products", "9"),
+    ]
     for container, key, ref in result.refs:
         container[key] = f"loop-{ref.key}"
-    assert result.payload == {"customer": {"id": "loop-5"}, "lines": [{"product": {"id": "loop-9"}}]}
+    assert result.payload == {
+        "customer": {"id": "loop-5"},
+        "lines": [{"product": {"id": "loop-9"}}],
+    }
 
 
 def test_record_errors_name_payload_path_and_value(compiled: Build) -> None:
@@ -132,18 +186,26 @@ status: "{{ s | enum(vars.t) }}"
 """
     build = compiled("vars: {t: {open: active}}\n" + entity(spec))
     result = build.entities["orders"].transform(
-        {"total": "1.00", "s": "paused", "items": [{"price": "1", "at": "2024-01-01"}, {"price": "x1", "at": "nope"}]}
+        {
+            "total": "1.00",
+            "s": "paused",
+            "items": [{"price": "1", "at": "2024-01-01"}, {"price": "x1", "at": "nope"}],
+        }
     )
     messages = [str(i) for i in result.issues]
     assert messages[0].startswith("lines[1].price: ") and "'x1'" in messages[0]
     assert messages[1].startswith("lines[1].when: ") and "'nope'" in messages[1]
-    assert messages[2].startswith("status: ") and "'paused'" in messages[2] and "'open'" in messages[2]
+    assert (
+        messages[2].startswith("status: ") and "'paused'" in messages[2] and "'open'" in messages[2]
+    )
     assert result.payload["total"] == 100
 
 
 def test_missing_name_in_template_is_a_record_error(compiled: Build) -> None:
     for plan in (True, False):
-        result = compiled(entity('t: "{{ price | cents }}"'), plan=plan).entities["orders"].transform({})
+        result = (
+            compiled(entity('t: "{{ price | cents }}"'), plan=plan).entities["orders"].transform({})
+        )
         assert [i.message for i in result.issues] == ["'price' is undefined"]
 
 
@@ -163,9 +225,15 @@ def test_const_copies_are_private(compiled: Build) -> None:
         pytest.param("{{ xs.append(1) }}", "append", id="mutating a list"),
     ],
 )
-def test_sandbox_refuses_escapes_in_mapping_templates(compiled: Build, template: str, marker: str) -> None:
+def test_sandbox_refuses_escapes_in_mapping_templates(
+    compiled: Build, template: str, marker: str
+) -> None:
     for plan in (True, False):
-        result = compiled(entity(f'x: "{template}"'), plan=plan).entities["orders"].transform({"x": "s", "xs": []})
+        result = (
+            compiled(entity(f'x: "{template}"'), plan=plan)
+            .entities["orders"]
+            .transform({"x": "s", "xs": []})
+        )
         assert "x" not in result.payload
         assert len(result.issues) == 1, result.issues
 
@@ -174,18 +242,35 @@ def test_sandbox_refuses_escapes_in_mapping_templates(compiled: Build, template:
     ("spec", "message"),
     [
         pytest.param("a: 'foo(('", "JMESPath syntax error in 'foo(('", id="jmespath syntax"),
-        pytest.param("a: 'centz(price)'", "unknown function 'centz' (did you mean 'cents'?)", id="unknown function"),
-        pytest.param("a: 'cents(a, b, c)'", "function cents() takes 1 to 2 argument(s), 3 given", id="arity"),
-        pytest.param('a: "{{ price | cent }}"', "unknown filter 'cent' (did you mean 'cents'?)", id="unknown filter"),
+        pytest.param(
+            "a: 'centz(price)'",
+            "unknown function 'centz' (did you mean 'cents'?)",
+            id="unknown function",
+        ),
+        pytest.param(
+            "a: 'cents(a, b, c)'", "function cents() takes 1 to 2 argument(s), 3 given", id="arity"
+        ),
+        pytest.param(
+            'a: "{{ price | cent }}"',
+            "unknown filter 'cent' (did you mean 'cents'?)",
+            id="unknown filter",
+        ),
         pytest.param('a: "{{ price | }}"', "Jinja syntax error", id="jinja syntax"),
         pytest.param("a: {lookup: products}", "a `lookup` needs a `key`", id="lookup without key"),
         pytest.param("a: {each: xs}", "an `each` needs a `map`", id="each without map"),
-        pytest.param("a: {each: xs, map: {b: c}, wher: d}", "unknown key in a `each` spec 'wher' (did you mean 'where'?)", id="each typo"),
+        pytest.param(
+            "a: {each: xs, map: {b: c}, wher: d}",
+            "unknown key in a `each` spec 'wher' (did you mean 'where'?)",
+            id="each typo",
+        ),
     ],
 )
 def test_compile_errors_have_position_and_path(compiled: Build, spec: str, message: str) -> None:
-    lines = errors_of(compiled, "entities:\n  products: {extract: {path: p.json}, map: {name: t}}\n"
-                      + entity(spec).replace("entities:\n", ""))
+    lines = errors_of(
+        compiled,
+        "entities:\n  products: {extract: {path: p.json}, map: {name: t}}\n"
+        + entity(spec).replace("entities:\n", ""),
+    )
     assert any(message in line for line in lines), lines
     assert all(":9:" in line or ":10:" in line for line in lines), lines
     assert all("entities.orders.map.a" in line for line in lines), lines
@@ -200,9 +285,14 @@ def _shopify_records() -> list[tuple[str, dict[str, Any]]]:
     if not FIXTURES.is_dir():
         pytest.skip("shared Shopify fixtures are not beside the repository")
     out: list[tuple[str, dict[str, Any]]] = []
-    for name, entity_name in [("orders.json", "orders"), ("order.json", "orders"),
-                              ("products.json", "products"), ("customer.json", "customers"),
-                              ("locations.json", "locations"), ("inventory_levels.json", "inventories")]:
+    for name, entity_name in [
+        ("orders.json", "orders"),
+        ("order.json", "orders"),
+        ("products.json", "products"),
+        ("customer.json", "customers"),
+        ("locations.json", "locations"),
+        ("inventory_levels.json", "inventories"),
+    ]:
         doc = json.loads((FIXTURES / name).read_text())
         value = next(iter(doc.values())) if isinstance(doc, dict) and len(doc) == 1 else doc
         for record in value if isinstance(value, list) else [value]:
@@ -221,8 +311,10 @@ def test_planned_code_equals_jmespath_and_jinja_rendering() -> None:
         assert [str(i) for i in a.issues] == [str(i) for i in b.issues]
         if entity_name == "products":
             for item in planned.entities["variants"].items(record):
-                assert planned.entities["variants"].transform(item, record).payload == \
-                    rendered.entities["variants"].transform(item, record).payload
+                assert (
+                    planned.entities["variants"].transform(item, record).payload
+                    == rendered.entities["variants"].transform(item, record).payload
+                )
     assert len(records) >= 10
 
 
@@ -233,8 +325,12 @@ labels: {each: items, map: "{{ this }}/{{ parent.k }}"}
 upper: {each: items, map: "{{ this | upper }}"}
 """
     for plan in (True, False):
-        payload = compiled(entity(spec), plan=plan).entities["orders"].transform(
-            {"k": "K", "items": ["a", "b"]}).payload
+        payload = (
+            compiled(entity(spec), plan=plan)
+            .entities["orders"]
+            .transform({"k": "K", "items": ["a", "b"]})
+            .payload
+        )
         assert payload == {"tags": ["a-K", "b-K"], "labels": ["a/K", "b/K"], "upper": ["A", "B"]}
 
 
@@ -246,12 +342,18 @@ def test_planned_code_equals_rendering_on_demo_shop_records() -> None:
 
     mapping = load_mapping(REPO / "mappings" / "shopify-like.yaml", env={})
     planned, rendered = compile_mapping(mapping), compile_mapping(mapping, plan=False)
-    paths = {"orders": "orders.json?status=any&limit=250", "products": "products.json?limit=250",
-             "customers": "customers.json?limit=250", "locations": "locations.json",
-             "collections": "custom_collections.json"}
+    paths = {
+        "orders": "orders.json?status=any&limit=250",
+        "products": "products.json?limit=250",
+        "customers": "customers.json?limit=250",
+        "locations": "locations.json",
+        "collections": "custom_collections.json",
+    }
     compared = 0
-    with running_shopify_like(orders=120, seed=3) as shop, httpx.Client(
-            headers={"X-Shopify-Access-Token": "demo"}) as client:
+    with (
+        running_shopify_like(orders=120, seed=3) as shop,
+        httpx.Client(headers={"X-Shopify-Access-Token": "demo"}) as client,
+    ):
         for entity_name, path in paths.items():
             (records,) = client.get(f"{shop.api_url}/{path}").json().values()
             for record in records:

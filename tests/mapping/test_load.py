@@ -62,21 +62,27 @@ def test_yaml_is_safe_load_only(tmp_path: Path) -> None:
 def test_interpolation_forms(
     write_mapping: Callable[[str], Path], value: str, env: dict[str, str], expected: str
 ) -> None:
-    path = write_mapping(f"vars: {{x: '{value}'}}\nentities:\n  products:\n    extract: {{path: p.json}}\n    map: {{name: title}}\n")
+    path = write_mapping(
+        f"vars: {{x: '{value}'}}\nentities:\n  products:\n    extract: {{path: p.json}}\n    map: {{name: title}}\n"
+    )
     assert load_mapping(path, env=env).vars["x"] == expected
 
 
 def test_missing_variable_names_it_and_where(write_mapping: Callable[[str], Path]) -> None:
-    path = write_mapping("target: {api_key: '${LOOP_KEY}'}\nentities:\n  products:\n"
-                         "    extract: {path: p.json}\n    map: {name: title}\n")
+    path = write_mapping(
+        "target: {api_key: '${LOOP_KEY}'}\nentities:\n  products:\n"
+        "    extract: {path: p.json}\n    map: {name: title}\n"
+    )
     (line,) = problems(path)
     assert line.endswith("target.api_key: environment variable LOOP_KEY is not set (no default)")
     assert line.startswith(f"{path}:4:")
 
 
 def test_secret_from_environment_is_never_echoed(write_mapping: Callable[[str], Path]) -> None:
-    path = write_mapping("target: {api_version: '${LOOP_VERSION}'}\nentities:\n  products:\n"
-                         "    extract: {path: p.json}\n    map: {name: title}\n")
+    path = write_mapping(
+        "target: {api_version: '${LOOP_VERSION}'}\nentities:\n  products:\n"
+        "    extract: {path: p.json}\n    map: {name: title}\n"
+    )
     lines = problems(path, env={"LOOP_VERSION": "s3cr3t-value"})
     assert len(lines) == 1
     assert "s3cr3t-value" not in lines[0]
@@ -118,7 +124,9 @@ def test_entity_rules_are_checked_with_suggestions(write_mapping: Callable[[str]
         """
     )
     text = "\n".join(problems(path))
-    assert "entities.orders.depends_on[0]: unknown entity 'product' (did you mean 'products'?)" in text
+    assert (
+        "entities.orders.depends_on[0]: unknown entity 'product' (did you mean 'products'?)" in text
+    )
     assert "unknown entity in lookup 'prodcts' (did you mean 'products'?)" in text
     assert "entities.widgets: cannot tell the Loop kind from the name" in text
 
@@ -144,7 +152,9 @@ def test_unknown_connector_lists_known_ones(write_mapping: Callable[[str], Path]
     assert "source.connector: unknown connector 'htp' (known: files, http, sql)" in line
 
 
-def test_connector_config_is_checked_against_its_schema(write_mapping: Callable[[str], Path]) -> None:
+def test_connector_config_is_checked_against_its_schema(
+    write_mapping: Callable[[str], Path],
+) -> None:
     path = write_mapping(
         "entities:\n  products:\n    extract: {paht: x.csv}\n    map: {name: title}\n",
     )
@@ -169,5 +179,9 @@ def test_order_follows_lookups_and_loop_build_order(write_mapping: Callable[[str
         """
     )
     assert load_mapping(path, env={}).order == (
-        "locations", "customers", "products", "variants", "orders",
+        "locations",
+        "customers",
+        "products",
+        "variants",
+        "orders",
     )

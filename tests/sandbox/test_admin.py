@@ -14,7 +14,9 @@ def test_admin_requests_filter_by_method_and_path(server: SandboxHandle, api: ht
     api.get("/products")
     assert [r["method"] for r in server.admin.requests(method="get")] == ["GET", "GET"]
     assert [r["path"] for r in server.admin.requests(path="/api/2026-10/customers")] == [
-        "/api/2026-10/customers", "/api/2026-10/customers"]
+        "/api/2026-10/customers",
+        "/api/2026-10/customers",
+    ]
 
 
 def test_admin_records_lists_every_record_of_a_kind(
@@ -37,7 +39,11 @@ def test_admin_reset_wipes_records_log_and_knobs(
     assert server.admin.records("product") == []
     assert server.admin.requests() == []
     assert server.admin.get("/config").json() == {
-        "rate_limit": "300/min", "fail_rate": 0.0, "latency_ms": 0, "seed": None}
+        "rate_limit": "300/min",
+        "fail_rate": 0.0,
+        "latency_ms": 0,
+        "seed": None,
+    }
 
 
 def test_admin_config_rejects_bad_values(server: SandboxHandle, api: httpx.Client) -> None:

@@ -18,8 +18,17 @@ from engine.cli import main
 def test_cli_sandbox_help() -> None:
     result = CliRunner().invoke(main, ["sandbox", "--help"])
     assert result.exit_code == 0
-    for option in ("--port", "--db", "--api-key", "--webhook-secret", "--rate-limit",
-                   "--fail-rate", "--latency-ms", "--seed", "LOOP_WEBHOOK_SECRET"):
+    for option in (
+        "--port",
+        "--db",
+        "--api-key",
+        "--webhook-secret",
+        "--rate-limit",
+        "--fail-rate",
+        "--latency-ms",
+        "--seed",
+        "LOOP_WEBHOOK_SECRET",
+    ):
         assert option in result.output
 
 
@@ -39,8 +48,20 @@ def test_cli_sandbox_serves_until_sigterm() -> None:
     port = _free_port()
     env = {**os.environ, "LOOP_WEBHOOK_SECRET": "top-secret-value"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from engine.cli import main; main()", "sandbox", "--port", str(port), "--api-key", "k1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+        [
+            sys.executable,
+            "-c",
+            "from engine.cli import main; main()",
+            "sandbox",
+            "--port",
+            str(port),
+            "--api-key",
+            "k1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
     )
     try:
         url = f"http://127.0.0.1:{port}/api/2026-10/products"

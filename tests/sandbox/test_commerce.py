@@ -14,9 +14,15 @@ from tests.sandbox.conftest import ADDRESS, Maker
 
 
 def test_commerce_product_create_get_update_delete(api: httpx.Client, make: Maker) -> None:
-    created = api.post("/products", json={"external_id": "p1", "name": "Shirt",
-                                          "price": {"amount": 3250, "currency_code": "USD"},
-                                          "channel": "web"})
+    created = api.post(
+        "/products",
+        json={
+            "external_id": "p1",
+            "name": "Shirt",
+            "price": {"amount": 3250, "currency_code": "USD"},
+            "channel": "web",
+        },
+    )
     assert created.status_code == 201
     product = created.json()["product"]
     assert product["channel"]["name"] == "web" and product["collections"] == []
@@ -47,37 +53,53 @@ def test_commerce_product_list_filters(api: httpx.Client, make: Maker) -> None:
     make.product("a", barcode="111")
     make.product("b", barcode="222")
     make.product("c")
-    names = lambda **q: [p["external_id"] for p in api.get("/products", params=q).json()["products"]]  # noqa: E731
+
+    def names(**q: str) -> list[str]:
+        return [p["external_id"] for p in api.get("/products", params=q).json()["products"]]
+
     assert names(external_id="b") == ["b"]
     assert names(barcode="111") == ["a"]
-    assert api.get("/products?external_ids[]=a&external_ids[]=c").json()["products"][1][
-        "external_id"] == "c"
+    assert (
+        api.get("/products?external_ids[]=a&external_ids[]=c").json()["products"][1]["external_id"]
+        == "c"
+    )
     assert names(sort_order="desc") == ["c", "b", "a"]
 
 
 def test_commerce_validation_names_every_bad_field(api: httpx.Client, make: Maker) -> None:
-    response = api.put("/products", json={"name": 5, "price": {"amount": 32.5}, "weight_grams": "x"})
+    response = api.put(
+        "/products", json={"name": 5, "price": {"amount": 32.5}, "weight_grams": "x"}
+    )
     assert response.status_code == 422
     body = response.json()
     assert body["message"] == "The given data was invalid."
     assert set(body["errors"]) == {"external_id", "name", "price.amount", "weight_grams"}
     assert body["errors"]["external_id"] == ["The external_id field is required."]
-    location = api.put("/locations", json={"external_id": "l1", "name": "W", "status": "open",
-                                           "address": {"city": "X"}})
-    assert set(location.json()["errors"]) == {
-        "status", "address.address1", "address.country_code"}
+    location = api.put(
+        "/locations",
+        json={"external_id": "l1", "name": "W", "status": "open", "address": {"city": "X"}},
+    )
+    assert set(location.json()["errors"]) == {"status", "address.address1", "address.country_code"}
 
 
 def test_commerce_variants_create_is_not_an_upsert(api: httpx.Client, make: Maker) -> None:
     product = make.product()
     path = f"/products/{product['id']}/product-variants"
-    body = {"external_id": "v1", "name": "Red", "taxable": True,
-            "options": [{"position": 1, "value": "Red"}]}
+    body = {
+        "external_id": "v1",
+        "name": "Red",
+        "taxable": True,
+        "options": [{"position": 1, "value": "Red"}],
+    }
     created = api.post(path, json=body)
     assert created.status_code == 201
     variant = created.json()["product_variant"]
-    assert variant["product"] == {"id": product["id"], "external_id": "p1", "sku": None,
-                                  "name": "Product p1"}
+    assert variant["product"] == {
+        "id": product["id"],
+        "external_id": "p1",
+        "sku": None,
+        "name": "Product p1",
+    }
     duplicate = api.post(path, json=body)
     assert duplicate.status_code == 422
     assert "external_id" in duplicate.json()["errors"]
@@ -87,8 +109,10 @@ def test_commerce_variants_create_is_not_an_upsert(api: httpx.Client, make: Make
     by_external = api.put("/products/external/p1/product-variants", json={**body, "sku": "S"})
     assert by_external.json()["product_variant"]["id"] == variant["id"]
     assert api.put("/products/external/nope/product-variants", json=body).status_code == 404
-    assert api.get(f"/products/{product['id']}").json()["product"]["default_variant_id"] == \
-        variant["id"]
+    assert (
+        api.get(f"/products/{product['id']}").json()["product"]["default_variant_id"]
+        == variant["id"]
+    )
 
 
 def test_commerce_variant_get_patch_delete_and_list(api: httpx.Client, make: Maker) -> None:
@@ -108,9 +132,15 @@ def test_commerce_variant_get_patch_delete_and_list(api: httpx.Client, make: Mak
 
 def test_commerce_variant_options_must_match_the_product(api: httpx.Client, make: Maker) -> None:
     product = make.product()
-    response = api.put(f"/products/{product['id']}/product-variants", json={
-        "external_id": "v1", "name": "x", "taxable": True,
-        "options": [{"position": 1, "value": "red"}, {"position": 2, "value": "M"}]})
+    response = api.put(
+        f"/products/{product['id']}/product-variants",
+        json={
+            "external_id": "v1",
+            "name": "x",
+            "taxable": True,
+            "options": [{"position": 1, "value": "red"}, {"position": 2, "value": "M"}],
+        },
+    )
     assert response.status_code == 422
     assert set(response.json()["errors"]) == {"options.0.value", "options.1.value"}
 
@@ -127,8 +157,10 @@ def test_commerce_customers_and_locations(api: httpx.Client, make: Maker) -> Non
     assert location["address"] == ADDRESS and location["status"] == "active"
     moved = api.put(f"/locations/{location['id']}", json={"status": "inactive"})
     assert moved.json()["location"]["status"] == "inactive"
-    assert api.get("/locations", params={"external_id": "l1"}).json()["locations"][0]["id"] == \
-        location["id"]
+    assert (
+        api.get("/locations", params={"external_id": "l1"}).json()["locations"][0]["id"]
+        == location["id"]
+    )
     assert api.delete(f"/customers/{customer['id']}").json()["success"] is True
     assert api.delete("/locations/external/l1").json() == {"id": location["id"], "success": True}
 
@@ -152,40 +184,54 @@ def test_commerce_inventories(api: httpx.Client, make: Maker) -> None:
     assert api.get("/inventories", params={"product_variant_id": 1}).json()["inventories"] == []
     shown = api.get(f"/products/{product['id']}/product-variants/{variant['id']}").json()
     assert shown["product_variant"]["inventories"][0]["available_count"] == 9
-    assert api.put(f"/inventories/{variant['id']}/123", json={"available_count": 1}).status_code \
-        == 404
-    assert api.delete(path).json() == {"product_variant_id": variant["id"],
-                                       "location_id": location["id"], "success": True}
+    assert (
+        api.put(f"/inventories/{variant['id']}/123", json={"available_count": 1}).status_code == 404
+    )
+    assert api.delete(path).json() == {
+        "product_variant_id": variant["id"],
+        "location_id": location["id"],
+        "success": True,
+    }
 
 
 def test_commerce_collections_and_attached_products(api: httpx.Client, make: Maker) -> None:
     shirt, hat = make.product("shirt"), make.product("hat")
-    created = api.post("/collections", json={"external_id": "summer", "name": "Summer",
-                                             "products": [{"id": shirt["id"]}]})
+    created = api.post(
+        "/collections",
+        json={"external_id": "summer", "name": "Summer", "products": [{"id": shirt["id"]}]},
+    )
     assert created.status_code == 201
     collection = created.json()["collection"]
     assert [p["id"] for p in collection["products"]] == [shirt["id"]]
     assert api.get(f"/products/{shirt['id']}").json()["product"]["collections"] == [
-        {"id": collection["id"], "external_id": "summer", "name": "Summer"}]
+        {"id": collection["id"], "external_id": "summer", "name": "Summer"}
+    ]
     attached = api.post(f"/collections/{collection['id']}/products/{hat['id']}")
     assert [p["id"] for p in attached.json()["collection"]["products"]] == [shirt["id"], hat["id"]]
     detached = api.delete(f"/collections/{collection['id']}/products/{shirt['id']}")
     assert [p["id"] for p in detached.json()["collection"]["products"]] == [hat["id"]]
     assert api.get(f"/products/{shirt['id']}").json()["product"]["collections"] == []
-    unknown = api.put("/collections", json={"external_id": "x", "name": "X",
-                                            "products": [{"id": 42}, {"id": hat["id"]}]})
+    unknown = api.put(
+        "/collections",
+        json={"external_id": "x", "name": "X", "products": [{"id": 42}, {"id": hat["id"]}]},
+    )
     assert unknown.status_code == 422
     assert list(unknown.json()["errors"]) == ["products.0.id"]
 
 
 @pytest.mark.parametrize(
     "query, field",
-    [pytest.param("limit=0", "limit", id="limit 0"), pytest.param("limit=251", "limit", id="limit 251"),
-     pytest.param("limit=x", "limit", id="limit not a number"),
-     pytest.param("sort_order=up", "sort_order", id="bad sort order"),
-     pytest.param("cursor=garbage", "cursor", id="bad cursor")],
+    [
+        pytest.param("limit=0", "limit", id="limit 0"),
+        pytest.param("limit=251", "limit", id="limit 251"),
+        pytest.param("limit=x", "limit", id="limit not a number"),
+        pytest.param("sort_order=up", "sort_order", id="bad sort order"),
+        pytest.param("cursor=garbage", "cursor", id="bad cursor"),
+    ],
 )
-def test_commerce_pagination_rejects_bad_parameters(api: httpx.Client, query: str, field: str) -> None:
+def test_commerce_pagination_rejects_bad_parameters(
+    api: httpx.Client, query: str, field: str
+) -> None:
     response = api.get(f"/products?{query}")
     assert response.status_code == 422
     assert list(response.json()["errors"]) == [field]
@@ -213,7 +259,9 @@ def _walk(api: httpx.Client, url: str, key: str) -> tuple[list[int], list[Any]]:
 
 
 @pytest.mark.parametrize("order", ["asc", "desc"])
-def test_commerce_pagination_round_trip(server: SandboxHandle, api: httpx.Client, order: str) -> None:
+def test_commerce_pagination_round_trip(
+    server: SandboxHandle, api: httpx.Client, order: str
+) -> None:
     ids = _seed_customers(server, 260)
     seen, pages = _walk(api, f"/customers?limit=250&sort_order={order}", "customers")
     assert seen == (ids if order == "asc" else ids[::-1])
@@ -225,7 +273,9 @@ def test_commerce_pagination_round_trip(server: SandboxHandle, api: httpx.Client
     assert [c["id"] for c in back["customers"]] == [c["id"] for c in pages[0]["customers"]]
 
 
-def test_commerce_pagination_default_limit_keeps_filters(server: SandboxHandle, api: httpx.Client) -> None:
+def test_commerce_pagination_default_limit_keeps_filters(
+    server: SandboxHandle, api: httpx.Client
+) -> None:
     _seed_customers(server, 120)
     seen, pages = _walk(api, "/customers", "customers")
     assert [len(p["customers"]) for p in pages] == [50, 50, 20]

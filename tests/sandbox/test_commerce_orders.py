@@ -42,8 +42,14 @@ def test_orders_get_update_delete_by_id_and_external_id(
     assert api.get("/orders/external/o1").json()["order"]["id"] == order["id"]
     updated = api.put(f"/orders/{order['id']}", json={"status": "archived"})
     assert updated.status_code == 200 and updated.json()["order"]["status"] == "archived"
-    no_key = api.put(f"/orders/{order['id']}", json={"line_items": [
-        {"product": {"id": product["id"]}, "unit_price": {"amount": 1}, "taxable": True}]})
+    no_key = api.put(
+        f"/orders/{order['id']}",
+        json={
+            "line_items": [
+                {"product": {"id": product["id"]}, "unit_price": {"amount": 1}, "taxable": True}
+            ]
+        },
+    )
     assert list(no_key.json()["errors"]) == ["line_items.0"]
     assert api.get("/orders", params={"external_id": "o1"}).json()["orders"][0]["id"] == order["id"]
     assert api.delete("/orders/external/o1").json() == {"id": order["id"], "success": True}
@@ -51,17 +57,21 @@ def test_orders_get_update_delete_by_id_and_external_id(
     assert api.delete(f"/orders/{order['id']}").status_code == 404
 
 
-def test_orders_references_must_resolve(api: httpx.Client, make: Maker, product: dict[str, Any]) -> None:
+def test_orders_references_must_resolve(
+    api: httpx.Client, make: Maker, product: dict[str, Any]
+) -> None:
     payload = make.order_payload(product["id"], customer={"id": 12345})
     payload["line_items"][1]["product"] = {"external_id": "nope"}
     payload["line_items"][0]["product_variant"] = {"id": 99}
-    payload["fulfillments"] = [{"external_id": "f1", "status": "success",
-                                "location": {"id": 77}}]
+    payload["fulfillments"] = [{"external_id": "f1", "status": "success", "location": {"id": 77}}]
     response = api.put("/orders", json=payload)
     assert response.status_code == 422
     assert set(response.json()["errors"]) == {
-        "customer.id", "line_items.1.product.external_id", "line_items.0.product_variant.id",
-        "fulfillments.0.location.id"}
+        "customer.id",
+        "line_items.1.product.external_id",
+        "line_items.0.product_variant.id",
+        "fulfillments.0.location.id",
+    }
 
 
 def test_orders_reference_with_both_id_and_external_id_is_422(
@@ -74,13 +84,27 @@ def test_orders_reference_with_both_id_and_external_id_is_422(
     assert list(response.json()["errors"]) == ["line_items.0.product"]
 
 
-def test_orders_validation_names_every_bad_field(api: httpx.Client, product: dict[str, Any]) -> None:
-    response = api.put("/orders", json={"external_id": "o1", "taxes_included": "no",
-                                        "line_items": [{"unit_price": {"amount": 1.5}}]})
+def test_orders_validation_names_every_bad_field(
+    api: httpx.Client, product: dict[str, Any]
+) -> None:
+    response = api.put(
+        "/orders",
+        json={
+            "external_id": "o1",
+            "taxes_included": "no",
+            "line_items": [{"unit_price": {"amount": 1.5}}],
+        },
+    )
     assert response.status_code == 422
     assert set(response.json()["errors"]) == {
-        "name", "total_price", "created_at", "taxes_included", "line_items.0.product",
-        "line_items.0.taxable", "line_items.0.unit_price.amount"}
+        "name",
+        "total_price",
+        "created_at",
+        "taxes_included",
+        "line_items.0.product",
+        "line_items.0.taxable",
+        "line_items.0.unit_price.amount",
+    }
 
 
 def test_orders_created_at_is_optional_before_2026_10(
@@ -93,17 +117,22 @@ def test_orders_created_at_is_optional_before_2026_10(
         assert old.put("/orders", json=payload).status_code == 200
 
 
-def test_orders_customer_by_external_id(api: httpx.Client, make: Maker, product: dict[str, Any]) -> None:
-    unknown = api.put("/orders", json=make.order_payload(product["id"],
-                                                         customer={"external_id": "c9"}))
+def test_orders_customer_by_external_id(
+    api: httpx.Client, make: Maker, product: dict[str, Any]
+) -> None:
+    unknown = api.put(
+        "/orders", json=make.order_payload(product["id"], customer={"external_id": "c9"})
+    )
     assert list(unknown.json()["errors"]) == ["customer.external_id"]
     profile = {"first_name": "Ada", "last_name": "L", "email": "ada@example.com", "phone": "1"}
-    inline = api.put("/orders", json=make.order_payload(
-        product["id"], customer={"external_id": "c9", **profile})).json()["order"]
+    inline = api.put(
+        "/orders", json=make.order_payload(product["id"], customer={"external_id": "c9", **profile})
+    ).json()["order"]
     customer = api.get("/customers/external/c9").json()["customer"]
     assert inline["customer"] == {"id": customer["id"], "external_id": "c9", **profile}
-    linked = api.put("/orders", json=make.order_payload(
-        product["id"], "o2", customer={"external_id": "c9"})).json()["order"]
+    linked = api.put(
+        "/orders", json=make.order_payload(product["id"], "o2", customer={"external_id": "c9"})
+    ).json()["order"]
     assert linked["customer"]["id"] == customer["id"]
 
 
@@ -111,23 +140,31 @@ def test_orders_fulfillments_reference_known_lines(
     api: httpx.Client, make: Maker, product: dict[str, Any]
 ) -> None:
     location = make.location()
-    fulfillment = {"external_id": "f1", "status": "success", "location": {"id": location["id"]},
-                   "fulfilled_at": "2024-03-02T10:00:00+00:00",
-                   "fulfillment_line_items": [{"order_line_item_external_id": "o1-l1",
-                                               "quantity": 1}]}
-    order = api.put("/orders", json=make.order_payload(
-        product["id"], fulfillments=[fulfillment])).json()["order"]
+    fulfillment = {
+        "external_id": "f1",
+        "status": "success",
+        "location": {"id": location["id"]},
+        "fulfilled_at": "2024-03-02T10:00:00+00:00",
+        "fulfillment_line_items": [{"order_line_item_external_id": "o1-l1", "quantity": 1}],
+    }
+    order = api.put(
+        "/orders", json=make.order_payload(product["id"], fulfillments=[fulfillment])
+    ).json()["order"]
     assert order["fulfillments"][0]["location"]["id"] == location["id"]
     bad = {**fulfillment, "fulfillment_line_items": [{"order_line_item_external_id": "zz"}]}
     response = api.put("/orders", json=make.order_payload(product["id"], fulfillments=[bad]))
     assert list(response.json()["errors"]) == [
-        "fulfillments.0.fulfillment_line_items.0.order_line_item_external_id"]
+        "fulfillments.0.fulfillment_line_items.0.order_line_item_external_id"
+    ]
 
 
 def _refund(line_id: int, external_id: str | None, amount: int = 500) -> dict[str, Any]:
-    return {"external_id": external_id, "type": "line_item",
-            "amount": {"amount": amount, "currency_code": "USD"},
-            "line_item": {"id": line_id, "quantity": 1, "restock": True}}
+    return {
+        "external_id": external_id,
+        "type": "line_item",
+        "amount": {"amount": amount, "currency_code": "USD"},
+        "line_item": {"id": line_id, "quantity": 1, "restock": True},
+    }
 
 
 @pytest.fixture
@@ -157,8 +194,13 @@ def test_orders_refunds_are_write_once(
     api: httpx.Client, synced: tuple[dict[str, Any], int], refunds: str, expected: list[Any]
 ) -> None:
     payload, line_id = synced
-    sent = {"same": [_refund(line_id, "r1")], "changed": [_refund(line_id, "r1", amount=999)],
-            "null": [_refund(line_id, None)], "empty": [], "new": [_refund(line_id, "r2")]}
+    sent = {
+        "same": [_refund(line_id, "r1")],
+        "changed": [_refund(line_id, "r1", amount=999)],
+        "null": [_refund(line_id, None)],
+        "empty": [],
+        "new": [_refund(line_id, "r2")],
+    }
     body = dict(payload)
     if refunds == "omitted":
         del body["refunds"]

@@ -46,8 +46,9 @@ FLAGGED = {"code": "UNPROCESSABLE_FLAGGED_RETURN"}
         pytest.param("flag", "closed", 422, UNPROCESSABLE, "closed", id="flag closed"),
         pytest.param("cancel", "open", 200, None, "cancelled", id="cancel open"),
         pytest.param("cancel", "review", 422, FLAGGED, "review", id="flagged cannot be cancelled"),
-        pytest.param("cancel", "expired", 422, UNPROCESSABLE, "expired",
-                     id="expired cannot be cancelled"),
+        pytest.param(
+            "cancel", "expired", 422, UNPROCESSABLE, "expired", id="expired cannot be cancelled"
+        ),
         pytest.param("cancel", "closed", 422, UNPROCESSABLE, "closed", id="cancel closed"),
         pytest.param("cancel", "cancelled", 422, UNPROCESSABLE, "cancelled", id="cancel twice"),
         pytest.param("close", "open", 200, None, "closed", id="close open"),
@@ -60,8 +61,13 @@ FLAGGED = {"code": "UNPROCESSABLE_FLAGGED_RETURN"}
     ],
 )
 def test_return_actions_state_machine(
-    sb: SandboxHandle, order: Order, action: str, start: str, status: int,
-    error: dict[str, str] | None, end: str,
+    sb: SandboxHandle,
+    order: Order,
+    action: str,
+    start: str,
+    status: int,
+    error: dict[str, str] | None,
+    end: str,
 ) -> None:
     return_id = make(sb, order, start)
     response = api(sb).post(f"/warehouse/return/{return_id}/{action}")
@@ -77,8 +83,9 @@ def test_return_actions_state_machine(
 
 def test_return_actions_process_is_queued_then_closes(sb: SandboxHandle, order: Order) -> None:
     return_id = make(sb, order)
-    response = api(sb).post(f"/warehouse/return/{return_id}/process",
-                            json={"erp_credit_memo": "CM-1"})
+    response = api(sb).post(
+        f"/warehouse/return/{return_id}/process", json={"erp_credit_memo": "CM-1"}
+    )
     assert response.status_code == 200 and response.json() == "true"
     flush(sb)
     stored = sb.admin.get(f"/returns/{return_id}").json()
@@ -117,8 +124,12 @@ def test_return_actions_notes_round_trip(sb: SandboxHandle, order: Order) -> Non
     client = api(sb)
     empty = client.get(f"/warehouse/return/{return_id}/notes")
     assert empty.status_code == 422 and empty.json()["errors"]["message"]
-    assert client.post(f"/warehouse/return/{return_id}/note",
-                       json={"content": "Box arrived damaged"}).json() == "true"
+    assert (
+        client.post(
+            f"/warehouse/return/{return_id}/note", json={"content": "Box arrived damaged"}
+        ).json()
+        == "true"
+    )
     notes = client.get(f"/warehouse/return/{return_id}/notes").json()["notes"]
     assert [n["content"] for n in notes] == ["Box arrived damaged"]
     assert notes[0]["id"] > 2**53 and notes[0]["created_at"]
@@ -151,18 +162,24 @@ def test_return_actions_note_of_254_characters_is_fine(sb: SandboxHandle, order:
 def mixed(sb: SandboxHandle, order: Order) -> dict[str, Any]:
     """A return with a refund, a store-credit and an exchange line."""
     return create_return(
-        sb, order, {"line_item_id": order.lines[0], "outcome": "refund"},
+        sb,
+        order,
+        {"line_item_id": order.lines[0], "outcome": "refund"},
         {"line_item_id": order.lines[0], "outcome": "store_credit"},
-        {"line_item_id": order.lines[1], "outcome": "exchange",
-         "exchange_variant_id": order.exchange_variant},
+        {
+            "line_item_id": order.lines[1],
+            "outcome": "exchange",
+            "exchange_variant_id": order.exchange_variant,
+        },
     )
 
 
 def test_return_actions_remove_removes_and_processes(sb: SandboxHandle, order: Order) -> None:
     created = mixed(sb, order)
     refund, credit = (line["line_item_id"] for line in created["line_items"][:2])
-    response = api(sb).post(f"/warehouse/return/{created['id']}/remove",
-                            params={"line_item_id": f"{refund},{credit}"})
+    response = api(sb).post(
+        f"/warehouse/return/{created['id']}/remove", params={"line_item_id": f"{refund},{credit}"}
+    )
     assert response.status_code == 200 and response.json() == "true"
     flush(sb)
     stored = sb.admin.get(f"/returns/{created['id']}").json()
@@ -189,8 +206,11 @@ def test_return_actions_remove_errors(
         api(sb).post(f"/warehouse/return/{created['id']}/close")
     by_outcome = {line["outcome"]: line["line_item_id"] for line in created["line_items"]}
     by_outcome["unknown"] = 1
-    params = {} if which == "missing" else {
-        "line_item_id": ",".join(str(by_outcome[w]) for w in which.split("+"))}
+    params = (
+        {}
+        if which == "missing"
+        else {"line_item_id": ",".join(str(by_outcome[w]) for w in which.split("+"))}
+    )
     response = api(sb).post(f"/warehouse/return/{created['id']}/remove", params=params)
     assert response.status_code == 422, response.text
     assert response.json()["errors"]["message"]

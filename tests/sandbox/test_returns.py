@@ -35,8 +35,16 @@ def shared_order(sb: SandboxHandle) -> Order:
 
 
 def test_returns_create_has_loop_fields_and_big_ids(sb: SandboxHandle, order: Order) -> None:
-    created = create_return(sb, order, {"line_item_id": order.lines[0], "quantity": 2,
-                                        "outcome": "refund", "return_reason": "Too small"})
+    created = create_return(
+        sb,
+        order,
+        {
+            "line_item_id": order.lines[0],
+            "quantity": 2,
+            "outcome": "refund",
+            "return_reason": "Too small",
+        },
+    )
     assert created["id"] > 2**53 and created["state"] == "open"
     assert created["order_id"] == order.id and created["order_name"] == order.name
     assert created["provider_order_id"] == order.external_id
@@ -53,9 +61,13 @@ def test_returns_create_has_loop_fields_and_big_ids(sb: SandboxHandle, order: Or
 
 def test_returns_create_exchange_and_store_credit(sb: SandboxHandle, order: Order) -> None:
     created = create_return(
-        sb, order,
-        {"line_item_id": order.lines[0], "outcome": "exchange",
-         "exchange_variant_id": order.exchange_variant},
+        sb,
+        order,
+        {
+            "line_item_id": order.lines[0],
+            "outcome": "exchange",
+            "exchange_variant_id": order.exchange_variant,
+        },
         {"line_item_id": order.lines[1], "outcome": "store_credit"},
     )
     assert created["outcome"] == "exchange"
@@ -69,9 +81,13 @@ def test_returns_create_exchange_and_store_credit(sb: SandboxHandle, order: Orde
 
 
 def test_returns_create_by_order_external_id(sb: SandboxHandle, order: Order) -> None:
-    response = sb.admin.post("/returns", json={
-        "order_external_id": order.external_id,
-        "line_items": [{"line_item_id": order.lines[1], "outcome": "refund"}]})
+    response = sb.admin.post(
+        "/returns",
+        json={
+            "order_external_id": order.external_id,
+            "line_items": [{"line_item_id": order.lines[1], "outcome": "refund"}],
+        },
+    )
     assert response.status_code == 201
     assert response.json()["order_id"] == order.id
 
@@ -80,14 +96,21 @@ def test_returns_create_by_order_external_id(sb: SandboxHandle, order: Order) ->
     ("change", "field"),
     [
         pytest.param({"order_id": 12345}, "order_id", id="unknown order"),
-        pytest.param({"order_id": None, "order_external_id": "nope"}, "order_external_id",
-                     id="unknown order external id"),
+        pytest.param(
+            {"order_id": None, "order_external_id": "nope"},
+            "order_external_id",
+            id="unknown order external id",
+        ),
         pytest.param({"line_items": [{"line_item_id": 1}]}, "line_items.0", id="unknown line"),
         pytest.param({"line_items": []}, "line_items", id="no lines"),
-        pytest.param({"line": {"outcome": "exchange", "exchange_variant_id": 99}},
-                     "line_items.0", id="unknown exchange variant"),
-        pytest.param({"line": {"outcome": "exchange"}}, "line_items.0",
-                     id="exchange without variant"),
+        pytest.param(
+            {"line": {"outcome": "exchange", "exchange_variant_id": 99}},
+            "line_items.0",
+            id="unknown exchange variant",
+        ),
+        pytest.param(
+            {"line": {"outcome": "exchange"}}, "line_items.0", id="exchange without variant"
+        ),
         pytest.param({"line": {"outcome": "gift"}}, "line_items.0", id="unknown outcome"),
         pytest.param({"line": {"quantity": 3}}, "line_items.0", id="more than was bought"),
         pytest.param({"state": "shipped"}, "state", id="unknown state"),
@@ -97,9 +120,17 @@ def test_returns_create_rejects_impossible_returns(
     sb: SandboxHandle, shared_order: Order, change: dict[str, Any], field: str
 ) -> None:
     order = shared_order
-    body: dict[str, Any] = {"order_id": order.id, "line_items": [
-        {"line_item_id": order.lines[0], "quantity": 1, "outcome": "refund",
-         **change.pop("line", {})}]}
+    body: dict[str, Any] = {
+        "order_id": order.id,
+        "line_items": [
+            {
+                "line_item_id": order.lines[0],
+                "quantity": 1,
+                "outcome": "refund",
+                **change.pop("line", {}),
+            }
+        ],
+    }
     body.update(change)
     response = sb.admin.post("/returns", json=body)
     assert response.status_code == 422, response.text
@@ -108,8 +139,9 @@ def test_returns_create_rejects_impossible_returns(
 
 def test_returns_create_needs_a_fulfillment(sb: SandboxHandle) -> None:
     order = sync_order(sb, tag=str(next(_tags)), fulfilled=False)
-    response = sb.admin.post("/returns", json={
-        "order_id": order.id, "line_items": [{"line_item_id": order.lines[0]}]})
+    response = sb.admin.post(
+        "/returns", json={"order_id": order.id, "line_items": [{"line_item_id": order.lines[0]}]}
+    )
     assert response.status_code == 422
     assert "fulfilled" in response.json()["errors"]["line_items.0"][0]
 
@@ -150,10 +182,23 @@ def test_returns_label_created_then_updated(sb: SandboxHandle, order: Order) -> 
 
 def test_returns_cli_create_and_list(sb: SandboxHandle, order: Order) -> None:
     runner = CliRunner()
-    result = runner.invoke(sandbox_cli, [
-        "return", "create", "--url", sb.base_url, "--order-id", str(order.id),
-        "--line", str(order.lines[0]), "--line",
-        f"{order.lines[1]}:exchange:{order.exchange_variant}", "--reason", "Too big"])
+    result = runner.invoke(
+        sandbox_cli,
+        [
+            "return",
+            "create",
+            "--url",
+            sb.base_url,
+            "--order-id",
+            str(order.id),
+            "--line",
+            str(order.lines[0]),
+            "--line",
+            f"{order.lines[1]}:exchange:{order.exchange_variant}",
+            "--reason",
+            "Too big",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return_id = int(result.output.strip())
     stored = sb.admin.get(f"/returns/{return_id}").json()
@@ -173,11 +218,13 @@ def test_returns_cli_create_and_list(sb: SandboxHandle, order: Order) -> None:
 )
 def test_returns_cli_rejects_bad_lines(sb: SandboxHandle, args: list[str]) -> None:
     result = CliRunner().invoke(
-        sandbox_cli, ["return", "create", "--url", sb.base_url, "--order-id", "1", *args])
+        sandbox_cli, ["return", "create", "--url", sb.base_url, "--order-id", "1", *args]
+    )
     assert result.exit_code == 2
 
 
 def test_returns_cli_reports_sandbox_errors(sb: SandboxHandle) -> None:
     result = CliRunner().invoke(
-        sandbox_cli, ["return", "create", "--url", sb.base_url, "--order-id", "1", "--line", "2"])
+        sandbox_cli, ["return", "create", "--url", sb.base_url, "--order-id", "1", "--line", "2"]
+    )
     assert result.exit_code == 1 and "422" in result.output

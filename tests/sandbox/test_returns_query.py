@@ -63,8 +63,10 @@ def test_returns_list_is_a_bare_array_with_list_fields(sb: SandboxHandle, big_or
 
 
 def test_returns_list_default_states_and_state_filter(sb: SandboxHandle, big_order: Order) -> None:
-    made = {state: make(sb, big_order, "2025-07-01T12:00:00Z", state=state)
-            for state in ("open", "closed", "expired", "cancelled", "review")}
+    made = {
+        state: make(sb, big_order, "2025-07-01T12:00:00Z", state=state)
+        for state in ("open", "closed", "expired", "cancelled", "review")
+    }
     window = {"from": "2025-07-01 00:00:00", "to": "2025-07-02 00:00:00"}
     default = ids(api(sb).get(LIST, params=window))
     assert sorted(default) == sorted(made[s] for s in ("open", "closed", "expired"))
@@ -90,10 +92,14 @@ def test_returns_list_accepts_time_formats(sb: SandboxHandle, august: int, query
 @pytest.mark.parametrize(
     ("params", "field"),
     [
-        pytest.param({"from": "2025-01-01 00:00:00", "to": "2025-05-01 00:00:01"}, "to",
-                     id="more than 120 days"),
-        pytest.param({"from": "2025-05-01 00:00:00", "to": "2025-01-01 00:00:00"}, "from",
-                     id="from after to"),
+        pytest.param(
+            {"from": "2025-01-01 00:00:00", "to": "2025-05-01 00:00:01"},
+            "to",
+            id="more than 120 days",
+        ),
+        pytest.param(
+            {"from": "2025-05-01 00:00:00", "to": "2025-01-01 00:00:00"}, "from", id="from after to"
+        ),
         pytest.param({"from": "yesterday"}, "from", id="bad format"),
         pytest.param({"filter": "shipped_at"}, "filter", id="unknown filter"),
         pytest.param({"state": "lost"}, "state", id="unknown state"),
@@ -124,8 +130,12 @@ def test_returns_list_filter_updated_at(sb: SandboxHandle, big_order: Order) -> 
 
 def test_returns_list_paginates_forward_and_back(sb: SandboxHandle, big_order: Order) -> None:
     made = [make(sb, big_order, f"2025-10-01T00:{n:02d}:00Z") for n in range(23)]
-    params = {"from": "2025-10-01 00:00:00", "to": "2025-10-02 00:00:00", "paginate": "true",
-              "pageSize": "5"}
+    params = {
+        "from": "2025-10-01 00:00:00",
+        "to": "2025-10-02 00:00:00",
+        "paginate": "true",
+        "pageSize": "5",
+    }
     page = api(sb).get(LIST, params=params).json()
     assert page["previousPageUrl"] is None
     pages = [page]
@@ -162,8 +172,9 @@ def test_returns_details_by_each_key(sb: SandboxHandle) -> None:
     for key, value in (("order_id", order.id), ("order_name", order.name)):
         found = client.get("/warehouse/return/details", params={key: value})
         assert found.json()["id"] == newest, key
-    shop = client.get("/warehouse/return/details",
-                      params={"return_id": first, "currency_type": "presentment"})
+    shop = client.get(
+        "/warehouse/return/details", params={"return_id": first, "currency_type": "presentment"}
+    )
     assert shop.status_code == 200
 
 
@@ -186,17 +197,28 @@ def test_returns_details_errors(sb: SandboxHandle, params: dict[str, str], statu
 def test_returns_asn_has_one_row_per_returned_line(sb: SandboxHandle) -> None:
     order = sync_order(sb, tag=str(next(_tags)), quantities=(2, 1))
     created = create_return(
-        sb, order, {"line_item_id": order.lines[0], "quantity": 2, "return_reason": "Fit"},
+        sb,
+        order,
+        {"line_item_id": order.lines[0], "quantity": 2, "return_reason": "Fit"},
         {"line_item_id": order.lines[1], "outcome": "store_credit"},
         created_at="2025-12-01T08:00:00Z",
     )
-    rows = api(sb).get("/warehouse/reporting/asn",
-                       params={"from": "2025-12-01 00:00:00", "to": "2025-12-02 00:00:00"}).json()
+    rows = (
+        api(sb)
+        .get(
+            "/warehouse/reporting/asn",
+            params={"from": "2025-12-01 00:00:00", "to": "2025-12-02 00:00:00"},
+        )
+        .json()
+    )
     assert [r["return_line_item_id"] for r in rows] == [
-        line["line_item_id"] for line in created["line_items"]]
+        line["line_item_id"] for line in created["line_items"]
+    ]
     assert {r["id"] for r in rows} == {created["id"]}
     assert [r["outcome"] for r in rows] == ["refund", "refund", "store_credit"]
     assert rows[0]["purchase_price"] == "31.65" and rows[0]["customer_email"].startswith("ada.")
-    too_long = api(sb).get("/warehouse/reporting/asn",
-                           params={"from": "2025-01-01 00:00:00", "to": "2025-12-01 00:00:00"})
+    too_long = api(sb).get(
+        "/warehouse/reporting/asn",
+        params={"from": "2025-01-01 00:00:00", "to": "2025-12-01 00:00:00"},
+    )
     assert too_long.status_code == 422

@@ -27,8 +27,12 @@ SECRET = "test-webhook-secret"
 @contextmanager
 def sandbox(**overrides: Any) -> Iterator[SandboxHandle]:
     """A sandbox on a loopback port, with fast webhook retries."""
-    settings: dict[str, Any] = {"webhook_secret": SECRET, "webhook_retries": 3,
-                                "webhook_backoff_s": 0.05, "rate_limit": "0/min"}
+    settings: dict[str, Any] = {
+        "webhook_secret": SECRET,
+        "webhook_retries": 3,
+        "webhook_backoff_s": 0.05,
+        "rate_limit": "0/min",
+    }
     settings.update(overrides)
     with running_sandbox(**settings) as handle:
         yield handle
@@ -67,63 +71,146 @@ def _unwrap(body: dict[str, Any], key: str) -> dict[str, Any]:
     return dict(body[key]) if key in body else body
 
 
-def sync_order(handle: SandboxHandle, tag: str = "1001", quantities: tuple[int, ...] = (2, 1),
-               fulfilled: bool = True) -> Order:
+def sync_order(
+    handle: SandboxHandle,
+    tag: str = "1001",
+    quantities: tuple[int, ...] = (2, 1),
+    fulfilled: bool = True,
+) -> Order:
     """A location, a customer, a product with variants and an order, pushed through Loop's API."""
-    location = _unwrap(_api(handle, "PUT", "/locations", {
-        "external_id": f"loc-{tag}", "name": "Main warehouse", "status": "active",
-        "address": {"address1": "1 Main St", "city": "Columbus", "country_code": "US"}}),
-        "location")
-    product = _unwrap(_api(handle, "PUT", "/products", {
-        "external_id": f"p-{tag}", "name": "Trail shoe",
-        "price": {"amount": 3165, "currency_code": "USD"}}), "product")
+    location = _unwrap(
+        _api(
+            handle,
+            "PUT",
+            "/locations",
+            {
+                "external_id": f"loc-{tag}",
+                "name": "Main warehouse",
+                "status": "active",
+                "address": {"address1": "1 Main St", "city": "Columbus", "country_code": "US"},
+            },
+        ),
+        "location",
+    )
+    product = _unwrap(
+        _api(
+            handle,
+            "PUT",
+            "/products",
+            {
+                "external_id": f"p-{tag}",
+                "name": "Trail shoe",
+                "price": {"amount": 3165, "currency_code": "USD"},
+            },
+        ),
+        "product",
+    )
     variants = []
     for n, price in enumerate((3165, 3165, 4000)):
-        variant = _unwrap(_api(handle, "PUT", f"/products/{product['id']}/product-variants", {
-            "external_id": f"v-{tag}-{n}", "name": f"Size {40 + n}", "taxable": True,
-            "sku": f"SHOE-{tag}-{n}", "price": {"amount": price, "currency_code": "USD"}}),
-            "product_variant")
+        variant = _unwrap(
+            _api(
+                handle,
+                "PUT",
+                f"/products/{product['id']}/product-variants",
+                {
+                    "external_id": f"v-{tag}-{n}",
+                    "name": f"Size {40 + n}",
+                    "taxable": True,
+                    "sku": f"SHOE-{tag}-{n}",
+                    "price": {"amount": price, "currency_code": "USD"},
+                },
+            ),
+            "product_variant",
+        )
         variants.append(int(variant["id"]))
     lines = [
-        {"external_id": f"l-{tag}-{n}", "product": {"id": product["id"]},
-         "product_variant": {"id": variants[n]}, "quantity": q, "taxable": True,
-         "unit_price": {"amount": 3165, "currency_code": "USD"}}
+        {
+            "external_id": f"l-{tag}-{n}",
+            "product": {"id": product["id"]},
+            "product_variant": {"id": variants[n]},
+            "quantity": q,
+            "taxable": True,
+            "unit_price": {"amount": 3165, "currency_code": "USD"},
+        }
         for n, q in enumerate(quantities)
     ]
-    order = _unwrap(_api(handle, "PUT", "/orders", _order_body(tag, quantities, lines,
-                                                            location["id"], fulfilled)), "order")
-    return Order(int(order["id"]), f"o-{tag}", f"#{tag}",
-                 [int(li["id"]) for li in order["line_items"]], variants[:2], variants[2], order)
+    order = _unwrap(
+        _api(
+            handle, "PUT", "/orders", _order_body(tag, quantities, lines, location["id"], fulfilled)
+        ),
+        "order",
+    )
+    return Order(
+        int(order["id"]),
+        f"o-{tag}",
+        f"#{tag}",
+        [int(li["id"]) for li in order["line_items"]],
+        variants[:2],
+        variants[2],
+        order,
+    )
 
 
-def _order_body(tag: str, quantities: tuple[int, ...], lines: list[dict[str, Any]],
-                location_id: int, fulfilled: bool) -> dict[str, Any]:
+def _order_body(
+    tag: str,
+    quantities: tuple[int, ...],
+    lines: list[dict[str, Any]],
+    location_id: int,
+    fulfilled: bool,
+) -> dict[str, Any]:
     order_body: dict[str, Any] = {
-        "external_id": f"o-{tag}", "name": f"#{tag}", "status": "active", "taxes_included": False,
+        "external_id": f"o-{tag}",
+        "name": f"#{tag}",
+        "status": "active",
+        "taxes_included": False,
         "created_at": "2026-01-05T10:00:00+00:00",
-        "customer": {"external_id": f"c-{tag}", "first_name": "Ada", "last_name": "Lovelace",
-                     "email": f"ada.{tag}@example.com", "phone": "555-0100"},
+        "customer": {
+            "external_id": f"c-{tag}",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": f"ada.{tag}@example.com",
+            "phone": "555-0100",
+        },
         "total_price": {"amount": 3165 * sum(quantities), "currency_code": "USD"},
         "line_items": lines,
     }
     if fulfilled:
-        order_body["fulfillments"] = [{
-            "external_id": f"f-{tag}", "status": "success",
-            "fulfilled_at": "2026-01-06T10:00:00+00:00", "location": {"id": location_id},
-            "fulfillment_line_items": [
-                {"external_id": f"fl-{tag}-{n}", "order_line_item_external_id": f"l-{tag}-{n}",
-                 "quantity": q} for n, q in enumerate(quantities)],
-        }]
+        order_body["fulfillments"] = [
+            {
+                "external_id": f"f-{tag}",
+                "status": "success",
+                "fulfilled_at": "2026-01-06T10:00:00+00:00",
+                "location": {"id": location_id},
+                "fulfillment_line_items": [
+                    {
+                        "external_id": f"fl-{tag}-{n}",
+                        "order_line_item_external_id": f"l-{tag}-{n}",
+                        "quantity": q,
+                    }
+                    for n, q in enumerate(quantities)
+                ],
+            }
+        ]
     return order_body
 
 
-def create_return(handle: SandboxHandle, order: Order, *lines: dict[str, Any],
-                  **extra: Any) -> dict[str, Any]:
+def create_return(
+    handle: SandboxHandle, order: Order, *lines: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
     """A return made through the admin API (a refund of one unit of the first line by default)."""
-    body = {"order_id": order.id,
-            "line_items": list(lines) or [{"line_item_id": order.lines[0], "quantity": 1,
-                                           "outcome": "refund", "return_reason": "Too small"}],
-            **extra}
+    body = {
+        "order_id": order.id,
+        "line_items": list(lines)
+        or [
+            {
+                "line_item_id": order.lines[0],
+                "quantity": 1,
+                "outcome": "refund",
+                "return_reason": "Too small",
+            }
+        ],
+        **extra,
+    }
     response = handle.admin.post("/returns", json=body)
     assert response.status_code == 201, response.text
     return dict(response.json())
@@ -169,7 +256,8 @@ class Receiver:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with outer._lock:
                     outer.received.append(
-                        Received(self.path, {k.lower(): v for k, v in self.headers.items()}, raw))
+                        Received(self.path, {k.lower(): v for k, v in self.headers.items()}, raw)
+                    )
                     status = outer.script.pop(0) if outer.script else 200
                 time.sleep(outer.delay_s)
                 if outer.release is not None:
@@ -182,8 +270,7 @@ class Receiver:
                 return None
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,),
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -201,9 +288,11 @@ class Receiver:
         return [r.json() for r in self.received if trigger in (None, r.json().get("trigger"))]
 
 
-def subscribe(handle: SandboxHandle, url: str, topic: str, trigger: str,
-              status: str = "active") -> dict[str, Any]:
-    response = api(handle).post("/webhooks", json={"topic": topic, "trigger": trigger,
-                                                   "url": url, "status": status})
+def subscribe(
+    handle: SandboxHandle, url: str, topic: str, trigger: str, status: str = "active"
+) -> dict[str, Any]:
+    response = api(handle).post(
+        "/webhooks", json={"topic": topic, "trigger": trigger, "url": url, "status": status}
+    )
     assert response.status_code == 201, response.text
     return dict(response.json())

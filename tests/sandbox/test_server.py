@@ -17,8 +17,11 @@ from tests.sandbox.conftest import Maker
 
 @pytest.mark.parametrize(
     "headers",
-    [pytest.param({}, id="no key"), pytest.param({"X-Authorization": "wrong"}, id="wrong key"),
-     pytest.param({"Authorization": "Bearer sandbox"}, id="bearer instead of x-authorization")],
+    [
+        pytest.param({}, id="no key"),
+        pytest.param({"X-Authorization": "wrong"}, id="wrong key"),
+        pytest.param({"Authorization": "Bearer sandbox"}, id="bearer instead of x-authorization"),
+    ],
 )
 def test_server_rejects_missing_or_wrong_key(
     server: SandboxHandle, api: httpx.Client, headers: dict[str, str]
@@ -29,7 +32,9 @@ def test_server_rejects_missing_or_wrong_key(
 
 
 @pytest.mark.parametrize("version", API_VERSIONS)
-def test_server_serves_every_version(server: SandboxHandle, api: httpx.Client, version: str) -> None:
+def test_server_serves_every_version(
+    server: SandboxHandle, api: httpx.Client, version: str
+) -> None:
     with server.client(version) as client:
         response = client.get("/products")
     assert response.status_code == 200
@@ -46,7 +51,9 @@ def test_server_unknown_version_or_path_is_404(server: SandboxHandle, api: httpx
     assert missing.json()["errors"]["code"] == "NOT_FOUND"
 
 
-def test_server_ids_are_exact_integers_above_2_53_or_strings(api: httpx.Client, make: Maker) -> None:
+def test_server_ids_are_exact_integers_above_2_53_or_strings(
+    api: httpx.Client, make: Maker
+) -> None:
     product = make.product()
     assert isinstance(product["id"], int) and product["id"] > 2**53
     raw = api.get(f"/products/{product['id']}").text
@@ -61,7 +68,9 @@ def test_server_ids_are_exact_integers_above_2_53_or_strings(api: httpx.Client, 
 
 def test_server_malformed_json_is_400(api: httpx.Client) -> None:
     for content in (b"{not json", b"[1, 2]"):
-        response = api.put("/products", content=content, headers={"content-type": "application/json"})
+        response = api.put(
+            "/products", content=content, headers={"content-type": "application/json"}
+        )
         assert response.status_code == 400
         assert "message" in response.json()
 
@@ -115,8 +124,9 @@ def test_server_fault_bodies_and_log(server: SandboxHandle) -> None:
                 response = client.get("/products")
             except httpx.TransportError:
                 continue
-            assert response.json() == {"errors": {"code": "UNEXPECTED_ERROR",
-                                                  "message": "Sandbox fault injection."}}
+            assert response.json() == {
+                "errors": {"code": "UNEXPECTED_ERROR", "message": "Sandbox fault injection."}
+            }
 
 
 def test_server_dropped_connection_still_applies_the_write(server: SandboxHandle) -> None:

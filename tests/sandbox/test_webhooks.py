@@ -20,8 +20,9 @@ def sb() -> Iterator[SandboxHandle]:
 
 
 def test_webhooks_create_defaults_to_inactive(sb: SandboxHandle) -> None:
-    response = api(sb).post("/webhooks", json={"topic": "return", "trigger": "return.created",
-                                               "url": URL})
+    response = api(sb).post(
+        "/webhooks", json={"topic": "return", "trigger": "return.created", "url": URL}
+    )
     assert response.status_code == 201
     hook = response.json()
     assert set(hook) == {"id", "shop_id", "topic", "trigger", "url", "status"}
@@ -52,14 +53,26 @@ def test_webhooks_create_accepts_every_documented_pair(
     ("body", "fields"),
     [
         pytest.param({}, {"topic", "trigger", "url"}, id="all missing"),
-        pytest.param({"topic": "orders", "trigger": "return.created", "url": URL}, {"topic"},
-                     id="unknown topic"),
-        pytest.param({"topic": "label", "trigger": "return.created", "url": URL}, {"trigger"},
-                     id="trigger of another topic"),
-        pytest.param({"topic": "return", "trigger": "return.created", "url": "ftp://x"}, {"url"},
-                     id="not an http url"),
-        pytest.param({"topic": "return", "trigger": "return.created", "url": URL,
-                      "status": "on"}, {"status"}, id="unknown status"),
+        pytest.param(
+            {"topic": "orders", "trigger": "return.created", "url": URL},
+            {"topic"},
+            id="unknown topic",
+        ),
+        pytest.param(
+            {"topic": "label", "trigger": "return.created", "url": URL},
+            {"trigger"},
+            id="trigger of another topic",
+        ),
+        pytest.param(
+            {"topic": "return", "trigger": "return.created", "url": "ftp://x"},
+            {"url"},
+            id="not an http url",
+        ),
+        pytest.param(
+            {"topic": "return", "trigger": "return.created", "url": URL, "status": "on"},
+            {"status"},
+            id="unknown status",
+        ),
     ],
 )
 def test_webhooks_create_rejects_bad_bodies(
@@ -71,19 +84,20 @@ def test_webhooks_create_rejects_bad_bodies(
 
 
 def test_webhooks_create_rejects_malformed_json(sb: SandboxHandle) -> None:
-    response = api(sb).post("/webhooks", content=b"{nope",
-                            headers={"Content-Type": "application/json"})
+    response = api(sb).post(
+        "/webhooks", content=b"{nope", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
 
 
 def test_webhooks_list_update_delete_round_trip(sb: SandboxHandle) -> None:
     client = api(sb)
-    hook = client.post("/webhooks", json={"topic": "return", "trigger": "return.updated",
-                                          "url": URL}).json()
+    hook = client.post(
+        "/webhooks", json={"topic": "return", "trigger": "return.updated", "url": URL}
+    ).json()
     listed = client.get("/webhooks").json()["webhooks"]
     assert hook in listed
-    update = {"topic": "return", "trigger": "return.closed", "url": URL + "/v2",
-              "status": "active"}
+    update = {"topic": "return", "trigger": "return.closed", "url": URL + "/v2", "status": "active"}
     assert client.put(f"/webhooks/{hook['id']}", json=update).status_code == 204
     (stored,) = [h for h in client.get("/webhooks").json()["webhooks"] if h["id"] == hook["id"]]
     assert stored == {**hook, **update}

@@ -28,8 +28,14 @@ from tests.sandbox.test_returns_support import (
 )
 
 _tags = itertools.count(5000)
-ALL = [("return", "return.created"), ("return", "return.updated"), ("return", "return.closed"),
-       ("label", "label.created"), ("label", "label.updated"), ("restock", "restock.requested")]
+ALL = [
+    ("return", "return.created"),
+    ("return", "return.updated"),
+    ("return", "return.closed"),
+    ("label", "label.created"),
+    ("label", "label.updated"),
+    ("restock", "restock.requested"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +108,10 @@ def test_webhooks_retry_with_backoff_and_record_every_attempt(
     assert attempts[1]["retry_in_s"] == pytest.approx(0.10)
     assert attempts[2]["retry_in_s"] is None
     assert attempts[0]["request_body"].encode() == rx.received[0].raw
-    assert all(signature_ok(SECRET, r.raw, a["signature"])
-               for r, a in zip(rx.received, attempts, strict=True))
+    assert all(
+        signature_ok(SECRET, r.raw, a["signature"])
+        for r, a in zip(rx.received, attempts, strict=True)
+    )
 
 
 def test_webhooks_give_up_after_the_configured_retries() -> None:
@@ -143,10 +151,15 @@ def test_webhooks_process_sends_closed_updated_and_restock_after_the_200(
     assert closed["state"] == "closed" and closed["id"] == created["id"]
     (restock,) = rx.bodies("restock.requested")
     assert restock["id"] == created["id"] and restock["order_id"] == order.id
-    assert restock["restock_items"] == [{
-        "location_id": restock["restock_items"][0]["location_id"],
-        "variant_id": order.variants[0], "inventory_item_id": order.variants[0],
-        "available_adjustment": 2, "inventory_management": "loop"}]
+    assert restock["restock_items"] == [
+        {
+            "location_id": restock["restock_items"][0]["location_id"],
+            "variant_id": order.variants[0],
+            "inventory_item_id": order.variants[0],
+            "available_adjustment": 2,
+            "inventory_management": "loop",
+        }
+    ]
 
 
 def test_webhooks_restock_can_be_turned_off_per_return(
@@ -165,9 +178,15 @@ def test_webhooks_every_payload_validates_against_its_schema(
     for topic, trigger in ALL:
         subscribe(sb, rx.url, topic, trigger)
     created = create_return(
-        sb, order, {"line_item_id": order.lines[0], "outcome": "exchange",
-                    "exchange_variant_id": order.exchange_variant},
-        {"line_item_id": order.lines[1], "outcome": "store_credit"})
+        sb,
+        order,
+        {
+            "line_item_id": order.lines[0],
+            "outcome": "exchange",
+            "exchange_variant_id": order.exchange_variant,
+        },
+        {"line_item_id": order.lines[1], "outcome": "store_credit"},
+    )
     sb.admin.post(f"/returns/{created['id']}/label", json={})
     sb.admin.post(f"/returns/{created['id']}/label", json={"status": "delivered"})
     api(sb).post(f"/warehouse/return/{created['id']}/flag")
