@@ -322,6 +322,9 @@ class _Compiler:
         key = self._value(spec["key"], (*mpath, "key"), rel, fn, scope)
         var = fn.var("r")
         entity, via = spec["lookup"], spec.get("via")
+        if not key.isidentifier():  # a literal key ('main'): `'main' is None` warns
+            fn.line(f"{var} = {key}")
+            key = var
         fn.line(f"{var} = None if {key} is None else _Ref({entity!r}, _key_str({key}), {via!r})")
         return var
 

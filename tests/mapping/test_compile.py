@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -364,3 +365,13 @@ def test_planned_code_equals_rendering_on_demo_shop_records() -> None:
                 assert [str(i) for i in a.issues] == [str(i) for i in b.issues]
                 compared += 1
     assert compared > 150
+
+
+def test_lookup_with_a_literal_key_compiles_without_a_warning(compiled: Build) -> None:
+    spec = "location: {id: {lookup: locations, key: \"'main'\"}}"
+    body = entity(spec) + "  locations: {extract: {path: l.json}, map: {name: n}}\n"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a SyntaxWarning from the generated code fails the test
+        result = compiled(body).entities["orders"].transform({})
+    assert [ref for _, _, ref in result.refs] == [LookupRef("locations", "main")]
