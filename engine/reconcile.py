@@ -28,9 +28,8 @@ from connectors.base import Connector, ExtractRequest
 from connectors.registry import connector_class
 from engine.embedded import services
 from engine.mapping.compile import CompiledEntity, CompiledMapping
-from engine.mapping.runtime import Transformed
-from engine.pipeline.load import Loaded, Loader
-from engine.pipeline.prepare import Prepared, Preparer, Ready, record_key
+from engine.pipeline.batch import BatchSync
+from engine.pipeline.prepare import PrepareOptions, Preparer, Ready, record_key
 from engine.pipeline.run import source_entities
 from engine.reconcile_compare import (
     MAX_FIELDS,
@@ -57,26 +56,6 @@ class ReconcileOptions:
     batch_size: int = 500
 
 
-class _EveryPayload(Preparer):
-    """The pipeline's Preparer, keeping every valid payload: reconcile compares them all with
-    Loop, not only those whose hash changed since Loop last accepted them."""
-
-    def _finish(
-        self,
-        out: Prepared,
-        key: str,
-        record: Any,
-        parent: Any,
-        parent_key: str | None,
-        t: Transformed,
-        known: Any,
-    ) -> None:
-        before = len(out.ready)
-        super()._finish(out, key, record, parent, parent_key, t, None)
-        if len(out.ready) > before:
-            out.ready[-1].known = known
-
-
 @dataclass
 class _Side:
     """One entity being reconciled: Loop's records, the keys seen on the platform."""
@@ -87,6 +66,7 @@ class _Side:
     parent: _Side | None = None
     seen: set[LoopKey] = field(default_factory=set)
     live: set[str] = field(default_factory=set)  # keys in Loop (after fixing, if --fix)
+    keys: dict[str, str] = field(default_factory=dict)  # platform keys met (duplicates)
 
     @property
     def name(self) -> str:
@@ -140,11 +120,13 @@ class Reconciler:
         self.client, self.options = client, options
         self.children = {e.entity.parent: e for e in compiled.entities.values() if e.entity.parent}
         self.run_id: int | None = None
+        self.batches: BatchSync | None = None
 
     def run(self) -> ReconcileReport:
         report = ReconcileReport(fix=self.options.fix)
         if self.options.fix:
             self.run_id = report.run_id = self.state.start_run("reconcile")
+            self.batches = BatchSync(self.compiled, self.state, self.client, self.run_id)
         try:
             for name in source_entities(self.compiled, self.options.entities):
                 report.entities += self._entity(name)
@@ -220,7 +202,8 @@ class Reconciler:
     def _batch(self, side: _Side, items: list[Item]) -> None:
         if not items:
             return
-        prepared = _EveryPayload(side.compiled, self.state).prepare(items)
+        options = PrepareOptions(every=True, seen=side.keys)
+        prepared = Preparer(side.compiled, self.state, options).prepare(items)
         report = side.report
         report.platform += len(items)
         for parked in prepared.quarantined + prepared.held:
@@ -234,7 +217,6 @@ class Reconciler:
             if stored is None:
                 report.missing.append(ready.key)
                 missing.add(ready.key)
-                ready.known = None  # Loop lost it: line ids remembered for it are gone too
                 to_fix.append(ready)
                 continue
             found = differences(self._compared(side, ready.payload), stored)
@@ -260,34 +242,24 @@ class Reconciler:
         return {k: v for k, v in payload.items() if k not in keys}
 
     def _fix(self, side: _Side, batch: list[Ready], missing: set[str]) -> None:
-        """Push missing and drifted records as `etl run` does; a child only when its parent
-        is in Loop (never sent broken)."""
-        report = side.report
-        if side.parent is not None:
-            orphans = [r for r in batch if r.parent_key not in side.parent.live]
-            for ready in orphans:
-                report.failed[ready.key] = [
-                    f"<{side.parent.name}:{ready.parent_key}> is not in Loop"
-                ]
-            batch = [r for r in batch if r.parent_key in side.parent.live]
-        loaded = Loader(self.client, side.compiled.entity.kind).load(batch) if batch else Loaded()
-        assert self.run_id is not None
-        self.state.commit(
-            BatchOutcome(
-                side.name,
-                synced=loaded.synced,
-                aliases=loaded.aliases,
-                quarantined=loaded.quarantined,
-                held=loaded.held,
-            ),
-            self.run_id,
+        """Push missing and drifted records through the pipeline's batch, as `etl run` does;
+        a child only when its parent is in Loop (never sent broken)."""
+        assert self.batches is not None
+        items = [(r.record, r.parent, r.parent_key) for r in batch]
+        result = self.batches.sync(
+            side.name,
+            items,
+            live_parents=side.parent.live if side.parent is not None else None,
+            unique=False,
+            resend={r.key for r in batch},
+            lost=missing,
         )
-        for synced in loaded.synced:
-            category = "missing" if synced.key in missing else "drifted"
-            report.fixed.setdefault(category, []).append(synced.key)
-        side.live.update(s.key for s in loaded.synced)
-        for parked in loaded.quarantined + loaded.held:
-            report.failed[parked.key] = list(parked.reasons)
+        for key in result.synced:
+            category = "missing" if key in missing else "drifted"
+            side.report.fixed.setdefault(category, []).append(key)
+        side.live.update(result.synced)
+        for parked in result.quarantined + result.held:
+            side.report.failed[parked.key] = list(parked.reasons)
 
     # -- after the platform: extra records, stale ID map rows -------------------------------
     def _finish(self, side: _Side) -> None:

@@ -124,6 +124,16 @@ class _Build:
                     + "; set `kind:`",
                 )
                 continue
+            if kind.write == "child":
+                where = (*path, "kind") if "kind" in spec else path
+                self.problem(
+                    where,
+                    f"a top-level entity of kind {kind.name} cannot be pushed on its own: Loop "
+                    f"writes {kind.plural} under their {kind.parent} (the {kind.parent}'s "
+                    f"external_id is in the URL); declare them as `{kind.plural}:` inside the "
+                    f"{kind.parent} entity (`each:` selects them from each {kind.parent} record)",
+                )
+                continue
             out[name] = Entity(
                 name=name,
                 kind=kind,

@@ -71,26 +71,47 @@ def record_key(entity: CompiledEntity, t: Transformed, record: Any) -> str | Non
     return None if value is None or isinstance(value, LookupRef) else str(value)
 
 
+def source_label(record: Any) -> str:
+    """How a source record is named in a reason: its `id`, else a hash of its content."""
+    if isinstance(record, dict) and record.get("id") is not None:
+        return f"id {record['id']}"
+    return fallback_key(record)
+
+
 def fallback_key(record: Any) -> str:
     """A stable key for a record whose own key could not be mapped (for quarantine)."""
     text = json.dumps(record, sort_keys=True, default=str)
     return "record:" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class PrepareOptions:
+    """How a batch is prepared beyond `etl run`'s defaults.
+
+    `assume(entity, via, key)`: in a dry run, a reference to a record the run would have sent
+    counts as resolved (to a stand-in id). `seen`: the keys already met in this run, with a
+    label of their source record, so that a key two source records map to is caught across
+    batches (None: not checked). `every`: keep every valid payload ready, unchanged or not
+    (reconcile compares them all with Loop). `resend`: keys sent even when their hash is
+    unchanged (drifted in Loop). `lost`: keys Loop no longer has: sent as new records.
+    """
+
+    assume: Callable[[str, str | None, str], bool] | None = None
+    seen: dict[str, str] | None = None
+    every: bool = False
+    resend: frozenset[str] = frozenset()
+    lost: frozenset[str] = frozenset()
+
+
 class Preparer:
     """Prepares batches of one entity against the state's ID map."""
 
     def __init__(
-        self,
-        entity: CompiledEntity,
-        state: State,
-        assume: Callable[[str, str | None, str], bool] | None = None,
+        self, entity: CompiledEntity, state: State, options: PrepareOptions | None = None
     ) -> None:
-        """`assume(entity, via, key)`: in a dry run, a reference to a record the run would
-        have sent counts as resolved (to a stand-in id)."""
         self.entity = entity
         self.state = state
-        self.assume = assume
+        self.options = options or PrepareOptions()
         self.aliases = {
             name: jmespath.compile(expr) for name, expr in entity.entity.aliases.items()
         }
@@ -113,6 +134,8 @@ class Preparer:
                 )
                 continue
             mapped.append((key, record, parent, parent_key, t))
+        if self.options.seen is not None:
+            mapped = self._unique(mapped, out, self.options.seen)
         missing = self._resolve([m[4] for m in mapped])
         known = self.state.lookup(self.entity.entity.name, [m[0] for m in mapped])
         for (key, record, parent, parent_key, t), unresolved in zip(mapped, missing, strict=True):
@@ -122,6 +145,30 @@ class Preparer:
                 continue
             self._finish(out, key, record, parent, parent_key, t, known.get(key))
         return out
+
+    def _unique(self, mapped: list[Any], out: Prepared, seen: dict[str, str]) -> list[Any]:
+        """Records sharing a key within a run are never raced: all of them are quarantined
+        (one row per key, its reasons naming every source record) and none is sent."""
+        groups: dict[str, list[Any]] = defaultdict(list)
+        for entry in mapped:
+            groups[entry[0]].append(entry)
+        keep = []
+        for key, group in groups.items():
+            if len(group) == 1 and key not in seen:
+                seen[key] = source_label(group[0][1])
+                keep.append(group[0])
+                continue
+            labels = ([seen[key]] if key in seen else []) + [source_label(g[1]) for g in group]
+            earlier = "; the first was met in an earlier batch of this run" if key in seen else ""
+            reason = (
+                f"duplicate key in source: {len(labels)} source records map to "
+                f"{self.entity.entity.key} {key!r} ({', '.join(labels)}){earlier}; "
+                "records sharing a key are not sent"
+            )
+            _, record, parent, _, _ = group[0]
+            out.quarantined.append(Parked(key, [reason], record, parent, "duplicate"))
+            seen.setdefault(key, labels[0])
+        return keep
 
     def _finish(
         self,
@@ -145,7 +192,15 @@ class Preparer:
             )
             return
         digest = payload_hash(t.payload)
-        if known is not None and known[1] == digest:
+        options = self.options
+        if key in options.lost:
+            known = None  # what the ID map remembers of it (order line ids) is gone too
+        elif (
+            known is not None
+            and known[1] == digest
+            and not options.every
+            and key not in options.resend
+        ):
             out.unchanged.append(key)
             return
         aliases = [
@@ -179,7 +234,8 @@ class Preparer:
                 if ref.entity == ORDER_LINES:
                     continue
                 loop_id = found[(ref.entity, ref.via)].get(ref.key)
-                if loop_id is None and self.assume and self.assume(ref.entity, ref.via, ref.key):
+                assume = self.options.assume
+                if loop_id is None and assume is not None and assume(ref.entity, ref.via, ref.key):
                     loop_id = STAND_IN_ID
                 if loop_id is None:
                     unresolved.append(ref)

@@ -17,13 +17,10 @@ from typing import Any
 
 from connectors.base import Connector, ExtractRequest
 from engine.mapping.compile import CompiledEntity, CompiledMapping
-from engine.mapping.graph import lookups_in
-from engine.pipeline.load import Loaded, Loader
+from engine.pipeline.batch import BatchResult, BatchSync, Item
 from engine.pipeline.prefetch import prefetched
-from engine.pipeline.prepare import Prepared, Preparer, fallback_key, record_key
-from engine.state import BatchOutcome, Parked, State
-
-Item = tuple[Any, Any, str | None]  # record, parent record, parent key
+from engine.pipeline.prepare import fallback_key, record_key
+from engine.state import State
 
 
 @dataclass
@@ -88,37 +85,31 @@ Progress = Callable[[EntityStats], None]
 
 
 class Runner:
-    """One run of one mapping. The client is a LoopClient (or None for a dry run)."""
+    """One run of one mapping. `loop` is the Loop client (None for a dry run)."""
 
     def __init__(
         self,
         compiled: CompiledMapping,
         state: State,
         connector: Connector,
-        client: Any,
+        loop: Any,
         options: RunOptions,
         progress: Progress | None = None,
     ) -> None:
         self.compiled, self.state, self.connector = compiled, state, connector
-        self.client, self.options = client, options
+        self.loop, self.options = loop, options
         self.progress = progress or (lambda stats: None)
         self.children = {e.entity.parent: e for e in compiled.entities.values() if e.entity.parent}
         self.run_id: int | None = None
-        # --dry-run: what would be in Loop by now, so later entities' lookups resolve.
-        self.would_sync: dict[tuple[str, str | None], set[str]] = {}
-        self.looked_up = {
-            (spec["lookup"], spec.get("via"))
-            for e in compiled.entities.values()
-            for _, spec in lookups_in(e.entity.map, ())
-        }
 
     def run(self) -> RunSummary:
         if not self.options.dry_run:
             self.run_id = self.state.start_run("run")
         summary = RunSummary(self.run_id, dry_run=self.options.dry_run)
+        batches = BatchSync(self.compiled, self.state, self.loop, self.run_id)
         try:
             for name in source_entities(self.compiled, self.options.entities):
-                summary.entities += self._entity(name)
+                summary.entities += self._entity(batches, name)
         except BaseException:
             if self.run_id is not None:
                 self.state.finish_run(self.run_id, "failed", summary.as_dict())
@@ -141,23 +132,26 @@ class Runner:
         return summary
 
     # -- one source entity (and its children) -----------------------------------------------
-    def _entity(self, name: str) -> list[EntityStats]:
-        stats = EntityStats(name)
+    def _entity(self, batches: BatchSync, name: str) -> list[EntityStats]:
         child = self.children.get(name)
-        child_stats = EntityStats(child.entity.name) if child else None
+        stats = {name: EntityStats(name)}
+        if child is not None:
+            stats[child.entity.name] = EntityStats(child.entity.name)
         started = time.monotonic()
-        self._retry_parked(name, stats, child, child_stats)
-        for page_records, cursor, total in self._pages(name):
-            stats.total = total
-            stats.extracted += len(page_records)
-            self._page(name, page_records, cursor, stats, child, child_stats)
-            stats.seconds = time.monotonic() - started
-            if page_records:
-                self.progress(stats)
-        stats.seconds = time.monotonic() - started
-        if child_stats is not None:
-            child_stats.seconds = stats.seconds  # pushed together with their parents
-        return [stats] + ([child_stats] if child_stats else [])
+        self._retry_parked(batches, name, child, stats)
+        for records, cursor, total in self._pages(name):
+            stats[name].total = total
+            stats[name].extracted += len(records)
+            if records and self.run_id is not None:
+                self.state.stage_raw(name, ((_raw_key(r), r, None) for r in records), self.run_id)
+            for result in batches.sync_records(name, records, cursor):
+                _count(stats[result.entity], result, extracted=result.entity != name)
+            stats[name].seconds = time.monotonic() - started
+            if records:
+                self.progress(stats[name])
+        for each in stats.values():  # children are pushed together with their parents
+            each.seconds = time.monotonic() - started
+        return list(stats.values())
 
     def _pages(self, name: str) -> Iterator[tuple[list[Any], str | None, int | None]]:
         entity = self.compiled.entities[name].entity
@@ -180,143 +174,29 @@ class Runner:
             if self.options.limit is not None and seen >= self.options.limit:
                 return
 
-    def _page(
-        self,
-        name: str,
-        records: list[Any],
-        cursor: str | None,
-        stats: EntityStats,
-        child: CompiledEntity | None,
-        child_stats: EntityStats | None,
-    ) -> None:
-        if records and self.run_id is not None:
-            self.state.stage_raw(name, ((_raw_key(r), r, None) for r in records), self.run_id)
-        # The cursor is written in the same transaction as the page's last batch (the children's
-        # when there are any): it moves only with the records before it.
-        has_children = child is not None and child_stats is not None and bool(records)
-        parent_cursor = None if has_children else cursor
-        live, keys = self._batch(
-            name, [(r, None, None) for r in records], stats, cursor=(name, parent_cursor)
-        )
-        if child is not None and child_stats is not None and has_children:
-            items: list[Item] = [
-                (item, r, key)
-                for r in records
-                if (key := keys.get(id(r))) is not None
-                for item in child.items(r)
-            ]
-            child_stats.extracted += len(items)
-            self._batch(child.entity.name, items, child_stats, live, cursor=(name, cursor))
-
-    def _batch(
-        self,
-        name: str,
-        items: list[Item],
-        stats: EntityStats,
-        live_parents: set[str] | None = None,
-        cursor: tuple[str, str | None] | None = None,
-    ) -> tuple[set[str], dict[int, str]]:
-        """Prepare, load and commit one batch (and the cursor, when given); returns the keys
-        now in Loop, and each source record's key (by identity)."""
-        if not items:
-            if cursor is not None and cursor[1] is not None:
-                self._record(name, Prepared(), Loaded(), stats, cursor)
-            return set(), {}
-        entity = self.compiled.entities[name]
-        assume = self._assumed if self.options.dry_run else None
-        prepared = Preparer(entity, self.state, assume).prepare(items)
-        if live_parents is not None:
-            _hold_orphans(prepared, live_parents, entity)
-        loaded = Loaded()
-        if prepared.ready and not self.options.dry_run:
-            before = self._requests()
-            loaded = Loader(self.client, entity.entity.kind).load(prepared.ready)
-            after = self._requests()
-            stats.requests += after[0] - before[0]
-            stats.rate_limited += after[1] - before[1]
-        elif self.options.dry_run:
-            loaded.created = sum(1 for r in prepared.ready if r.known is None)
-            loaded.updated = len(prepared.ready) - loaded.created
-            self._remember(name, prepared)
-        self._record(name, prepared, loaded, stats, cursor)
-        live = set(prepared.unchanged) | {s.key for s in loaded.synced}
-        if self.options.dry_run:
-            live |= {r.key for r in prepared.ready}
-        return live, prepared.keys
-
-    def _record(
-        self,
-        name: str,
-        prepared: Prepared,
-        loaded: Loaded,
-        stats: EntityStats,
-        cursor: tuple[str, str | None] | None = None,
-    ) -> None:
-        quarantined = prepared.quarantined + loaded.quarantined
-        held = prepared.held + loaded.held
-        stats.unchanged += len(prepared.unchanged)
-        stats.created += loaded.created
-        stats.updated += loaded.updated
-        stats.quarantined += len(quarantined)
-        stats.held += len(held)
-        if self.options.dry_run or self.run_id is None:
-            return
-        outcome = BatchOutcome(
-            name,
-            synced=loaded.synced,
-            aliases=loaded.aliases,
-            quarantined=quarantined,
-            held=held,
-            settled=prepared.unchanged,
-        )
-        if cursor is not None and cursor[1] is not None:
-            outcome.cursor_entity, outcome.cursor = cursor
-        self.state.commit(outcome, self.run_id)
-
-    def _remember(self, name: str, prepared: Prepared) -> None:
-        """Dry run: keep the keys later lookups may ask for (only of entities looked up)."""
-        if (name, None) in self.looked_up:
-            self.would_sync.setdefault((name, None), set()).update(r.key for r in prepared.ready)
-        for ready in prepared.ready:
-            for alias, value in ready.aliases:
-                if (name, alias) in self.looked_up:
-                    self.would_sync.setdefault((name, alias), set()).add(value)
-
-    def _assumed(self, entity: str, via: str | None, key: str) -> bool:
-        return key in self.would_sync.get((entity, via), ())
-
-    def _parent_key(self, name: str, record: Any) -> str | None:
-        entity = self.compiled.entities[name]
-        return record_key(entity, entity.transform(record), record)
-
     def _retry_parked(
         self,
+        batches: BatchSync,
         name: str,
-        stats: EntityStats,
         child: CompiledEntity | None,
-        child_stats: EntityStats | None,
+        stats: dict[str, EntityStats],
     ) -> None:
         tables = ["held", "quarantine"] if self.options.replay else ["held"]
         for table in tables:
             rows = self.state.parked(table, name)
-            self._batch(name, [(r["record"], None, None) for r in rows], stats)
-            if child is not None and child_stats is not None:
-                rows = self.state.parked(table, child.entity.name)
-                items: list[Item] = [
-                    (r["record"], r["parent"], self._parent_key(name, r["parent"])) for r in rows
-                ]
-                self._batch(
-                    child.entity.name,
-                    items,
-                    child_stats,
-                    set(self.state.lookup(name, [i[2] for i in items if i[2]])),
-                )
+            items: list[Item] = [(r["record"], None, None) for r in rows]
+            _count(stats[name], batches.sync(name, items, unique=False))
+            if child is None:
+                continue
+            rows = self.state.parked(table, child.entity.name)
+            items = [(r["record"], r["parent"], self._parent_key(name, r["parent"])) for r in rows]
+            live = set(self.state.lookup(name, [i[2] for i in items if i[2]]))
+            result = batches.sync(child.entity.name, items, live_parents=live, unique=False)
+            _count(stats[child.entity.name], result)
 
-    def _requests(self) -> tuple[int, int]:
-        if self.client is None:
-            return (0, 0)
-        snapshot = self.client.stats.snapshot()
-        return (snapshot.sent, snapshot.rate_limited)
+    def _parent_key(self, name: str, record: Any) -> str | None:
+        entity = self.compiled.entities[name]
+        return record_key(entity, entity.transform(record), record)
 
 
 def source_entities(compiled: CompiledMapping, names: Iterable[str] = ()) -> list[str]:
@@ -336,16 +216,18 @@ def source_entities(compiled: CompiledMapping, names: Iterable[str] = ()) -> lis
     ]
 
 
-def _hold_orphans(prepared: Prepared, live_parents: set[str], entity: CompiledEntity) -> None:
-    """Children whose parent is not in Loop are held back, never sent broken."""
-    keep = []
-    for ready in prepared.ready:
-        if ready.parent_key in live_parents:
-            keep.append(ready)
-        else:
-            reason = f"<{entity.entity.parent}:{ready.parent_key}> is not in Loop yet"
-            prepared.held.append(Parked(ready.key, [reason], ready.record, ready.parent, "held"))
-    prepared.ready = keep
+def _count(stats: EntityStats, result: BatchResult, *, extracted: bool = False) -> None:
+    """Add a batch's result to its entity's line of the summary (children are counted as
+    extracted when they come out of their parents)."""
+    if extracted:
+        stats.extracted += result.items
+    stats.unchanged += result.unchanged
+    stats.created += result.created
+    stats.updated += result.updated
+    stats.quarantined += len(result.quarantined)
+    stats.held += len(result.held)
+    stats.requests += result.requests
+    stats.rate_limited += result.rate_limited
 
 
 def _raw_key(record: Any) -> str:

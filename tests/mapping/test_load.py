@@ -185,3 +185,23 @@ def test_order_follows_lookups_and_loop_build_order(write_mapping: Callable[[str
         "variants",
         "orders",
     )
+
+
+@pytest.mark.parametrize("declared", ["kind: variant", ""], ids=["declared kind", "by its name"])
+def test_a_top_level_variant_entity_is_refused_at_check_with_the_way_out(
+    write_mapping: Callable[[str], Path], declared: str
+) -> None:
+    name = "items" if declared else "variants"
+    path = write_mapping(
+        f"""\
+        entities:
+          {name}:
+            {declared or "enabled: true"}
+            extract: {{path: v.csv}}
+            map: {{external_id: id, name: title}}
+        """
+    )
+    (line,) = problems(path)
+    assert f"entities.{name}" in line
+    assert "cannot be pushed on its own" in line
+    assert "declare them as `variants:` inside the product entity" in line

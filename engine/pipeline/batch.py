@@ -1,0 +1,202 @@
+"""The pipeline's unit of work: sync one batch of records of one entity into Loop.
+
+    prepare (map, resolve lookups, validate, diff) -> load (or, in a dry run, count)
+    -> record (ID map, parked rows and the cursor in one transaction)
+
+`etl run` drives it page by page; reconcile --fix, platform webhooks and outcome sync-back call
+it with the records they have. `sync_records` does a top-level entity's records and then their
+children (variants under their products), as a page of `etl run` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.mapping.compile import CompiledEntity, CompiledMapping
+from engine.mapping.graph import lookups_in
+from engine.pipeline.load import Loaded, Loader
+from engine.pipeline.prepare import Prepared, PrepareOptions, Preparer
+from engine.state import BatchOutcome, Parked, State
+
+Item = tuple[Any, Any, str | None]  # record, parent record, parent key
+
+
+@dataclass
+class BatchResult:
+    """What one batch did: counts for the summary, and the keys now in Loop."""
+
+    entity: str
+    items: int = 0  # records given
+    unchanged: int = 0
+    created: int = 0
+    updated: int = 0
+    requests: int = 0
+    rate_limited: int = 0
+    synced: list[str] = field(default_factory=list)
+    quarantined: list[Parked] = field(default_factory=list)
+    held: list[Parked] = field(default_factory=list)
+    live: set[str] = field(default_factory=set)  # in Loop now (a dry run: would be)
+    keys: dict[int, str] = field(default_factory=dict)  # id(source record) -> its key
+
+
+class DryRun:
+    """Stands in for the loader in a dry run: counts what would be sent and remembers the keys
+    later entities' lookups ask for, so that their references resolve as they would."""
+
+    def __init__(self, compiled: CompiledMapping) -> None:
+        self.looked_up = {
+            (spec["lookup"], spec.get("via"))
+            for e in compiled.entities.values()
+            for _, spec in lookups_in(e.entity.map, ())
+        }
+        self.would_sync: dict[tuple[str, str | None], set[str]] = {}
+
+    def assumed(self, entity: str, via: str | None, key: str) -> bool:
+        return key in self.would_sync.get((entity, via), ())
+
+    def load(self, name: str, prepared: Prepared) -> Loaded:
+        loaded = Loaded()
+        loaded.created = sum(1 for r in prepared.ready if r.known is None)
+        loaded.updated = len(prepared.ready) - loaded.created
+        if (name, None) in self.looked_up:
+            self.would_sync.setdefault((name, None), set()).update(r.key for r in prepared.ready)
+        for ready in prepared.ready:
+            for alias, value in ready.aliases:
+                if (name, alias) in self.looked_up:
+                    self.would_sync.setdefault((name, alias), set()).add(value)
+        return loaded
+
+
+class BatchSync:
+    """Syncs batches of a compiled mapping's entities through one Loop client (None: a dry
+    run, which sends nothing and writes no state) within one run of the state."""
+
+    def __init__(
+        self, compiled: CompiledMapping, state: State, loop: Any, run_id: int | None
+    ) -> None:
+        self.compiled, self.state, self.loop, self.run_id = compiled, state, loop, run_id
+        self.dry = DryRun(compiled) if loop is None else None
+        self.children = {e.entity.parent: e for e in compiled.entities.values() if e.entity.parent}
+        self.seen: dict[str, dict[str, str]] = {}  # entity -> key -> first source record
+
+    def sync(
+        self,
+        name: str,
+        items: list[Item],
+        *,
+        live_parents: Collection[str] | None = None,
+        cursor: tuple[str, str | None] | None = None,
+        unique: bool = True,
+        resend: Collection[str] = (),
+        lost: Collection[str] = (),
+    ) -> BatchResult:
+        """Prepare, load and record one batch of `name`, and move `cursor` (entity, value) in
+        the same transaction. `live_parents`: a child whose parent key is not among them is
+        held back. `unique`: a key met twice in this run quarantines its records (parked
+        records retried are not counted). `resend` / `lost`: see PrepareOptions."""
+        result = BatchResult(name, items=len(items))
+        if not items:
+            self._record(name, Prepared(), Loaded(), cursor)
+            return result
+        entity = self.compiled.entities[name]
+        options = PrepareOptions(
+            assume=self.dry.assumed if self.dry else None,
+            seen=self.seen.setdefault(name, {}) if unique else None,
+            resend=frozenset(resend),
+            lost=frozenset(lost),
+        )
+        prepared = Preparer(entity, self.state, options).prepare(items)
+        if live_parents is not None:
+            _hold_orphans(prepared, live_parents, entity)
+        loaded = self._load(name, entity, prepared, result)
+        self._record(name, prepared, loaded, cursor)
+        result.unchanged = len(prepared.unchanged)
+        result.created, result.updated = loaded.created, loaded.updated
+        result.synced = [s.key for s in loaded.synced]
+        result.quarantined = prepared.quarantined + loaded.quarantined
+        result.held = prepared.held + loaded.held
+        result.live = set(prepared.unchanged) | set(result.synced)
+        if self.dry is not None:
+            result.live |= {r.key for r in prepared.ready}
+        result.keys = prepared.keys
+        return result
+
+    def sync_records(
+        self, name: str, records: list[Any], cursor: str | None = None, *, unique: bool = True
+    ) -> list[BatchResult]:
+        """A top-level entity's records, then their children (if the entity has any); the
+        cursor moves with the last of them."""
+        child = self.children.get(name)
+        has_children = child is not None and bool(records)
+        items: list[Item] = [(r, None, None) for r in records]
+        parent_cursor = (name, None if has_children else cursor)
+        parents = self.sync(name, items, cursor=parent_cursor, unique=unique)
+        if child is None or not has_children:
+            return [parents]
+        child_items: list[Item] = [
+            (item, r, key)
+            for r in records
+            if (key := parents.keys.get(id(r))) is not None
+            for item in child.items(r)
+        ]
+        children = self.sync(
+            child.entity.name,
+            child_items,
+            live_parents=parents.live,
+            cursor=(name, cursor),
+            unique=unique,
+        )
+        return [parents, children]
+
+    def _load(
+        self, name: str, entity: CompiledEntity, prepared: Prepared, result: BatchResult
+    ) -> Loaded:
+        if self.dry is not None:
+            return self.dry.load(name, prepared)
+        if not prepared.ready:
+            return Loaded()
+        before = self.loop.stats.snapshot()
+        loaded = Loader(self.loop, entity.entity.kind).load(prepared.ready)
+        after = self.loop.stats.snapshot()
+        result.requests = after.sent - before.sent
+        result.rate_limited = after.rate_limited - before.rate_limited
+        return loaded
+
+    def _record(
+        self,
+        name: str,
+        prepared: Prepared,
+        loaded: Loaded,
+        cursor: tuple[str, str | None] | None,
+    ) -> None:
+        if self.run_id is None:
+            return
+        outcome = BatchOutcome(
+            name,
+            synced=loaded.synced,
+            aliases=loaded.aliases,
+            quarantined=prepared.quarantined + loaded.quarantined,
+            held=prepared.held + loaded.held,
+            settled=prepared.unchanged,
+        )
+        if cursor is not None and cursor[1] is not None:
+            outcome.cursor_entity, outcome.cursor = cursor
+        elif not (outcome.synced or outcome.quarantined or outcome.held or outcome.settled):
+            return  # nothing to write
+        self.state.commit(outcome, self.run_id)
+
+
+def _hold_orphans(
+    prepared: Prepared, live_parents: Collection[str], entity: CompiledEntity
+) -> None:
+    """Children whose parent is not in Loop are held back, never sent broken."""
+    keep = []
+    for ready in prepared.ready:
+        if ready.parent_key in live_parents:
+            keep.append(ready)
+        else:
+            reason = f"<{entity.entity.parent}:{ready.parent_key}> is not in Loop yet"
+            prepared.held.append(Parked(ready.key, [reason], ready.record, ready.parent, "held"))
+    prepared.ready = keep
