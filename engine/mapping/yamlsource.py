@@ -18,6 +18,15 @@ from engine.errors import ConfigError, Problem
 
 KeyPath = tuple[str | int, ...]
 _PLAIN = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+# Bounds on what a mapping file may expand to: YAML aliases can make a few lines into billions
+# of values (an "alias bomb"), and a mapping never needs anything near these.
+MAX_VALUES = 200_000
+MAX_DEPTH = 64
+MAX_BYTES = 8 * 1024 * 1024
+
+
+class _TooLarge(Exception):
+    """The document expands past a bound; the message says which."""
 
 
 def dotted(path: KeyPath) -> str:
@@ -60,8 +69,17 @@ class _Builder:
         self.constructor = SafeConstructor()
         self.problems: list[Problem] = []
         self._explicit: set[KeyPath] = set()  # keys written out, not merged in with <<
+        self.values = 0
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise _TooLarge(
+                f"the mapping expands to more than {MAX_VALUES:,} values "
+                "(YAML aliases repeating each other?)"
+            )
+        if len(path) > MAX_DEPTH:
+            raise _TooLarge(f"the mapping nests deeper than {MAX_DEPTH} levels")
         self.positions.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN:
             self._error(node, path, f"unsupported YAML tag {node.tag!r}: mappings are plain data")
@@ -103,8 +121,12 @@ class _Builder:
 def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
     """Parse one YAML document; ConfigError with position on a syntax error or duplicate key."""
     positions = Positions(file)
+    if len(text) > MAX_BYTES:
+        raise _config_error(file, f"the mapping is larger than {MAX_BYTES // 2**20} MiB")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise _config_error(file, "YAML nested too deeply") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -123,17 +145,30 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         builder.problems.append(Problem(file, line, col, "", f"YAML error: {exc.problem}"))
         data = None
+    except _TooLarge as exc:
+        raise _config_error(file, str(exc)) from None
     if builder.problems:
         raise ConfigError(str(builder.problems[0]), builder.problems)
     return data, positions
 
 
+def _config_error(file: str, message: str, line: int = 1, col: int = 1) -> ConfigError:
+    problem = Problem(file, line, col, "", message)
+    return ConfigError(str(problem), [problem])
+
+
 def load_yaml_file(path: Path) -> tuple[Any, Positions]:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
-        problem = Problem(str(path), 1, 1, "", f"cannot read the mapping: {exc.strerror}")
-        raise ConfigError(str(problem), [problem]) from None
+        raise _config_error(str(path), f"cannot read the mapping: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        message = f"the mapping is not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8"
+        raise _config_error(str(path), message, line, col) from None
     return load_yaml(text, str(path))
 
 

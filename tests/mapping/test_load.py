@@ -205,3 +205,36 @@ def test_a_top_level_variant_entity_is_refused_at_check_with_the_way_out(
     assert f"entities.{name}" in line
     assert "cannot be pushed on its own" in line
     assert "declare them as `variants:` inside the product entity" in line
+
+
+def _bomb(levels: int) -> str:
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for i in range(1, levels):
+        refs = ", ".join([f"*a{i - 1}"] * 9)
+        lines.append(f"a{i}: &a{i} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(_bomb(9), "expands to more than 200,000 values", id="alias bomb"),
+        pytest.param("a: " + "[" * 5000 + "]" * 5000, "nested too deeply", id="deep flow"),
+        pytest.param("a: " + "{b: " * 80 + "1" + "}" * 80, "deeper than 64", id="deep block"),
+    ],
+)
+def test_yaml_that_expands_past_the_bounds_is_a_config_error(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_yaml(text, "f.yaml")
+    assert message in info.value.lines()[0]
+    assert info.value.lines()[0].startswith("f.yaml:")
+
+
+def test_a_non_utf8_mapping_is_a_config_error_with_its_position(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_bytes(b"version: 1\nname: caf\xe9\n")
+    with pytest.raises(ConfigError) as info:
+        load_mapping(path, env={})
+    assert info.value.lines() == [
+        f"{path}:2:10: the mapping is not UTF-8 text (byte 0xe9); save it as UTF-8"
+    ]
