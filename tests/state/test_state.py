@@ -1,75 +1,80 @@
-"""The state file: batched writes, one transaction per batch outcome, parked records."""
+"""Opening the state file: its folder, the in-memory form, and a file it cannot open."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from engine.state import BatchOutcome, Parked, State, Synced
+from engine.errors import StateError
+from engine.state import State
+
+HOLDER = """
+import duckdb, sys
+db = duckdb.connect(sys.argv[1])
+print("ready", flush=True)
+sys.stdin.read()
+"""
 
 
-def test_state_commit_writes_id_map_aliases_parked_and_cursor_together(tmp_path: Path) -> None:
+@pytest.fixture
+def held_by_another_process(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "s.duckdb"
+    State(path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdin is not None
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        yield path
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+
+
+def test_state_open_creates_the_folder_and_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "s.duckdb"
     with State(path) as state:
+        assert state.path == str(path)
+    assert path.is_file()
+
+
+def test_state_in_memory_works_without_a_file(tmp_path: Path) -> None:
+    with State(":memory:") as state:
         run = state.start_run("run")
-        state.commit(
-            BatchOutcome(
-                "variants",
-                synced=[Synced("v1", 2**60 + 1, "h1")],
-                aliases=[("item", "i9", "v1")],
-                quarantined=[Parked("v2", ["bad price '1x'"], {"id": 2}, stage="transform")],
-                held=[Parked("v3", ["<products:7> is not in Loop yet"], {"id": 3}, {"id": 7})],
-                cursor="2024-01-01",
-                cursor_entity="products",
-            ),
-            run,
-        )
-    with State(path) as state:  # durable across a reopen
-        assert state.lookup("variants", ["v1", "v2"]) == {"v1": (2**60 + 1, "h1", None)}
-        assert state.lookup_alias("variants", "item", ["i9"]) == {"i9": 2**60 + 1}
-        assert state.cursor("products") == "2024-01-01"
-        assert state.cursor("variants") is None
-        (q,) = state.parked("quarantine")
-        (h,) = state.parked("held")
-        assert (q["key"], q["stage"], q["reasons"]) == ("v2", "transform", ["bad price '1x'"])
-        assert (h["key"], h["parent"]) == ("v3", {"id": 7})
-        assert state.parked_by_run(run) == {"variants": {"quarantined": 1, "held": 1}}
+        state.finish_run(run, "ok", {})
+        assert [r["status"] for r in state.runs()] == ["ok"]
 
 
-def test_state_sync_and_settle_clear_parked_rows(tmp_path: Path) -> None:
+def test_state_close_on_leaving_the_block(tmp_path: Path) -> None:
     with State(tmp_path / "s.duckdb") as state:
-        run = state.start_run("run")
-        state.commit(
-            BatchOutcome(
-                "orders", quarantined=[Parked("1", ["x"], {})], held=[Parked("2", ["y"], {})]
-            ),
-            run,
-        )
-        state.commit(BatchOutcome("orders", synced=[Synced("1", 5, "h")], settled=["2"]), run)
-        assert state.counts() == {"orders": {"synced": 1, "quarantined": 0, "held": 0}}
+        pass
+    with pytest.raises(duckdb.ConnectionException):
+        state.cursors()
 
 
-def test_state_batch_is_all_or_nothing(tmp_path: Path) -> None:
-    with State(tmp_path / "s.duckdb") as state:
-        run = state.start_run("run")
-        # The id_map rows are written first; the quarantine row (no key) then fails.
-        broken = BatchOutcome(
-            "orders",
-            synced=[Synced("1", 5, "h")],
-            quarantined=[Parked(None, ["x"], {})],  # type: ignore[arg-type]
-            cursor="c",
-        )
-        with pytest.raises(duckdb.ConstraintException):
-            state.commit(broken, run)
-        assert state.lookup("orders", ["1"]) == {}
-        assert state.cursor("orders") is None
+def test_state_a_file_another_process_holds_is_a_clear_state_error(
+    held_by_another_process: Path,
+) -> None:
+    with pytest.raises(StateError) as refused:
+        State(held_by_another_process)
+    message = str(refused.value)
+    assert message.startswith(f"cannot open the state file {held_by_another_process}: ")
+    assert "another process is using it" in message
+    assert refused.value.__cause__ is None and refused.value.__suppress_context__
 
 
-def test_state_runs_are_recorded(tmp_path: Path) -> None:
-    with State(tmp_path / "s.duckdb") as state:
-        run = state.start_run("run")
-        state.finish_run(run, "ok", {"entities": []})
-        (row,) = state.runs()
-        assert (row["run_id"], row["status"], row["summary"]) == (run, "ok", {"entities": []})
+def test_state_a_file_that_is_not_a_database_is_a_state_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    path.write_text("not a database " * 100)
+    with pytest.raises(StateError, match=re.escape(f"cannot open the state file {path}: ")):
+        State(path)
