@@ -20,9 +20,9 @@ import duckdb
 from starlette.requests import Request
 from starlette.responses import Response
 
-from engine.dbtx import transaction
 from engine.errors import ConfigError
 from engine.loop.budget import parse_rate as parse_budget_rate
+from engine.state.tx import transaction
 
 API_VERSIONS = ("2026-10", "2026-07", "v1", "unstable")
 DEFAULT_API_KEY = "sandbox"

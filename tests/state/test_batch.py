@@ -1,4 +1,4 @@
-"""The state file: batched writes, one transaction per batch outcome, parked records."""
+"""A batch's outcome: ID map, aliases, parked rows and cursor, written in one transaction."""
 
 from __future__ import annotations
 
@@ -67,9 +67,32 @@ def test_state_batch_is_all_or_nothing(tmp_path: Path) -> None:
         assert state.cursor("orders") is None
 
 
-def test_state_runs_are_recorded(tmp_path: Path) -> None:
+def test_state_commit_moves_a_key_between_quarantine_and_held(tmp_path: Path) -> None:
     with State(tmp_path / "s.duckdb") as state:
         run = state.start_run("run")
-        state.finish_run(run, "ok", {"entities": []})
-        (row,) = state.runs()
-        assert (row["run_id"], row["status"], row["summary"]) == (run, "ok", {"entities": []})
+        state.commit(BatchOutcome("orders", held=[Parked("1", ["waits"], {"v": 1})]), run)
+        state.commit(
+            BatchOutcome("orders", quarantined=[Parked("1", ["bad"], {"v": 2}, stage="map")]),
+            run,
+        )
+        assert state.parked("held") == []
+        (q,) = state.parked("quarantine")
+        assert (q["key"], q["stage"], q["reasons"], q["record"]) == ("1", "map", ["bad"], {"v": 2})
+        state.commit(BatchOutcome("orders", held=[Parked("1", ["waits again"], {"v": 3})]), run)
+        assert state.parked("quarantine") == []
+        assert [h["reasons"] for h in state.parked("held")] == [["waits again"]]
+
+
+def test_state_commit_moves_the_batch_entity_cursor_by_default(tmp_path: Path) -> None:
+    with State(tmp_path / "s.duckdb") as state:
+        run = state.start_run("run")
+        state.commit(BatchOutcome("orders", cursor="c1"), run)
+        state.commit(BatchOutcome("orders", cursor="c2"), run)
+        state.commit(BatchOutcome("orders"), run)  # no cursor: it stays
+        assert state.cursors() == {"orders": "c2"}
+
+
+def test_state_an_empty_outcome_writes_nothing(tmp_path: Path) -> None:
+    with State(tmp_path / "s.duckdb") as state:
+        state.commit(BatchOutcome("orders"), state.start_run("run"))
+        assert (state.counts(), state.cursors()) == ({}, {})

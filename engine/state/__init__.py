@@ -1,0 +1,169 @@
+"""The mapping's state in one DuckDB file: raw records, ID map, cursors, runs, parked records.
+
+`State` is the one object callers hold: it opens the file (creating its folder), checks and
+migrates the schema version, and owns the connection and its lock; each table's SQL lives in
+its own module (runs, cursors, idmap, parked, raw), and `batch` writes a batch's outcome.
+Every write is a batch (list parameters unnested in SQL, never one row per call), and what a
+batch decides about its records — ID map rows, quarantine and held-back rows, the cursor — is
+written in one transaction, so a crash leaves either all of it or none of it.
+DuckDB allows one writing process per file: the process that runs owns the file.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from engine.errors import StateError
+from engine.state import batch, cursors, idmap, parked, raw, runs, schema
+from engine.state.batch import BatchOutcome
+from engine.state.idmap import Synced
+from engine.state.parked import Parked, ParkedTable
+from engine.state.runs import RunHandle
+from engine.state.tx import transaction
+
+__all__ = ["BatchOutcome", "Parked", "ParkedTable", "RunHandle", "State", "Synced"]
+
+
+def _connect(path: str) -> duckdb.DuckDBPyConnection:
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(path)
+    except duckdb.IOException as exc:
+        detail = str(exc).removeprefix("IO Error: ")
+        if "lock" in detail.lower():
+            raise StateError(
+                f"cannot open the state file {path}: another process is using it, and DuckDB "
+                f"lets one process at a time open a file for writing ({detail})"
+            ) from None
+        raise StateError(f"cannot open the state file {path}: {exc}") from None
+
+
+class State:
+    """One mapping's state file. Thread-safe: one connection, one lock."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.db = _connect(self.path)
+        self.lock = threading.RLock()
+        try:
+            with self.transaction() as db:
+                schema.migrate(db, self.path)
+        except BaseException:
+            self.db.close()  # release the file: a refused state file stays usable by others
+            raise
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """The connection, locked, inside one transaction (rolled back on error)."""
+        return transaction(self.db, self.lock)
+
+    # -- runs --------------------------------------------------------------------------------
+    def start_run(self, command: str) -> int:
+        with self.lock:
+            return runs.start(self.db, command)
+
+    def finish_run(self, run_id: int, status: str, summary: Any) -> None:
+        with self.lock:
+            runs.finish(self.db, run_id, status, summary)
+
+    def runs(self, limit: int = 5) -> list[dict[str, Any]]:
+        with self.lock:
+            return runs.recent(self.db, limit)
+
+    def run(self, command: str) -> AbstractContextManager[RunHandle]:
+        """A run from start to finish: 'ok' (or the handle's status), 'failed', 'interrupted'."""
+        return runs.run(self.db, self.lock, command)
+
+    # -- reads (bulk) ------------------------------------------------------------------------
+    def cursor(self, entity: str) -> str | None:
+        with self.lock:
+            return cursors.get(self.db, entity)
+
+    def cursors(self) -> dict[str, str | None]:
+        with self.lock:
+            return cursors.every(self.db)
+
+    def lookup(self, entity: str, keys: Sequence[str]) -> dict[str, tuple[int, str | None, Any]]:
+        """key -> (loop_id, payload_hash, extra) for the keys the ID map knows."""
+        with self.lock:
+            return idmap.lookup(self.db, entity, keys)
+
+    def lookup_alias(self, entity: str, alias: str, alias_keys: Sequence[str]) -> dict[str, int]:
+        """alias_key -> loop_id, through the entity's alias table."""
+        with self.lock:
+            return idmap.lookup_alias(self.db, entity, alias, alias_keys)
+
+    def id_map(self, entity: str) -> dict[str, int]:
+        with self.lock:
+            return idmap.loop_ids(self.db, entity)
+
+    def parked(self, table: ParkedTable | str, entity: str | None = None) -> list[dict[str, Any]]:
+        """Quarantined or held-back records; any other table is refused with ValueError.
+
+        `table` is a ParkedTable, or its value ('quarantine' or 'held'), as callers pass today.
+        """
+        which = ParkedTable(table)
+        with self.lock:
+            return parked.rows(self.db, which, entity)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per entity: rows in the ID map, quarantine and held."""
+        with self.lock:
+            tallies = {
+                "synced": idmap.per_entity(self.db),
+                "quarantined": parked.per_entity(self.db, ParkedTable.QUARANTINE),
+                "held": parked.per_entity(self.db, ParkedTable.HELD),
+            }
+        return _by_entity(tallies)
+
+    def parked_by_run(self, run_id: int) -> dict[str, dict[str, int]]:
+        """Per entity: records this run quarantined or held that are still parked."""
+        with self.lock:
+            tallies = {
+                "quarantined": parked.per_entity(self.db, ParkedTable.QUARANTINE, run_id),
+                "held": parked.per_entity(self.db, ParkedTable.HELD, run_id),
+            }
+        return _by_entity(tallies)
+
+    # -- writes (one transaction per batch) --------------------------------------------------
+    def stage_raw(
+        self, entity: str, rows: Iterable[tuple[str, Any, str | None]], run_id: int
+    ) -> None:
+        """What the platform said, as it said it: (key, record, parent key)."""
+        with self.lock:
+            raw.stage(self.db, entity, rows, run_id)
+
+    def commit(self, outcome: BatchOutcome, run_id: int) -> None:
+        """Write a batch's outcome atomically: ID map, aliases, parked rows, cursor."""
+        with self.transaction() as db:
+            batch.write(db, outcome, run_id)
+
+    def forget_cursor(self, entity: str | None = None) -> None:
+        """--full-refresh: extract everything again (the ID map and hashes stay)."""
+        with self.lock:
+            cursors.forget(self.db, entity)
+
+
+def _by_entity(tallies: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """{label: {entity: n}} -> {entity: {label: n}}, every label present (0 when none)."""
+    out: dict[str, dict[str, int]] = {}
+    for label, per_entity in tallies.items():
+        for entity, n in per_entity.items():
+            out.setdefault(entity, dict.fromkeys(tallies, 0))[label] = n
+    return out
