@@ -124,20 +124,20 @@ class Reconciler:
 
     def run(self) -> ReconcileReport:
         report = ReconcileReport(fix=self.options.fix)
-        if self.options.fix:
-            self.run_id = report.run_id = self.state.start_run("reconcile")
+        if not self.options.fix:  # only compares: writes nothing, not even a run row
+            self._entities(report)
+            return report
+        with self.state.run("reconcile") as run:
+            self.run_id = report.run_id = run.run_id
+            run.summary = report
             self.batches = BatchSync(self.compiled, self.state, self.client, self.run_id)
-        try:
-            for name in source_entities(self.compiled, self.options.entities):
-                report.entities += self._entity(name)
-        except BaseException:
-            if self.run_id is not None:
-                self.state.finish_run(self.run_id, "failed", report.as_dict())
-            raise
-        if self.run_id is not None:
-            status = "parked" if report.remaining else "ok"
-            self.state.finish_run(self.run_id, status, report.as_dict())
+            self._entities(report)
+            run.status = "parked" if report.remaining else "ok"
         return report
+
+    def _entities(self, report: ReconcileReport) -> None:
+        for name in source_entities(self.compiled, self.options.entities):
+            report.entities += self._entity(name)
 
     # -- one entity (and its children) ------------------------------------------------------
     def _entity(self, name: str) -> list[EntityReport]:

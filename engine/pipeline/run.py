@@ -20,7 +20,7 @@ from engine.mapping.compile import CompiledEntity, CompiledMapping
 from engine.pipeline.batch import BatchResult, BatchSync, Item
 from engine.pipeline.prefetch import prefetched
 from engine.pipeline.prepare import fallback_key, record_key
-from engine.state import State
+from engine.state import ParkedTable, State
 
 
 @dataclass
@@ -103,33 +103,36 @@ class Runner:
         self.run_id: int | None = None
 
     def run(self) -> RunSummary:
-        if not self.options.dry_run:
-            self.run_id = self.state.start_run("run")
-        summary = RunSummary(self.run_id, dry_run=self.options.dry_run)
-        batches = BatchSync(self.compiled, self.state, self.loop, self.run_id)
-        try:
-            for name in source_entities(self.compiled, self.options.entities):
-                summary.entities += self._entity(batches, name)
-        except BaseException:
-            if self.run_id is not None:
-                self.state.finish_run(self.run_id, "failed", summary.as_dict())
-            raise
-        if self.run_id is not None:
-            # A record parked and then synced in the same run (a replay that fixed it) is not
-            # parked: the summary counts what this run left parked.
-            still = self.state.parked_by_run(self.run_id)
-            for stats in summary.entities:
-                row = still.get(stats.entity, {})
-                stats.quarantined, stats.held = row.get("quarantined", 0), row.get("held", 0)
-            counts = self.state.counts()
-            summary.outstanding = sum(
-                counts.get(s.entity, {}).get("quarantined", 0)
-                + counts.get(s.entity, {}).get("held", 0)
-                for s in summary.entities
-            )
-            status = "parked" if summary.parked else "ok"
-            self.state.finish_run(self.run_id, status, summary.as_dict())
+        if self.options.dry_run:  # writes no state: no run row either
+            summary = RunSummary(None, dry_run=True)
+            self._entities(summary)
+            return summary
+        with self.state.run("run") as run:
+            self.run_id = run.run_id
+            summary = run.summary = RunSummary(self.run_id)
+            self._entities(summary)
+            self._settle(summary)
+            run.status = "parked" if summary.parked else "ok"
         return summary
+
+    def _entities(self, summary: RunSummary) -> None:
+        batches = BatchSync(self.compiled, self.state, self.loop, self.run_id)
+        for name in source_entities(self.compiled, self.options.entities):
+            summary.entities += self._entity(batches, name)
+
+    def _settle(self, summary: RunSummary) -> None:
+        """What this run left parked (a record parked and then synced in the same run, as a
+        replay that fixed it, is not), and what the state holds parked in all."""
+        assert self.run_id is not None
+        still = self.state.parked_by_run(self.run_id)
+        for stats in summary.entities:
+            row = still.get(stats.entity, {})
+            stats.quarantined, stats.held = row.get("quarantined", 0), row.get("held", 0)
+        counts = self.state.counts()
+        summary.outstanding = sum(
+            counts.get(s.entity, {}).get("quarantined", 0) + counts.get(s.entity, {}).get("held", 0)
+            for s in summary.entities
+        )
 
     # -- one source entity (and its children) -----------------------------------------------
     def _entity(self, batches: BatchSync, name: str) -> list[EntityStats]:
@@ -181,7 +184,9 @@ class Runner:
         child: CompiledEntity | None,
         stats: dict[str, EntityStats],
     ) -> None:
-        tables = ["held", "quarantine"] if self.options.replay else ["held"]
+        tables = [ParkedTable.HELD]
+        if self.options.replay:
+            tables.append(ParkedTable.QUARANTINE)
         for table in tables:
             rows = self.state.parked(table, name)
             items: list[Item] = [(r["record"], None, None) for r in rows]

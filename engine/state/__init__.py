@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 
@@ -113,7 +113,9 @@ class State:
         with self.lock:
             return idmap.loop_ids(self.db, entity)
 
-    def parked(self, table: ParkedTable | str, entity: str | None = None) -> list[dict[str, Any]]:
+    def parked(
+        self, table: ParkedTable | Literal["quarantine", "held"], entity: str | None = None
+    ) -> list[dict[str, Any]]:
         """Quarantined or held-back records; any other table is refused with ValueError.
 
         `table` is a ParkedTable, or its value ('quarantine' or 'held'), as callers pass today.
