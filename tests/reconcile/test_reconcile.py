@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
-from engine.reconcile_compare import differences
+from engine.reconcile.compare import differences
 from engine.sandbox.server import SandboxHandle, running_sandbox
 from engine.state import State
 from examples.shopify_like import ShopHandle, running_shopify_like

@@ -1,4 +1,4 @@
-"""`etl reconcile`: the platform, the ID map and Loop compared, entity by entity; --fix repairs.
+"""The reconciliation itself: the platform, the ID map and Loop compared, entity by entity.
 
 Per entity, in dependency order:
 1. Loop: every record of the kind, listed through its API and keyed by external_id
@@ -31,7 +31,7 @@ from engine.mapping.compile import CompiledEntity, CompiledMapping
 from engine.pipeline.batch import BatchSync
 from engine.pipeline.prepare import PrepareOptions, Preparer, Ready, record_key
 from engine.pipeline.run import source_entities
-from engine.reconcile_compare import (
+from engine.reconcile.compare import (
     MAX_FIELDS,
     Body,
     EntityReport,
@@ -42,8 +42,6 @@ from engine.reconcile_compare import (
     inventory_pair,
 )
 from engine.state import BatchOutcome, State, Synced
-
-__all__ = ["EntityReport", "ReconcileOptions", "ReconcileReport", "Reconciler", "reconcile"]
 
 Item = tuple[Any, Any, str | None]  # record, parent record, parent key
 LoopKey = str | tuple[int, int]  # external_id, or an inventory's (variant id, location id)
