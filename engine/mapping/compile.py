@@ -84,7 +84,11 @@ def compile_mapping(mapping: Mapping, plan: bool = True) -> CompiledMapping:
     if compiler.problems:
         problems = sorted(compiler.problems, key=lambda p: (p.line, p.col))
         raise ConfigError(f"{len(problems)} problem(s) in {mapping.file}", problems)
-    namespace = compiler.emitter.execute(f"<mapping {mapping.name}>")
+    try:
+        namespace = compiler.emitter.execute(f"<mapping {mapping.name}>")
+    except (SyntaxError, RecursionError, MemoryError) as exc:  # bounds keep this unreachable
+        problem = Problem(str(mapping.file), 1, 1, "", f"too complex to compile: {exc}")
+        raise ConfigError(str(problem), [problem]) from None
     compiled = {}
     for name, e in mapping.entities.items():
         fn_name, items_name = fns[name]

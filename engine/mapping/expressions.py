@@ -8,12 +8,12 @@ position, found before the first record.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 import jmespath
 import jmespath.exceptions
-from jinja2 import TemplateSyntaxError, nodes
+from jinja2 import TemplateAssertionError, TemplateSyntaxError, nodes
 
 from engine.mapping import filters
 from engine.mapping import runtime as rt
@@ -36,6 +36,9 @@ from engine.mapping.jmes_plan import (
 from engine.mapping.model import Mapping
 from engine.mapping.suggest import unknown
 from engine.mapping.yamlsource import KeyPath
+
+MAX_DEPTH = 64
+"""How deep an expression or template may nest (deeper ones are refused at `etl check`)."""
 
 _JMES_BUILTINS_PLANNED = {
     "to_string": filters.to_string,
@@ -75,6 +78,7 @@ class ExpressionCompiler:
                 "_not": jmes_not,
                 "_scope": self._scope_fn(),
                 "_render": self._render_fn(),
+                "_search": rt.bounded_search,
             }
         )
         self.jmes = JmesPlanner(emitter.bind, self._jmes_func, emitter.temp, hoist)
@@ -120,6 +124,12 @@ class ExpressionCompiler:
         except jmespath.exceptions.JMESPathError as exc:
             self.problem(mpath, f"JMESPath syntax error in {text!r}: {_one_line(exc)}")
             return "None"
+        except RecursionError:
+            self.problem(mpath, f"the expression nests deeper than {MAX_DEPTH} levels")
+            return "None"
+        if _depth(parsed.parsed, lambda n: n.get("children", ())) > MAX_DEPTH:
+            self.problem(mpath, f"the expression nests deeper than {MAX_DEPTH} levels")
+            return "None"
         if not self._check_functions(parsed.parsed, mpath):
             return "None"
         if self.plan:
@@ -130,7 +140,7 @@ class ExpressionCompiler:
         name = self.emitter.bind(parsed, "p_")
         if references_scope(parsed.parsed):
             return f"_scope({name}, {scope['rec']}, {scope['parent']}, {scope['root']})"
-        return f"{name}.search({scope['rec']}, options=_OPTS)"
+        return f"_search({name}, {scope['rec']}, _OPTS)"
 
     def _check_functions(self, node: Any, mpath: KeyPath) -> bool:
         ok = True
@@ -161,8 +171,17 @@ class ExpressionCompiler:
     def _template(self, text: str, mpath: KeyPath, scope: dict[str, str]) -> str:
         try:
             tree = self.env.parse(text)
+        except TemplateAssertionError as exc:  # a bound (jinja_limits) or an unknown filter
+            self.problem(mpath, f"Jinja error: {exc.message}")
+            return "None"
         except TemplateSyntaxError as exc:
             self.problem(mpath, f"Jinja syntax error: {exc.message}")
+            return "None"
+        except RecursionError:
+            self.problem(mpath, f"the template nests deeper than {MAX_DEPTH} levels")
+            return "None"
+        if _depth(tree, lambda n: list(n.iter_child_nodes())) > MAX_DEPTH:
+            self.problem(mpath, f"the template nests deeper than {MAX_DEPTH} levels")
             return "None"
         ok = True
         for node in tree.find_all(nodes.Filter):
@@ -190,6 +209,18 @@ class ExpressionCompiler:
             return "None"
         name = self.emitter.bind(template, "tpl_")
         return f"_render({name}, {scope['rec']}, {scope['parent']}, {scope['root']})"
+
+
+def _depth(root: Any, children: Callable[[Any], Iterable[Any]]) -> int:
+    """How deep a parsed expression nests (iteratively: it may be deeper than the stack)."""
+    deepest, pending = 0, [(root, 1)]
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            return deepest
+        pending.extend((child, depth + 1) for child in children(node) if child is not None)
+    return deepest
 
 
 def _one_line(exc: Exception) -> str:

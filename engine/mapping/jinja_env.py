@@ -28,9 +28,20 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engine.mapping.filters import FILTER_NAMES, default, make_filters
+from engine.mapping.jinja_limits import (
+    MAX_REPEAT,
+    MAX_TEXT,
+    bounded_iter,
+    bounded_join,
+    check_binop,
+    check_brace_format,
+    check_call,
+    check_percent_format,
+    guard_tree,
+    start_rendering,
+)
 
-MAX_REPEAT = 100_000
-"""Longest text or list that `*` may build in a template (the sandbox's own range limit)."""
+__all__ = ["MAX_REPEAT", "BoundExceeded", "LoopEnvironment", "compile_template", "make_environment"]
 
 _UNKNOWN_FILTER = re.compile(r"No filter named '([^']*)'")
 
@@ -52,7 +63,14 @@ def native_concat(values: Iterable[Any]) -> Any:
         if isinstance(value, list | tuple | dict):
             _refuse_undefined(value)
         return value
-    return "".join([str(part) for part in chain(head, parts)])
+    texts, size = [], 0
+    for part in chain(head, parts):
+        text = str(part)
+        size += len(text)
+        if size > MAX_TEXT:
+            raise SecurityError(f"the template's output is longer than {MAX_TEXT} characters")
+        texts.append(text)
+    return "".join(texts)
 
 
 def _refuse_undefined(value: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> None:
@@ -82,41 +100,68 @@ class _NativeCodeGenerator(NativeCodeGenerator):
             raise nodes.Impossible()
         return super()._output_child_to_const(node, frame, finalize)
 
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        """`a ~ b` through the environment's bounded join (see jinja_limits)."""
+        self.write("environment.bounded_join((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
 
 class LoopTemplate(Template):
     """A compiled template whose render() returns a native value (see native_concat)."""
 
     def render(self, *args: Any, **kwargs: Any) -> Any:
         ctx = self.new_context(dict(*args, **kwargs))
+        token = start_rendering()
         try:
             return native_concat(self.root_render_func(ctx))
         except Exception:
             return self.environment.handle_exception()
+        finally:
+            token.var.reset(token)
 
 
-def _is_sequence(value: Any) -> bool:
-    return isinstance(value, str | list | tuple)
+class BoundExceeded(TemplateAssertionError, SecurityError):
+    """A constant expression past a bound of jinja_limits, found when the template compiles:
+    a mapping error at `etl check` (and a SecurityError, as it would be when rendered)."""
 
 
 class LoopEnvironment(ImmutableSandboxedEnvironment):
-    """ImmutableSandboxedEnvironment + native rendering + a cap on `*` repetition."""
+    """ImmutableSandboxedEnvironment + native rendering + the bounds of jinja_limits."""
 
     code_generator_class = _NativeCodeGenerator
     concat = staticmethod(native_concat)
     template_class = LoopTemplate
-    intercepted_binops = frozenset({"*"})
+    intercepted_binops = frozenset({"+", "*", "**", "%"})
+    bounded_join = staticmethod(bounded_join)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.compiled: dict[str, Template] = {}
+        self.globals["_bounded_iter"] = bounded_iter
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        try:
+            guard_tree(tree)
+        except SecurityError as exc:
+            raise BoundExceeded(str(exc.message or exc), 1, name, filename) from None
+        return tree
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        # "ab" * 10**9 would take the process down; the sandbox only caps range().
-        if operator == "*" and (_is_sequence(left) or _is_sequence(right)):
-            sequence, count = (left, right) if _is_sequence(left) else (right, left)
-            if isinstance(count, int) and len(sequence) * count > MAX_REPEAT:
-                raise SecurityError(f"'*' would build more than {MAX_REPEAT} items")
+        check_binop(operator, left, right)
         return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        check_call(__obj, args)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        if isinstance(getattr(value, "__self__", None), str):
+            check_brace_format(value.__self__)
+        return super().wrap_str_format(value)
 
 
 def _undefined_guard(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -126,6 +171,29 @@ def _undefined_guard(func: Callable[..., Any]) -> Callable[..., Any]:
         for given in (value, *args, *kwargs.values()):
             if isinstance(given, Undefined):
                 given._fail_with_undefined_error()
+        return func(value, *args, **kwargs)
+
+    apply.__name__, apply.__doc__ = func.__name__, func.__doc__
+    return apply
+
+
+def _bounded_width(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A Jinja text filter whose numeric arguments (widths) are bounded."""
+
+    def apply(value: Any, *args: Any, **kwargs: Any) -> Any:
+        for given in (*args, *kwargs.values()):
+            if isinstance(given, int) and not isinstance(given, bool):
+                check_call(str.center.__get__(""), (given,))
+        return func(value, *args, **kwargs)
+
+    apply.__name__, apply.__doc__ = func.__name__, func.__doc__
+    return apply
+
+
+def _bounded_format(func: Callable[..., Any]) -> Callable[..., Any]:
+    def apply(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            check_percent_format(value)
         return func(value, *args, **kwargs)
 
     apply.__name__, apply.__doc__ = func.__name__, func.__doc__
@@ -149,6 +217,9 @@ def make_environment(
     for name, func in make_filters(default_timezone).items():
         env.filters[name] = _undefined_guard(func)
     env.filters["default"] = _default
+    for name in ("center", "indent", "wordwrap", "truncate"):
+        env.filters[name] = _bounded_width(env.filters[name])
+    env.filters["format"] = _bounded_format(env.filters["format"])
     env.globals["vars"] = dict(vars or {})
     return env
 

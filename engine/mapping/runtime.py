@@ -131,7 +131,52 @@ def describe_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class ScopedInterpreter(TreeInterpreter):
+MAX_ELEMENTS = 1_000_000
+"""List items and object members one JMESPath evaluation may build ([@, @][] chains double)."""
+
+
+class BoundedInterpreter(TreeInterpreter):
+    """JMESPath's interpreter counting what multi-selects, flattens and projections build
+    against MAX_ELEMENTS, so that an expression cannot exhaust memory on a record."""
+
+    def __init__(self, options: Any) -> None:
+        super().__init__(options)
+        self._budget = MAX_ELEMENTS
+
+    def _spend(self, result: Any) -> Any:
+        if isinstance(result, list | dict):
+            self._budget -= len(result)
+            if self._budget < 0:
+                raise RecordError(
+                    f"the expression builds more than {MAX_ELEMENTS} list items or members"
+                )
+        return result
+
+    def visit_multi_select_list(self, node: Any, value: Any) -> Any:
+        return self._spend(super().visit_multi_select_list(node, value))
+
+    def visit_multi_select_dict(self, node: Any, value: Any) -> Any:
+        return self._spend(super().visit_multi_select_dict(node, value))
+
+    def visit_flatten(self, node: Any, value: Any) -> Any:
+        return self._spend(super().visit_flatten(node, value))
+
+    def visit_projection(self, node: Any, value: Any) -> Any:
+        return self._spend(super().visit_projection(node, value))
+
+    def visit_value_projection(self, node: Any, value: Any) -> Any:
+        return self._spend(super().visit_value_projection(node, value))
+
+    def visit_filter_projection(self, node: Any, value: Any) -> Any:
+        return self._spend(super().visit_filter_projection(node, value))
+
+
+def bounded_search(parsed: Any, value: Any, options: Any) -> Any:
+    """`parsed.search(value)` through the BoundedInterpreter."""
+    return BoundedInterpreter(options).visit(parsed.parsed, value)
+
+
+class ScopedInterpreter(BoundedInterpreter):
     """JMESPath evaluation where `parent`, `root` and `vars` at the top level name the scope.
 
     The current item stays `@` whatever its type (an object, a string, a number), so

@@ -375,3 +375,33 @@ def test_lookup_with_a_literal_key_compiles_without_a_warning(compiled: Build) -
         warnings.simplefilter("error")  # a SyntaxWarning from the generated code fails the test
         result = compiled(body).entities["orders"].transform({})
     assert [ref for _, _, ref in result.refs] == [LookupRef("locations", "main")]
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        pytest.param("'" + "lower(" * 300 + "id" + ")" * 300 + "'", id="jmespath calls"),
+        pytest.param("'" + "(" * 500 + "id" + ")" * 500 + "'", id="jmespath parentheses"),
+        pytest.param('"{{ id ' + "| lower " * 150 + '}}"', id="jinja filter chain"),
+        pytest.param('"{{ ' + "(" * 500 + "id" + ")" * 500 + ' }}"', id="jinja parentheses"),
+        pytest.param('"{{ 10 ** (10 ** 10) }}"', id="constant power"),
+    ],
+)
+def test_expressions_past_the_bounds_are_mapping_errors(compiled: Build, expr: str) -> None:
+    [line] = errors_of(compiled, entity(f"name: {expr}"))
+    assert "entities.orders.map.name" in line
+    assert "nests deeper than 64" in line or "'**' would build" in line
+
+
+@pytest.mark.parametrize("plan", [True, False], ids=["planned", "rendered"])
+def test_an_expression_that_explodes_on_a_record_is_a_record_issue(
+    compiled: Build, plan: bool
+) -> None:
+    spec = "name: '" + "[@, @][]" * 30 + '\'\npower: "{{ base ** exp }}"'
+    result = (
+        compiled(entity(spec), plan=plan).entities["orders"].transform({"base": 10, "exp": 10**9})
+    )
+    found = {issue.path: issue.message for issue in result.issues}
+    assert "more than 1000000 list items" in found["name"]
+    assert "'**' would build a number" in found["power"]
+    assert result.payload == {}

@@ -316,3 +316,61 @@ def test_compile_template_syntax_error_is_jinja_error() -> None:
 )
 def test_native_concat(parts: Any, expected: Any) -> None:
     assert native_concat(parts) == expected
+
+
+DOUBLING = (
+    "{% set ns = namespace(s='x') %}{% for i in range(40) %}"
+    "{% set ns.s = ns.s OP ns.s %}{% endfor %}{{ ns.s | length }}"
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        pytest.param("{{ x ** y }}", "'**' would build a number", id="power of values"),
+        pytest.param(DOUBLING.replace("OP", "~"), "'~' would build text", id="~ doubling"),
+        pytest.param(DOUBLING.replace("OP", "+"), "'+' would build more", id="+ doubling"),
+        pytest.param(
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            "loops took more than 100000 steps",
+            id="nested loops",
+        ),
+        pytest.param(
+            "{% for i in range(90000) %}{{ 'abcdefghijklmnopqrstuvwxyz' }}{% endfor %}",
+            "output is longer than 1000000",
+            id="output size",
+        ),
+        pytest.param("{{ '{:>999999999}'.format(x) }}", "wider than 10000", id="str.format"),
+        pytest.param("{{ fmt % x }}", "wider than 10000", id="percent format"),
+        pytest.param("{{ fmt | format(x) }}", "wider than 10000", id="format filter"),
+        pytest.param("{{ 'x'.center(y) }}", "center() wider", id="str.center"),
+        pytest.param("{{ 'x' | center(y) }}", "center() wider", id="center filter"),
+        pytest.param("{{ 'x'.zfill(y) }}", "zfill() wider", id="str.zfill"),
+    ],
+)
+def test_templates_are_bounded_at_render(source: str, message: str) -> None:
+    with pytest.raises(SecurityError) as caught:
+        render(source, {"x": 10, "y": 10**8, "fmt": "%0999999999d"})
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param("{{ 10 ** (10 ** 10) }}", id="power"),
+        pytest.param("{{ 'ab' * (10 ** 6) }}", id="repetition"),
+        pytest.param("{{ '%0999999999d' % 1 }}", id="percent format"),
+    ],
+)
+def test_constant_expressions_past_a_bound_fail_when_compiled(source: str) -> None:
+    env = make_environment()
+    with pytest.raises(TemplateAssertionError):
+        compile_template(env, source)
+
+
+def test_bounded_templates_still_compute_ordinary_values() -> None:
+    assert render("{{ '%05d' % x }}", {"x": 42}) == "00042"
+    assert render("{{ 2 ** 10 }}", {}) == 1024
+    assert render("{{ a ~ '-' ~ b }}", {"a": "x", "b": 1}) == "x-1"
+    assert render("{% for i in [1, 2, 3] %}{{ i }}{% endfor %}", {}) == "123"
+    assert render("{{ '{:>5}'.format(x) }}", {"x": 7}) == "    7"
