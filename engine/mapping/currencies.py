@@ -78,7 +78,19 @@ _SCALE: Final[tuple[int, ...]] = (1, 10, 100, 1000, 10000)
 _AMOUNT: Final = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+", re.ASCII)
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def cents(value: Any, currency: str | None = None) -> int | None:
+    """An amount as an exact integer of the currency's minor units (see `_cents`), refused
+    (RecordError) when it does not fit Loop's signed 64-bit integers."""
+    result = _cents(value, currency)
+    if result is not None and not INT64_MIN <= result <= INT64_MAX:
+        raise RecordError(f"amount {value!r} does not fit a 64-bit integer of minor units")
+    return result
+
+
+def _cents(value: Any, currency: str | None = None) -> int | None:
     """An amount as an exact integer of the currency's minor units: "19.99" -> 1999.
 
     Accepts int, float, Decimal and text. Text may carry surrounding spaces, a sign, comma

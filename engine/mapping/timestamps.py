@@ -2,7 +2,8 @@
 
 Output is always UTC `YYYY-MM-DDTHH:MM:SS+00:00`; fractions of a second are truncated (dropped,
 never rounded up into the next second); epoch numbers of magnitude >= 10**11 are milliseconds,
-smaller ones seconds.
+smaller ones seconds; eight digits (text or int) are a date YYYYMMDD, never epoch seconds
+(20240101 s is 1970-08-23: no source means that).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def rfc3339(value: Any, tz: str | None = None, *, default_zone: tzinfo = _UTC) -
     Accepts ISO 8601 text with or without offset, `Z` or fraction ("2024-03-01T10:00:00Z",
     "2024-03-01 10:00:00", "2024-03-01"), RFC 2822 ("Fri, 01 Mar 2024 10:00:00 +0000"),
     epoch seconds or milliseconds as int, float, Decimal or digit text (magnitude >= 10**11
-    means milliseconds), and datetime/date objects. Text without an offset and dates are
+    means milliseconds; exactly eight digits are a date YYYYMMDD), and datetime/date objects. Text without an offset and dates are
     read in `tz` (an IANA name), else in the mapping's default time zone; an ambiguous local
     time (DST fall-back) is its first occurrence, a non-existent one (spring-forward gap)
     is read with the offset before the gap. The fraction is truncated: "...:59.999Z" stays
@@ -69,6 +70,8 @@ def rfc3339(value: Any, tz: str | None = None, *, default_zone: tzinfo = _UTC) -
         moment = value if aware else value.replace(tzinfo=local)
     elif isinstance(value, date):
         moment = datetime(value.year, value.month, value.day, tzinfo=local)
+    elif type(value) is int and 10**7 <= value < 10**8:
+        moment = _from_yyyymmdd(str(value), local, value)
     elif type(value) in (int, float) or isinstance(value, Decimal):
         moment = _from_epoch(value, value)
     else:
@@ -83,6 +86,8 @@ def rfc3339(value: Any, tz: str | None = None, *, default_zone: tzinfo = _UTC) -
 def _from_text(text: str, local: tzinfo) -> datetime:
     s = text.strip()
     if s.isascii() and s.isdigit():
+        if len(s) == 8:
+            return _from_yyyymmdd(s, local, text)
         return _from_epoch(int(s), text)
     try:
         moment = datetime.fromisoformat(s)
@@ -94,6 +99,16 @@ def _from_text(text: str, local: tzinfo) -> datetime:
         except (ValueError, TypeError, IndexError):
             raise RecordError(f"not a timestamp: {text!r}") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=local)
+
+
+def _from_yyyymmdd(digits: str, local: tzinfo, original: Any) -> datetime:
+    try:
+        day = datetime.strptime(digits, "%Y%m%d")
+    except ValueError:
+        raise RecordError(
+            f"not a timestamp: {original!r} (8 digits are read as YYYYMMDD)"
+        ) from None
+    return day.replace(tzinfo=local)
 
 
 def _from_epoch(number: int | float | Decimal, original: Any) -> datetime:

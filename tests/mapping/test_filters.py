@@ -71,10 +71,10 @@ NY = make_filters("America/New_York")
         pytest.param("19.99", " eur ", 1999, id="code with spaces"),
         pytest.param("19.99", None, 1999, id="no currency means two digits"),
         pytest.param(
-            "123456789012345678901234567890.12",
+            "92233720368547758.07",
             None,
-            12345678901234567890123456789012,
-            id="huge amount exact",
+            9223372036854775807,
+            id="largest 64-bit amount exact",
         ),
         pytest.param(None, None, None, id="null is left out"),
         pytest.param(None, "JPY", None, id="null with currency"),
@@ -477,3 +477,31 @@ def test_from_json_names_bad_text() -> None:
 
     with pytest.raises(RecordError, match=r"not JSON: '\{oops'"):
         from_json("{oops")
+
+
+@pytest.mark.parametrize(
+    ("value", "tz", "expected"),
+    [
+        pytest.param("20240101", None, "2024-01-01T00:00:00+00:00", id="text YYYYMMDD"),
+        pytest.param(20240101, None, "2024-01-01T00:00:00+00:00", id="int YYYYMMDD"),
+        pytest.param("20240101", "America/New_York", "2024-01-01T05:00:00+00:00", id="in a zone"),
+        pytest.param("1700000000", None, "2023-11-14T22:13:20+00:00", id="ten digits: epoch"),
+    ],
+)
+def test_rfc3339_reads_eight_digits_as_a_date_never_as_epoch_seconds(
+    value: object, tz: str | None, expected: str
+) -> None:
+    assert F["rfc3339"](value, tz) == expected
+
+
+def test_rfc3339_eight_digits_that_are_no_date_are_refused() -> None:
+    with pytest.raises(RecordError, match="8 digits are read as YYYYMMDD"):
+        F["rfc3339"]("20241399")
+
+
+@pytest.mark.parametrize(
+    "value", ["100000000000000000000", 10**20, "92233720368547758.08", -(10**19)]
+)
+def test_cents_refuses_amounts_beyond_64_bits(value: object) -> None:
+    with pytest.raises(RecordError, match="does not fit a 64-bit integer"):
+        F["cents"](value)
