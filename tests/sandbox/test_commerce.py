@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.sandbox.commerce_common import Store
+from engine.sandbox.commerce.common import Store
 from engine.sandbox.server import SandboxHandle
 from tests.sandbox.conftest import ADDRESS, Maker
 
