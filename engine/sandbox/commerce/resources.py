@@ -237,6 +237,13 @@ def _find(request: Request, store: Store, kind: Kind) -> Body:
     return found
 
 
+def _page(sb: Sandbox, request: Request, kind: Kind) -> Body:
+    where, params = paging.list_filters(request, kind.filters)
+    with sb.transaction() as db:
+        store = Store(sb, db)
+        return paging.list_page(request, store, kind.name, kind.loop.list_key, where, params)
+
+
 def resource_routes(sb: Sandbox, kind: Kind) -> list[BaseRoute]:
     """The collection (list, create, upsert) and one record (by id or external id) of a kind."""
     wrapper = kind.loop.wrapper
@@ -244,13 +251,7 @@ def resource_routes(sb: Sandbox, kind: Kind) -> list[BaseRoute]:
     @common.endpoint
     async def collection(request: Request) -> Response:
         if request.method == "GET":
-            where, params = paging.list_filters(request, kind.filters)
-            with sb.transaction() as db:
-                store = Store(sb, db)
-                page = paging.list_page(
-                    request, store, kind.name, kind.loop.list_key, where, params
-                )
-            return loop_json(request, page)
+            return loop_json(request, _page(sb, request, kind))
         payload = await common.read_payload(request)
         if request.method == "POST":
             body = save(sb, kind, payload, lambda store: None, create_only=True)

@@ -182,24 +182,27 @@ def save_inventory(sb: Sandbox, request: Request, payload: Body) -> Body:
     return body
 
 
+def _list_inventories(sb: Sandbox, request: Request) -> Body:
+    where, params = [], []
+    for name, sql in (
+        ("product_variant_id", "parent_id = ?"),
+        ("location_id", "json_extract(body, '$.location[0].id') = ?"),
+    ):
+        if name in request.query_params:
+            value = common.as_id(request.query_params[name])
+            if value is None:
+                raise common.field_error(name, f"The {name} must be a Loop id.")
+            where.append(sql)
+            params.append(value)
+    with sb.transaction() as db:
+        store = Store(sb, db)
+        return paging.list_page(request, store, "inventory", INVENTORY.list_key, where, params)
+
+
 def inventory_routes(sb: Sandbox) -> list[BaseRoute]:
     @common.endpoint
     async def listing(request: Request) -> Response:
-        where, params = [], []
-        for name, sql in (
-            ("product_variant_id", "parent_id = ?"),
-            ("location_id", "json_extract(body, '$.location[0].id') = ?"),
-        ):
-            if name in request.query_params:
-                value = common.as_id(request.query_params[name])
-                if value is None:
-                    raise common.field_error(name, f"The {name} must be a Loop id.")
-                where.append(sql)
-                params.append(value)
-        with sb.transaction() as db:
-            store = Store(sb, db)
-            page = paging.list_page(request, store, "inventory", INVENTORY.list_key, where, params)
-        return loop_json(request, page)
+        return loop_json(request, _list_inventories(sb, request))
 
     @common.endpoint
     async def one(request: Request) -> Response:

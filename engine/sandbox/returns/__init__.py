@@ -92,6 +92,16 @@ def admin_routes(sb: Sandbox) -> list[BaseRoute]:
         record = return_or_none(sb, request)
         return not_found(request) if record is None else loop_json(request, record)
 
+    return [
+        Route("/returns", create, methods=["POST"]),
+        Route("/returns", list_all, methods=["GET"]),
+        Route("/returns/{id}", one, methods=["GET"]),
+        Route("/returns/{id}/expire", expire_handler(sb), methods=["POST"]),
+        Route("/returns/{id}/label", label_handler(sb), methods=["POST"]),
+    ]
+
+
+def expire_handler(sb: Sandbox) -> Any:
     async def expire(request: Request) -> Response:
         """Moves an open return to expired (its label was never used); 422 from other states."""
         record = return_or_none(sb, request)
@@ -102,13 +112,7 @@ def admin_routes(sb: Sandbox) -> list[BaseRoute]:
         set_state(sb, record, "expired")
         return loop_json(request, record)
 
-    return [
-        Route("/returns", create, methods=["POST"]),
-        Route("/returns", list_all, methods=["GET"]),
-        Route("/returns/{id}", one, methods=["GET"]),
-        Route("/returns/{id}/expire", expire, methods=["POST"]),
-        Route("/returns/{id}/label", label_handler(sb), methods=["POST"]),
-    ]
+    return expire
 
 
 def label_handler(sb: Sandbox) -> Any:

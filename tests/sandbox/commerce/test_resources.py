@@ -4,7 +4,10 @@ the shared validation (engine/sandbox/commerce/resources.py, common.py)."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
+from engine.loop.kinds import KINDS
+from engine.loop.kinds import Kind as LoopKind
 from tests.sandbox.conftest import ADDRESS, Maker
 
 
@@ -120,3 +123,18 @@ def test_commerce_collections_and_attached_products(api: httpx.Client, make: Mak
     )
     assert unknown.status_code == 422
     assert list(unknown.json()["errors"]) == ["products.0.id"]
+
+
+@pytest.mark.parametrize("kind", list(KINDS.values()), ids=lambda k: k.name)
+def test_commerce_serves_every_loop_kind_at_its_path(
+    api: httpx.Client, make: Maker, kind: LoopKind
+) -> None:
+    """The sandbox emulates every row of engine.loop.kinds, at its path and with its list key."""
+    if kind.parent is not None:
+        parent = make.product()
+        path = kind.child_path(str(parent["id"]))
+    else:
+        path = kind.path
+    response = api.get(path)
+    assert response.status_code == 200, response.text
+    assert response.json()[kind.list_key] == []
