@@ -1,4 +1,5 @@
-"""The sandbox-only admin API under /_sandbox: the request log, stored records, reset, knobs.
+"""The sandbox-only admin API under /_sandbox: its index, the request log, stored records, reset,
+knobs. (Returns and webhook deliveries add their own admin routes: see those modules.)
 
 No authentication: it exists for tests and local debugging, and the server binds to loopback.
 """
@@ -14,8 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from engine.sandbox.core import Sandbox, SandboxConfig, loop_json, parse_rate
+from engine.sandbox.core import API_VERSIONS, Sandbox, SandboxConfig, loop_json, parse_rate
 
+PREFIX = "/_sandbox"
 # The knobs POST /_sandbox/config may change at run time.
 KNOBS = ("rate_limit", "fail_rate", "latency_ms", "seed")
 
@@ -24,9 +26,13 @@ def admin_routes(sb: Sandbox) -> list[BaseRoute]:
     initial = dataclasses.replace(sb.config)
 
     async def requests(request: Request) -> Response:
+        """Every /api request received, oldest first, with its body (API keys left out);
+        filters: method, path (a prefix)."""
         return loop_json(request, {"requests": list_requests(sb, request)})
 
     async def records(request: Request) -> Response:
+        """Every stored commerce record of a kind (product, variant, customer, location,
+        inventory, collection, order), in creation order, as Loop would return it."""
         kind = request.path_params["kind"]
         with sb.lock:
             rows = sb.db.execute(
@@ -35,10 +41,13 @@ def admin_routes(sb: Sandbox) -> list[BaseRoute]:
         return loop_json(request, {"records": [json.loads(r[0]) for r in rows]})
 
     async def reset(request: Request) -> Response:
+        """Empties every table, drops queued background jobs, restores the startup knobs."""
         reset_sandbox(sb, initial)
         return loop_json(request, {"success": True})
 
     async def config(request: Request) -> Response:
+        """The run-time knobs (rate_limit, fail_rate, latency_ms, seed); POST a JSON object
+        to change some (422 when invalid, nothing changed)."""
         if request.method == "POST":
             try:
                 apply_knobs(sb, await request.json())
@@ -52,6 +61,32 @@ def admin_routes(sb: Sandbox) -> list[BaseRoute]:
         Route("/reset", reset, methods=["POST"]),
         Route("/config", config, methods=["GET", "POST"]),
     ]
+
+
+def index_routes(admin_routes: list[BaseRoute]) -> list[BaseRoute]:
+    """GET /_sandbox and /_sandbox/: a JSON index of every admin endpoint, from the routes."""
+    endpoints = [
+        {"methods": ["GET"], "path": PREFIX, "description": "This index."},
+        *(_describe(route) for route in admin_routes if isinstance(route, Route)),
+    ]
+
+    async def index(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        body = {
+            "name": "Loop sandbox admin API",
+            "api": f"{base}/api/{API_VERSIONS[0]}",
+            "api_versions": list(API_VERSIONS),
+            "endpoints": endpoints,
+        }
+        return loop_json(request, body)
+
+    return [Route(PREFIX, index, methods=["GET"]), Route(f"{PREFIX}/", index, methods=["GET"])]
+
+
+def _describe(route: Route) -> dict[str, Any]:
+    methods = sorted((route.methods or set()) - {"HEAD"})
+    description = " ".join((route.endpoint.__doc__ or "").split())
+    return {"methods": methods, "path": f"{PREFIX}{route.path}", "description": description}
 
 
 def list_requests(sb: Sandbox, request: Request) -> list[dict[str, Any]]:
@@ -88,8 +123,10 @@ def _request_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def reset_sandbox(sb: Sandbox, initial: SandboxConfig) -> None:
-    """Empty every table (through each module's reset hook) and restore the startup knobs."""
+    """Empty every table (through each module's reset hook), drop the background jobs still
+    queued (a job already running finishes), and restore the startup knobs."""
     with sb.transaction():
+        sb.worker.clear()
         for hook in sb.reset_hooks:
             hook()
     for knob in KNOBS:

@@ -9,21 +9,20 @@ dropped connection can only be simulated from the outermost layer (see `DROPPED`
 from __future__ import annotations
 
 import asyncio
-import importlib
 import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import Mount
 
+from engine.sandbox import admin, commerce, returns, webhooks
 from engine.sandbox.core import API_VERSIONS, UNAUTHORIZED_BODY, Sandbox
 
 Scope = MutableMapping[str, Any]
@@ -38,7 +37,6 @@ Send = Callable[[Message], Awaitable[None]]
 DROPPED = "sandbox fault injection: connection dropped"
 RATE_LIMITED_BODY = {"message": "Too Many Attempts."}
 FAULT_BODY = {"errors": {"code": "UNEXPECTED_ERROR", "message": "Sandbox fault injection."}}
-ROUTE_MODULES = ("commerce", "returns", "webhooks")
 HIDDEN_HEADERS = frozenset({"x-authorization", "authorization"})
 
 REQUEST_LOG_DDL = (
@@ -47,17 +45,6 @@ REQUEST_LOG_DDL = (
     " path TEXT NOT NULL, query TEXT NOT NULL, headers JSON NOT NULL, body BLOB NOT NULL,"
     " status INTEGER, fault TEXT, duration_ms DOUBLE NOT NULL)"
 )
-
-
-def optional_module(name: str) -> ModuleType | None:
-    """engine.sandbox.<name>, or None only when that module itself does not exist (yet)."""
-    full = f"engine.sandbox.{name}"
-    try:
-        return importlib.import_module(full)
-    except ModuleNotFoundError as exc:
-        if exc.name == full:
-            return None
-        raise
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -83,19 +70,15 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def build_app(sb: Sandbox) -> SandboxGate:
     """The whole sandbox as one ASGI app: Loop's API, the admin API, and the gate before them."""
-    from engine.sandbox import admin
-
-    api: list[BaseRoute] = []
-    admin_routes: list[BaseRoute] = list(admin.admin_routes(sb))
-    for name in ROUTE_MODULES:
-        module = optional_module(name)
-        if module is None:
-            continue
-        api.extend(module.routes(sb))
-        if hasattr(module, "admin_routes"):
-            admin_routes.extend(module.admin_routes(sb))
+    mounted = [commerce.routes(sb), returns.routes(sb), webhooks.routes(sb)]
+    api = [route for part in mounted for route in part.api]
+    admin_routes = [*admin.admin_routes(sb), *(route for part in mounted for route in part.admin)]
     inner = Starlette(
-        routes=[Mount("/api/{version}", routes=api), Mount("/_sandbox", routes=admin_routes)],
+        routes=[
+            *admin.index_routes(admin_routes),
+            Mount("/api/{version}", routes=api),
+            Mount(admin.PREFIX, routes=admin_routes),
+        ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
     )
     return SandboxGate(sb, inner)

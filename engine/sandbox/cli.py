@@ -1,11 +1,13 @@
-"""`etl sandbox`: serve the local Loop emulator (and, through cli_returns, drive its returns)."""
+"""`etl sandbox`: serve the local Loop emulator (and, through returns.cli, drive its returns)."""
 
 from __future__ import annotations
 
 import click
 
-from engine.sandbox.app import optional_module
-from engine.sandbox.core import DEFAULT_API_KEY, SandboxConfig, parse_rate
+from engine.sandbox.admin import PREFIX
+from engine.sandbox.core import API_VERSIONS, DEFAULT_API_KEY, SandboxConfig, parse_rate
+from engine.sandbox.returns.cli import return_group
+from engine.sandbox.server import listen, serve
 
 
 def _rate(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -89,17 +91,23 @@ def sandbox(
         latency_ms=latency_ms,
         seed=seed,
     )
-    base = f"http://{host}:{port}"
     # Subcommands (e.g. `etl sandbox return ...`) find the settings and the URL here.
-    ctx.obj = {"config": config, "host": host, "port": port, "base_url": base}
+    ctx.obj = {"config": config, "host": host, "port": port, "base_url": _url(host, port)}
     if ctx.invoked_subcommand is not None:
         return
-    from engine.sandbox.server import serve
+    try:
+        sock = listen(host, port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
+    # The bound port, not the one asked for: --port 0 picks a free one.
+    base = _url(host, sock.getsockname()[1])
+    api = f"{base}/api/{API_VERSIONS[0]}"
+    click.echo(f"Loop sandbox on {api} (admin: {base}{PREFIX}, db: {db_path})")
+    serve(config, sock)
 
-    click.echo(f"Loop sandbox on {base}/api/2026-10 (admin: {base}/_sandbox, db: {db_path})")
-    serve(config, host=host, port=port)
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-_returns_cli = optional_module("cli_returns")
-if _returns_cli is not None:
-    sandbox.add_command(_returns_cli.return_group)
+sandbox.add_command(return_group)

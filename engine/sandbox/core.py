@@ -1,7 +1,7 @@
 """Sandbox state and the pieces every route shares: config, DuckDB, ids, auth, limits, faults.
 
-Route modules (commerce, returns, webhooks, admin) each expose `routes(sb) -> list[BaseRoute]`
-and keep their tables in `sb.db`, always under `sb.lock` (one DuckDB connection, many threads).
+Route modules (commerce, returns, webhooks) each expose `routes(sb) -> Routes` and keep their
+tables in `sb.db`, always under `sb.lock` (one DuckDB connection, many threads).
 """
 
 from __future__ import annotations
@@ -14,20 +14,23 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from engine.errors import ConfigError
 from engine.loop.budget import parse_rate as parse_budget_rate
+from engine.sandbox.worker import Worker
 from engine.state.tx import transaction
 
 API_VERSIONS = ("2026-10", "2026-07", "v1", "unstable")
 DEFAULT_API_KEY = "sandbox"
 # Loop ids are 64-bit and above 2**53, so a client that parses them as floats breaks here too.
 ID_BASE = 2**53 + 1_000_003
+DEFAULT_SHOP_ID = 2**53 + 4242
 UNAUTHORIZED_BODY = {
     "error": {"code": "401", "http_code": "GEN-UNAUTHORIZED", "message": "Unauthorized."}
 }
@@ -55,9 +58,17 @@ class SandboxConfig:
     # Webhook delivery retries: attempts after the first, and the first backoff in seconds.
     webhook_retries: int = 3
     webhook_backoff_s: float = 0.5
+    # How long one delivery attempt may take before it counts as a connection error.
+    webhook_timeout_s: float = 5.0
+    # False: processing a return sends no restock.requested (a return can also opt out alone).
+    restock_webhooks: bool = True
+    # The shop every return and webhook subscription belongs to.
+    shop_id: int = DEFAULT_SHOP_ID
 
     def __post_init__(self) -> None:
         parse_rate(self.rate_limit)
+        if self.webhook_timeout_s <= 0:
+            raise ValueError("webhook_timeout_s must be positive")
         if not 0.0 <= self.fail_rate <= 1.0:
             raise ValueError("fail_rate must be between 0 and 1")
         if self.latency_ms < 0:
@@ -93,6 +104,29 @@ class RateLimiter:
             self._hits.clear()
 
 
+class EventSink(Protocol):
+    """Where the sandbox's events go: the webhook sender (`webhooks.Sender`) once mounted."""
+
+    def emit(self, topic: str, trigger: str, payload: dict[str, Any]) -> int:
+        """Queues the event for every matching subscription; returns how many."""
+        ...
+
+
+class NoSubscribers:
+    """The event sink of a sandbox without the webhook sender: events reach no one."""
+
+    def emit(self, topic: str, trigger: str, payload: dict[str, Any]) -> int:
+        return 0
+
+
+@dataclass(frozen=True)
+class Routes:
+    """What one route module mounts: Loop's API under /api/{version}, its admin under /_sandbox."""
+
+    api: list[BaseRoute]
+    admin: list[BaseRoute] = field(default_factory=list)
+
+
 @dataclass
 class Sandbox:
     """One sandbox's state: a DuckDB connection guarded by a lock, an id source, and knobs."""
@@ -107,6 +141,11 @@ class Sandbox:
         # Called (under the lock, inside one transaction) by POST /_sandbox/reset: each route
         # module that owns tables appends a hook that empties them.
         self.reset_hooks: list[Callable[[], None]] = []
+        # Called by close() after the worker stops and before the database closes.
+        self.close_hooks: list[Callable[[], None]] = []
+        # Work done off the request path: return processing, webhook delivery attempts.
+        self.worker = Worker(name="loop-sandbox-worker")
+        self.events: EventSink = NoSubscribers()
         with self.lock:
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS sandbox_ids (name TEXT PRIMARY KEY, next_id UBIGINT)"
@@ -150,6 +189,10 @@ class Sandbox:
         return None if row is None else dict(json.loads(row[0]))
 
     def close(self) -> None:
+        """Stops the background work, then closes what it used, then the database."""
+        self.worker.stop()
+        for hook in self.close_hooks:
+            hook()
         with self.lock:
             self.db.close()
 

@@ -1,5 +1,5 @@
-"""Running the sandbox on uvicorn: `serve` (blocking, for `etl sandbox`) and `running_sandbox`
-(a background thread on a free loopback port, for tests and `base_url: embedded`).
+"""Running the sandbox on uvicorn: `listen` + `serve` (blocking, for `etl sandbox`) and
+`running_sandbox` (a background thread on a free loopback port, for tests and `base_url: embedded`).
 """
 
 from __future__ import annotations
@@ -21,10 +21,32 @@ from engine.sandbox.core import Sandbox, SandboxConfig
 
 DEFAULT_VERSION = "2026-10"
 START_TIMEOUT_S = 10.0
+BACKLOG = 2048  # uvicorn's default
 
 
-def serve(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8787) -> None:
-    """Serve a sandbox until interrupted (SIGINT / SIGTERM), then close its database."""
+def listen(host: str = "127.0.0.1", port: int = 8787) -> socket.socket:
+    """A listening TCP socket on host:port (port 0: a free one), for `serve`. Binding before
+    serving tells the caller the real port and avoids a pick-then-bind race; listening at once
+    means a client that connects before uvicorn is up waits in the backlog instead of being
+    refused. OSError when the address cannot be bound."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and
+    # without it every response waits ~40 ms on Nagle and delayed ACKs.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def serve(config: SandboxConfig, sock: socket.socket) -> None:
+    """Serve a sandbox on a socket from `listen` until interrupted (SIGINT / SIGTERM), then
+    close the socket and the sandbox's database."""
+    host, port = sock.getsockname()[:2]
     sb = Sandbox(config)
     # uvicorn shuts down gracefully on SIGTERM and then re-raises it; with this handler in
     # place that ends as SystemExit(0), so the database below is closed, not cut off.
@@ -33,10 +55,10 @@ def serve(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8787) -> N
         server = uvicorn.Server(
             uvicorn.Config(build_app(sb), host=host, port=port, log_level="info")
         )
-        server.run()
+        server.run(sockets=[sock])
     finally:
         signal.signal(signal.SIGTERM, previous)
-        _stop_workers(sb)
+        sock.close()
         sb.close()
 
 
@@ -57,7 +79,7 @@ class AdminClient(httpx.Client):
         return list(self._ok(self.get(f"/records/{kind}"))["records"])
 
     def deliveries(self) -> list[dict[str, Any]]:
-        """Every webhook delivery attempt (served by the webhooks module)."""
+        """Every webhook delivery attempt, oldest first."""
         return list(self._ok(self.get("/deliveries"))["deliveries"])
 
     def reset(self) -> None:
@@ -99,12 +121,7 @@ def running_sandbox(
     """Start a sandbox on a free loopback port in a background thread; stop it on exit."""
     config = dataclasses.replace(config or SandboxConfig(), **overrides)
     sb = Sandbox(config)
-    # Binding the socket here (port 0) and handing it to uvicorn avoids a pick-then-bind race.
-    # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and
-    # without it every response waits ~40 ms on Nagle and delayed ACKs.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = listen("127.0.0.1", 0)
     port = sock.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(
@@ -128,7 +145,6 @@ def running_sandbox(
         thread.join(timeout=10)
         admin.close()
         sock.close()
-        _stop_workers(sb)
         sb.close()
 
 
@@ -140,10 +156,3 @@ def _wait_started(server: uvicorn.Server, thread: threading.Thread) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the sandbox server did not start within {START_TIMEOUT_S} s")
         time.sleep(0.005)
-
-
-def _stop_workers(sb: Sandbox) -> None:
-    """Stop the webhook delivery worker (and its HTTP client) before the database closes."""
-    from engine.sandbox import webhooks
-
-    webhooks.shutdown(sb)

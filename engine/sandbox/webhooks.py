@@ -2,9 +2,8 @@
 
 Delivery, per event and active subscription whose topic and trigger match:
 
-- the body is serialised as PHP's `json_encode` does (no spaces or newlines, `/` escaped as
-  `\\/`, non-ASCII as `\\uXXXX`) and `X-Loop-Signature` is base64(HMAC-SHA256(webhook secret,
-  those exact bytes));
+- the body is serialised as PHP's `json_encode` does and `X-Loop-Signature` signs those exact
+  bytes, both by `engine.loop.webhooks` (the module a receiver verifies with);
 - `X-Loop-Webhook-Id` is a delivery id that stays the same over every retry of one delivery, so
   receivers can de-duplicate; `X-Loop-Event-Id` is shared by all deliveries of one event, and
   `X-Loop-Webhook-Attempt` counts attempts from 1. (Loop documents none of these three.)
@@ -12,16 +11,14 @@ Delivery, per event and active subscription whose topic and trigger match:
   a non-2xx answer or a connection error is retried `webhook_retries` times after
   `webhook_backoff_s`, doubling each time; every attempt is a row in `sandbox_webhook_attempts`.
 
-Admin: `GET /_sandbox/deliveries` (filters topic, trigger, subscription_id, delivery_id; `wait=1`
-first waits for the queue to drain) and `POST /_sandbox/deliveries/flush` (blocks until idle).
+Admin: `GET /_sandbox/deliveries` (filters topic, trigger, subscription_id, delivery_id,
+event_id; `wait=1` first waits for the queue to drain) and `POST /_sandbox/deliveries/flush`
+(blocks until idle).
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
-import hmac
 import json
 import threading
 import time
@@ -32,13 +29,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from engine.sandbox.core import Sandbox, error_json, loop_json
-from engine.sandbox.returns_store import shop_id
-from engine.sandbox.returns_worker import Worker
+from engine.loop.webhooks import SIGNATURE_HEADER, php_json, sign
+from engine.sandbox.core import Routes, Sandbox, error_json, loop_json
 
 TOPICS: dict[str, tuple[str, ...]] = {
     "return": ("return.created", "return.updated", "return.closed"),
@@ -50,7 +47,6 @@ TOPICS: dict[str, tuple[str, ...]] = {
 }
 STATUSES = ("active", "inactive")
 USER_AGENT = "Loop-Sandbox-Webhooks/1.0"
-DEFAULT_TIMEOUT_S = 5.0
 NOT_FOUND = {"errors": {"code": "NOT_FOUND", "message": "Webhook not found."}}
 _DDL = (
     "CREATE TABLE IF NOT EXISTS sandbox_webhooks (id UBIGINT PRIMARY KEY, shop_id UBIGINT,"
@@ -80,73 +76,6 @@ _ATTEMPT_COLUMNS = (
 )
 
 
-def php_json(payload: Any) -> bytes:
-    """JSON as PHP's json_encode writes it; '/' occurs only inside strings, so replacing is safe."""
-    return (
-        json.dumps(payload, separators=(",", ":"), ensure_ascii=True).replace("/", "\\/").encode()
-    )
-
-
-def sign(secret: str, body: bytes) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
-class Runtime:
-    """A sandbox's background side: the worker thread, the HTTP client, the attempt counter."""
-
-    def __init__(self, sb: Sandbox) -> None:
-        self.sb = sb
-        self.worker = Worker(name="loop-sandbox-worker")
-        timeout = float(getattr(sb.config, "webhook_timeout_s", DEFAULT_TIMEOUT_S))
-        self.client = httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT})
-        self._seq_lock = threading.Lock()
-        with sb.lock:
-            for ddl in _DDL:
-                sb.db.execute(ddl)
-            row = sb.db.execute(
-                "SELECT coalesce(max(seq), 0) FROM sandbox_webhook_attempts"
-            ).fetchone()
-        self._seq = int(row[0]) if row else 0
-        hooks = getattr(sb, "reset_hooks", None)
-        if hooks is not None:
-            hooks.append(self.reset)
-
-    def next_seq(self) -> int:
-        with self._seq_lock:
-            self._seq += 1
-            return self._seq
-
-    def reset(self) -> None:
-        self.worker.clear()
-        with self.sb.lock:
-            self.sb.db.execute("DELETE FROM sandbox_webhooks")
-            self.sb.db.execute("DELETE FROM sandbox_webhook_attempts")
-
-    def close(self) -> None:
-        self.worker.stop()
-        self.client.close()
-
-
-_runtimes_lock = threading.Lock()
-
-
-def runtime(sb: Sandbox) -> Runtime:
-    """The sandbox's Runtime, made on first use (kept on the Sandbox object itself)."""
-    with _runtimes_lock:
-        found = getattr(sb, "_loop_runtime", None)
-        if found is None:
-            found = Runtime(sb)
-            sb._loop_runtime = found  # type: ignore[attr-defined]
-        return found
-
-
-def shutdown(sb: Sandbox) -> None:
-    """Stops the worker and closes the HTTP client; call before closing the sandbox's database."""
-    found = getattr(sb, "_loop_runtime", None)
-    if found is not None:
-        found.close()
-
-
 @dataclass(frozen=True)
 class Delivery:
     """One event going to one subscription: the same id, body and signature on every attempt."""
@@ -161,73 +90,107 @@ class Delivery:
     signature: str
 
 
-def emit(sb: Sandbox, topic: str, trigger: str, payload: dict[str, Any]) -> int:
-    """Queues `payload` for every active subscription to topic + trigger; returns how many."""
-    rt = runtime(sb)
-    with sb.lock:
-        subs = sb.db.execute(
-            "SELECT id, url FROM sandbox_webhooks WHERE topic = ? AND trigger = ?"
-            " AND status = 'active' ORDER BY id",
-            [topic, trigger],
-        ).fetchall()
-    if not subs:
-        return 0
-    body = php_json(payload)
-    signature = sign(sb.config.webhook_secret, body)
-    event_id = uuid.uuid4().hex
-    for sub_id, url in subs:
-        delivery = Delivery(
-            uuid.uuid4().hex, int(sub_id), event_id, topic, trigger, url, body, signature
-        )
-        rt.worker.submit(functools.partial(attempt, rt, delivery, 1))
-    return len(subs)
+class Sender:
+    """A sandbox's webhook sender: its tables, HTTP client and attempt counter; `emit` queues."""
 
-
-def attempt(rt: Runtime, delivery: Delivery, number: int) -> None:
-    """One POST of a delivery; records it and, on failure, schedules the next try."""
-    headers = {
-        "Content-Type": "application/json",
-        "X-Loop-Signature": delivery.signature,
-        "X-Loop-Webhook-Id": delivery.delivery_id,
-        "X-Loop-Event-Id": delivery.event_id,
-        "X-Loop-Webhook-Attempt": str(number),
-    }
-    started, status, error = time.monotonic(), None, None
-    stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
-    try:
-        status = rt.client.post(delivery.url, content=delivery.body, headers=headers).status_code
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"
-    config = rt.sb.config
-    failed = status is None or not 200 <= status < 300
-    retry_in = (
-        config.webhook_backoff_s * 2 ** (number - 1)
-        if failed and number <= config.webhook_retries
-        else None
-    )
-    row = [
-        rt.next_seq(),
-        delivery.delivery_id,
-        delivery.subscription_id,
-        delivery.event_id,
-        delivery.topic,
-        delivery.trigger,
-        delivery.url,
-        number,
-        delivery.body.decode(),
-        delivery.signature,
-        status,
-        error,
-        stamp,
-        (time.monotonic() - started) * 1000,
-        retry_in,
-    ]
-    with rt.sb.lock:
-        rt.sb.db.execute(
-            f"INSERT INTO sandbox_webhook_attempts VALUES ({','.join('?' * len(row))})", row
+    def __init__(self, sb: Sandbox) -> None:
+        self.sb = sb
+        self.client = httpx.Client(
+            timeout=sb.config.webhook_timeout_s, headers={"User-Agent": USER_AGENT}
         )
-    if retry_in is not None:
-        rt.worker.submit(functools.partial(attempt, rt, delivery, number + 1), delay_s=retry_in)
+        self._seq_lock = threading.Lock()
+        with sb.lock:
+            for ddl in _DDL:
+                sb.db.execute(ddl)
+            row = sb.db.execute(
+                "SELECT coalesce(max(seq), 0) FROM sandbox_webhook_attempts"
+            ).fetchone()
+        self._seq = int(row[0]) if row else 0
+        sb.reset_hooks.append(self.reset)
+        sb.close_hooks.append(self.client.close)
+
+    def next_seq(self) -> int:
+        with self._seq_lock:
+            self._seq += 1
+            return self._seq
+
+    def reset(self) -> None:
+        with self.sb.lock:
+            self.sb.db.execute("DELETE FROM sandbox_webhooks")
+            self.sb.db.execute("DELETE FROM sandbox_webhook_attempts")
+
+    def emit(self, topic: str, trigger: str, payload: dict[str, Any]) -> int:
+        """Queues `payload` for every active subscription to topic + trigger; returns how many."""
+        with self.sb.lock:
+            subs = self.sb.db.execute(
+                "SELECT id, url FROM sandbox_webhooks WHERE topic = ? AND trigger = ?"
+                " AND status = 'active' ORDER BY id",
+                [topic, trigger],
+            ).fetchall()
+        if not subs:
+            return 0
+        body = php_json(payload)
+        signature = sign(self.sb.config.webhook_secret, body)
+        event_id = uuid.uuid4().hex
+        for sub_id, url in subs:
+            delivery = Delivery(
+                uuid.uuid4().hex, int(sub_id), event_id, topic, trigger, url, body, signature
+            )
+            self.sb.worker.submit(functools.partial(self.attempt, delivery, 1))
+        return len(subs)
+
+    def attempt(self, delivery: Delivery, number: int) -> None:
+        """One POST of a delivery; records it and, on failure, schedules the next try."""
+        started = time.monotonic()
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+        status, error = self._post(delivery, number)
+        config = self.sb.config
+        failed = status is None or not 200 <= status < 300
+        retry_in = (
+            config.webhook_backoff_s * 2 ** (number - 1)
+            if failed and number <= config.webhook_retries
+            else None
+        )
+        row = [
+            self.next_seq(),
+            delivery.delivery_id,
+            delivery.subscription_id,
+            delivery.event_id,
+            delivery.topic,
+            delivery.trigger,
+            delivery.url,
+            number,
+            delivery.body.decode(),
+            delivery.signature,
+            status,
+            error,
+            stamp,
+            (time.monotonic() - started) * 1000,
+            retry_in,
+        ]
+        with self.sb.lock:
+            self.sb.db.execute(
+                f"INSERT INTO sandbox_webhook_attempts VALUES ({','.join('?' * len(row))})", row
+            )
+        if retry_in is not None:
+            self.sb.worker.submit(
+                functools.partial(self.attempt, delivery, number + 1), delay_s=retry_in
+            )
+
+    def _post(self, delivery: Delivery, number: int) -> tuple[int | None, str | None]:
+        """(HTTP status, None), or (None, the error) when no answer came."""
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: delivery.signature,
+            "X-Loop-Webhook-Id": delivery.delivery_id,
+            "X-Loop-Event-Id": delivery.event_id,
+            "X-Loop-Webhook-Attempt": str(number),
+        }
+        try:
+            response = self.client.post(delivery.url, content=delivery.body, headers=headers)
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+        return response.status_code, None
 
 
 # ---- the subscriptions API ----------------------------------------------------------------
@@ -277,7 +240,7 @@ def subscription_routes(sb: Sandbox) -> list[BaseRoute]:
             return error_json(request, 422, "The given data was invalid.", errors)
         row = (
             sb.new_id(),
-            shop_id(sb),
+            sb.config.shop_id,
             body["topic"],
             body["trigger"],
             body["url"],
@@ -348,20 +311,20 @@ def _int(text: str) -> int:
         return -1
 
 
-def routes(sb: Sandbox) -> list[BaseRoute]:
-    """Loop's Programmatic Webhooks API, mounted under /api/{version}."""
-    runtime(sb)
-    return subscription_routes(sb)
+def routes(sb: Sandbox) -> Routes:
+    """Loop's Programmatic Webhooks API and the deliveries admin; from here on the sandbox's
+    events (`sb.events.emit`) go out as signed deliveries."""
+    sb.events = Sender(sb)
+    return Routes(subscription_routes(sb), delivery_routes(sb))
 
 
-def admin_routes(sb: Sandbox) -> list[BaseRoute]:
-    """`GET /deliveries` (every attempt) and `POST /deliveries/flush` under /_sandbox."""
-    rt = runtime(sb)
-
+def delivery_routes(sb: Sandbox) -> list[BaseRoute]:
     async def deliveries(request: Request) -> Response:
+        """Every delivery attempt, oldest first (filters: topic, trigger, subscription_id,
+        delivery_id, event_id; wait=1 first waits up to `timeout` s for the queue to drain)."""
         q = request.query_params
         if q.get("wait") in ("1", "true"):
-            await _wait(rt, float(q.get("timeout", "30")))
+            await _wait(sb, float(q.get("timeout", "30")))
         where, args = [], []
         for key in ("topic", "trigger", "subscription_id", "delivery_id", "event_id"):
             if q.get(key):
@@ -372,12 +335,13 @@ def admin_routes(sb: Sandbox) -> list[BaseRoute]:
         with sb.lock:
             rows = sb.db.execute(sql + " ORDER BY seq", args).fetchall()
         items = [dict(zip(_ATTEMPT_COLUMNS, r, strict=True)) for r in rows]
-        return loop_json(request, {"deliveries": items, "pending": rt.worker.pending()})
+        return loop_json(request, {"deliveries": items, "pending": sb.worker.pending()})
 
     async def flush(request: Request) -> Response:
-        idle = await _wait(rt, float(request.query_params.get("timeout", "30")))
+        """Waits (up to `timeout` s) until no job is queued or running: 200, else 504."""
+        idle = await _wait(sb, float(request.query_params.get("timeout", "30")))
         return loop_json(
-            request, {"idle": idle, "pending": rt.worker.pending()}, 200 if idle else 504
+            request, {"idle": idle, "pending": sb.worker.pending()}, 200 if idle else 504
         )
 
     return [
@@ -386,8 +350,6 @@ def admin_routes(sb: Sandbox) -> list[BaseRoute]:
     ]
 
 
-async def _wait(rt: Runtime, timeout_s: float) -> bool:
+async def _wait(sb: Sandbox, timeout_s: float) -> bool:
     """Waits for the worker to go idle without blocking the server's event loop."""
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(rt.worker.wait_idle, timeout_s)
+    return await run_in_threadpool(sb.worker.wait_idle, timeout_s)

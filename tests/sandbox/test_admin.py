@@ -1,10 +1,12 @@
-"""The /_sandbox admin API: request log filters, records, reset, run-time knobs."""
+"""The /_sandbox admin API: its index, request log filters, records, reset, run-time knobs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
-from engine.sandbox.server import SandboxHandle
+from engine.sandbox.server import AdminClient, SandboxHandle
 from tests.sandbox.conftest import Maker
 
 
@@ -56,3 +58,45 @@ def test_admin_config_rejects_bad_values(server: SandboxHandle, api: httpx.Clien
 def test_admin_is_not_logged_nor_authenticated(server: SandboxHandle, api: httpx.Client) -> None:
     assert httpx.get(f"{server.base_url}/_sandbox/requests").status_code == 200
     assert server.admin.requests() == []
+
+
+def test_admin_index_lists_every_admin_endpoint(server: SandboxHandle, api: httpx.Client) -> None:
+    for path in ("/_sandbox", "/_sandbox/"):
+        response = httpx.get(f"{server.base_url}{path}")
+        assert response.status_code == 200, path
+        index = response.json()
+        assert index["api"] == server.api_url()
+        listed = {(m, e["path"]) for e in index["endpoints"] for m in e["methods"]}
+        assert all(e["description"] for e in index["endpoints"])
+        assert {
+            ("GET", "/_sandbox"),
+            ("GET", "/_sandbox/requests"),
+            ("GET", "/_sandbox/records/{kind}"),
+            ("POST", "/_sandbox/reset"),
+            ("GET", "/_sandbox/config"),
+            ("POST", "/_sandbox/config"),
+            ("POST", "/_sandbox/returns"),
+            ("GET", "/_sandbox/returns"),
+            ("GET", "/_sandbox/returns/{id}"),
+            ("POST", "/_sandbox/returns/{id}/expire"),
+            ("POST", "/_sandbox/returns/{id}/label"),
+            ("GET", "/_sandbox/deliveries"),
+            ("POST", "/_sandbox/deliveries/flush"),
+        } == listed
+
+
+def test_admin_readme_documents_every_admin_endpoint_and_helper(server: SandboxHandle) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The Loop sandbox", 1)[1].split("\n## ", 1)[0]
+    index = httpx.get(f"{server.base_url}/_sandbox").json()
+    missing = [
+        f"{method} {e['path']}"
+        for e in index["endpoints"]
+        for method in e["methods"]
+        if f"`{method} {e['path']}`" not in section
+    ]
+    assert not missing, f"admin endpoints missing from the README: {missing}"
+    helpers = ["running_sandbox(", "AdminClient", "SandboxHandle"]
+    helpers += [f"{name}(" for name in vars(AdminClient) if not name.startswith("_")]
+    helpers += [f"{name}" for name in ("base_url", "api_url(", "client(", "api_key", "sandbox")]
+    assert not [h for h in helpers if f"`{h}" not in section and f".{h}" not in section]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from engine.sandbox.server import SandboxHandle
-from tests.sandbox.test_returns_support import api, sandbox
+from tests.sandbox.support import api, sandbox
 
 URL = "https://hooks.example.com/loop/returns"
 

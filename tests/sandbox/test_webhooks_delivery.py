@@ -14,7 +14,7 @@ import pytest
 
 from engine.sandbox.server import SandboxHandle
 from engine.validation import validator
-from tests.sandbox.test_returns_support import (
+from tests.sandbox.support import (
     SECRET,
     Order,
     Receiver,

@@ -1,4 +1,5 @@
-"""Sandbox returns admin: creating returns on synced orders, labels, expiry, and the CLI."""
+"""Sandbox returns admin: creating returns on synced orders, labels, expiry (returns/__init__.py,
+store.py, lines.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from engine.sandbox.cli import sandbox as sandbox_cli
 from engine.sandbox.server import SandboxHandle
-from tests.sandbox.test_returns_support import Order, api, create_return, sandbox, sync_order
+from tests.sandbox.support import Order, api, create_return, sandbox, sync_order
 
 _tags = itertools.count(2000)
 
@@ -178,53 +177,3 @@ def test_returns_label_created_then_updated(sb: SandboxHandle, order: Order) -> 
     assert details["label_status"] == "in_transit" and details["carrier"] == "UPS"
     bad = sb.admin.post(f"/returns/{created['id']}/label", json={"status": "lost"})
     assert bad.status_code == 422
-
-
-def test_returns_cli_create_and_list(sb: SandboxHandle, order: Order) -> None:
-    runner = CliRunner()
-    result = runner.invoke(
-        sandbox_cli,
-        [
-            "return",
-            "create",
-            "--url",
-            sb.base_url,
-            "--order-id",
-            str(order.id),
-            "--line",
-            str(order.lines[0]),
-            "--line",
-            f"{order.lines[1]}:exchange:{order.exchange_variant}",
-            "--reason",
-            "Too big",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    return_id = int(result.output.strip())
-    stored = sb.admin.get(f"/returns/{return_id}").json()
-    assert [ln["outcome"] for ln in stored["line_items"]] == ["refund", "exchange"]
-    assert stored["line_items"][0]["return_reason"] == "Too big"
-    listed = runner.invoke(sandbox_cli, ["return", "list", "--url", sb.base_url])
-    assert listed.exit_code == 0 and str(return_id) in listed.output
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        pytest.param(["--line", "1:teleport"], id="unknown outcome"),
-        pytest.param(["--line", "1:exchange"], id="exchange without variant"),
-        pytest.param(["--line", "x"], id="line not an id"),
-    ],
-)
-def test_returns_cli_rejects_bad_lines(sb: SandboxHandle, args: list[str]) -> None:
-    result = CliRunner().invoke(
-        sandbox_cli, ["return", "create", "--url", sb.base_url, "--order-id", "1", *args]
-    )
-    assert result.exit_code == 2
-
-
-def test_returns_cli_reports_sandbox_errors(sb: SandboxHandle) -> None:
-    result = CliRunner().invoke(
-        sandbox_cli, ["return", "create", "--url", sb.base_url, "--order-id", "1", "--line", "2"]
-    )
-    assert result.exit_code == 1 and "422" in result.output

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from engine.sandbox.server import SandboxHandle
-from tests.sandbox.test_returns_support import Order, api, create_return, flush, sandbox, sync_order
+from tests.sandbox.support import Order, api, create_return, flush, sandbox, sync_order
 
 _tags = itertools.count(4000)
 

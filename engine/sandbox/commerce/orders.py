@@ -4,30 +4,16 @@ by external id; line ids stable across upserts; refunds write-once per external_
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from engine.sandbox.commerce_common import (
-    Errors,
-    Store,
-    as_id,
-    endpoint,
-    field_error,
-    list_filters,
-    list_page,
-    not_found,
-    path_id,
-    read_payload,
-    unprocessable,
-    validate,
-)
-from engine.sandbox.commerce_resources import CUSTOMER_DEFAULTS, now, resolve, summary
+from engine.loop.kinds import KINDS
+from engine.sandbox.commerce import common, paging
+from engine.sandbox.commerce.common import Body, Errors, Store
 from engine.sandbox.core import Sandbox, loop_json
 
-Body = dict[str, Any]
+ORDER = KINDS["order"]
 PROFILE = ("first_name", "last_name", "email", "phone")
 # created_at became required in 2026-10; older versions (and the v1 alias) accept it missing.
 OPTIONAL_BY_VERSION = {"2026-07": frozenset({"created_at"}), "v1": frozenset({"created_at"})}
@@ -64,7 +50,7 @@ def order_customer(store: Store, ref: Body, errors: Errors) -> Body | None:
     """The order's customer. By id it must exist. By external_id it must exist, unless all four
     profile fields ride along: then it is created (or, when it exists, its profile updated)."""
     if ref.get("id") is not None or ref.get("external_id") is None:
-        found = resolve(store, "customer", ref, "customer", errors)
+        found = common.resolve(store, "customer", ref, "customer", errors)
     else:
         found = store.by_external("customer", ref["external_id"])
         given = {k: ref[k] for k in PROFILE if k in ref}
@@ -77,13 +63,13 @@ def order_customer(store: Store, ref: Body, errors: Errors) -> Body | None:
         if found is None:
             found = {
                 "id": store.new_ids(1)[0],
-                **CUSTOMER_DEFAULTS,
+                **common.CUSTOMER_DEFAULTS,
                 "external_id": ref["external_id"],
             }
         if given:
             found.update(given)
             store.put("customer", found)
-    return None if found is None else summary(found, *PROFILE)
+    return None if found is None else common.summary(found, *PROFILE)
 
 
 def order_lines(
@@ -102,15 +88,15 @@ def order_lines(
         if update and line.get("id") is None and line.get("external_id") is None:
             errors[at] = [f"The {at} must be identified by id or external_id."]
         if line.get("id") is not None:
-            line_id = as_id(line["id"]) or 0
+            line_id = common.as_id(line["id"]) or 0
             if line_id not in old_ids:
                 errors[f"{at}.id"] = [f"The selected {at}.id is invalid."]
         elif line.get("external_id") in by_external:
             line_id = by_external[line["external_id"]]
-        product = resolve(store, "product", line.get("product"), f"{at}.product", errors)
+        product = common.resolve(store, "product", line.get("product"), f"{at}.product", errors)
         variant = None
         if line.get("product_variant") is not None:
-            variant = resolve(
+            variant = common.resolve(
                 store, "variant", line["product_variant"], f"{at}.product_variant", errors
             )
         if product and variant and variant["product"]["id"] != product["id"]:
@@ -118,9 +104,9 @@ def order_lines(
                 f"The {at}.product_variant is not a variant of {at}.product."
             ]
         body = {**line, "id": line_id}
-        body["product"] = summary(product) if product else line.get("product")
+        body["product"] = common.summary(product) if product else line.get("product")
         if variant:
-            body["product_variant"] = summary(variant)
+            body["product_variant"] = common.summary(variant)
         out.append(body)
     return out
 
@@ -139,8 +125,8 @@ def order_fulfillments(
         at = f"fulfillments.{i}"
         body = {**item, "id": old.get(item.get("external_id") or "", next(fresh))}
         if item.get("location") is not None:
-            location = resolve(store, "location", item["location"], f"{at}.location", errors)
-            body["location"] = summary(location, "name") if location else item["location"]
+            location = common.resolve(store, "location", item["location"], f"{at}.location", errors)
+            body["location"] = common.summary(location, "name") if location else item["location"]
         for j, fli in enumerate(item.get("fulfillment_line_items") or []):
             ref = fli.get("order_line_item_external_id")
             if ref is not None and ref not in line_externals:
@@ -162,12 +148,12 @@ def order_refunds(
         if external is not None and external in known:
             continue
         line = refund.get("line_item")
-        if line is not None and as_id(line.get("id")) not in line_ids:
+        if line is not None and common.as_id(line.get("id")) not in line_ids:
             errors[f"refunds.{i}.line_item.id"] = [
                 f"The selected refunds.{i}.line_item.id is not a line of this order."
             ]
         if line is not None:
-            refund = {**refund, "line_item": {**line, "id": as_id(line.get("id"))}}
+            refund = {**refund, "line_item": {**line, "id": common.as_id(line.get("id"))}}
         kept.append({**refund, "id": store.new_ids(1)[0]})
         if external is not None:
             known.add(external)
@@ -193,66 +179,67 @@ def build_order(store: Store, payload: Body, existing: Body | None, update: bool
     line_ids = {li["id"] for li in body["line_items"]}
     body["refunds"] = order_refunds(store, payload.get("refunds") or [], existing, line_ids, errors)
     if errors:
-        raise unprocessable(errors)
-    body["created_at"] = body.get("created_at") or now()
-    body["updated_at"] = payload.get("updated_at") or now()
+        raise common.unprocessable(errors)
+    body["created_at"] = body.get("created_at") or common.now()
+    body["updated_at"] = payload.get("updated_at") or common.now()
     return body
 
 
 def save_order(sb: Sandbox, request: Request, payload: Body, mode: str) -> Body:
     """mode: create (duplicate external_id is 422), upsert (by external_id) or update (by id)."""
     optional = OPTIONAL_BY_VERSION.get(request.path_params.get("version", ""), frozenset())
-    validate("order", payload, partial=mode == "update", optional=optional)
+    common.validate(ORDER.schema, payload, partial=mode == "update", optional=optional)
     with sb.transaction() as db:
         store = Store(sb, db)
         external = payload.get("external_id")
         owner = None if external is None else store.by_external("order", external)
         existing = owner if mode == "upsert" else None
         if mode == "create" and owner is not None:
-            raise field_error("external_id", "The external_id has already been taken.")
+            raise common.field_error("external_id", "The external_id has already been taken.")
         if mode == "update":
-            existing = store.get("order", path_id(request, "id", "Order"))
+            existing = store.get("order", common.path_id(request, "id", "Order"))
             if existing is None:
-                raise not_found("Order")
+                raise common.not_found("Order")
             if owner is not None and owner["id"] != existing["id"]:
-                raise field_error("external_id", "The external_id has already been taken.")
+                raise common.field_error("external_id", "The external_id has already been taken.")
         body = build_order(store, payload, existing, update=mode == "update")
         store.put("order", body)
     return body
 
 
 def order_routes(sb: Sandbox) -> list[BaseRoute]:
-    @endpoint
+    @common.endpoint
     async def orders(request: Request) -> Response:
         if request.method == "GET":
-            where, params = list_filters(request, {"name": "$.name", "status": "$.status"})
+            where, params = paging.list_filters(request, {"name": "$.name", "status": "$.status"})
             with sb.transaction() as db:
-                page = list_page(request, Store(sb, db), "order", "orders", where, params)
+                store = Store(sb, db)
+                page = paging.list_page(request, store, "order", ORDER.list_key, where, params)
             return loop_json(request, page)
         mode = "create" if request.method == "POST" else "upsert"
-        body = save_order(sb, request, await read_payload(request), mode)
-        return loop_json(request, {"order": body}, 201 if mode == "create" else 200)
+        body = save_order(sb, request, await common.read_payload(request), mode)
+        return loop_json(request, {ORDER.wrapper: body}, 201 if mode == "create" else 200)
 
-    @endpoint
+    @common.endpoint
     async def order(request: Request) -> Response:
         if request.method == "PUT":
-            body = save_order(sb, request, await read_payload(request), "update")
-            return loop_json(request, {"order": body})
+            body = save_order(sb, request, await common.read_payload(request), "update")
+            return loop_json(request, {ORDER.wrapper: body})
         with sb.transaction() as db:
             store = Store(sb, db)
             if "external_id" in request.path_params:
                 found = store.by_external("order", request.path_params["external_id"])
             else:
-                found = store.get("order", path_id(request, "id", "Order"))
+                found = store.get("order", common.path_id(request, "id", "Order"))
             if found is None:
-                raise not_found("Order")
+                raise common.not_found("Order")
             if request.method == "DELETE":
                 store.delete("order", found["id"])
                 return loop_json(request, {"id": found["id"], "success": True})
-        return loop_json(request, {"order": found})
+        return loop_json(request, {ORDER.wrapper: found})
 
     return [
-        Route("/orders", orders, methods=["GET", "POST", "PUT"]),
-        Route("/orders/external/{external_id}", order, methods=["GET", "DELETE"]),
-        Route("/orders/{id}", order, methods=["GET", "PUT", "DELETE"]),
+        Route(ORDER.path, orders, methods=["GET", "POST", "PUT"]),
+        Route(f"{ORDER.path}/external/{{external_id}}", order, methods=["GET", "DELETE"]),
+        Route(f"{ORDER.path}/{{id}}", order, methods=["GET", "PUT", "DELETE"]),
     ]

@@ -1,6 +1,6 @@
 """Sandbox returns: Loop's return data and action endpoints, and the sandbox-only admin for returns.
 
-Under /api/{version} (see `returns_query`, `returns_actions`): the Detailed Returns List, Get
+Under /api/{version} (see `returns.query`, `returns.actions`): the Detailed Returns List, Get
 Return Details, the ASN report, and the return actions. Under /_sandbox (here):
 
 - `POST /returns` creates a return on a synced order: `{"order_id" | "order_external_id",
@@ -26,9 +26,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from engine.sandbox import webhooks
-from engine.sandbox.core import Sandbox, error_json, loop_json
-from engine.sandbox.returns_actions import (
+from engine.sandbox.core import Routes, Sandbox, error_json, loop_json
+from engine.sandbox.returns.actions import (
     action_routes,
     announce,
     not_found,
@@ -36,10 +35,10 @@ from engine.sandbox.returns_actions import (
     set_state,
     wrong_state,
 )
-from engine.sandbox.returns_query import query_routes
-from engine.sandbox.returns_store import (
+from engine.sandbox.returns.errors import ReturnSpecError
+from engine.sandbox.returns.query import query_routes
+from engine.sandbox.returns.store import (
     TRANSITIONS,
-    ReturnSpecError,
     all_returns,
     clear_tables,
     ensure_tables,
@@ -47,27 +46,17 @@ from engine.sandbox.returns_store import (
     now_sql,
     save_return,
 )
-from engine.sandbox.returns_views import label_payload
+from engine.sandbox.returns.views import label_payload
 
 LABEL_STATUSES = ("new", "pre_transit", "in_transit", "out_for_delivery", "delivered")
 LABEL_FIELDS = ("status", "carrier", "tracking_number", "url", "rate", "service")
 
 
-def _setup(sb: Sandbox) -> None:
-    if getattr(sb, "_loop_returns_ready", False):
-        return
+def routes(sb: Sandbox) -> Routes:
+    """Return data and return actions (API), and the sandbox-only returns admin."""
     ensure_tables(sb)
-    hooks = getattr(sb, "reset_hooks", None)
-    if hooks is not None:
-        hooks.append(lambda: clear_tables(sb))
-    sb._loop_returns_ready = True  # type: ignore[attr-defined]
-    webhooks.runtime(sb)
-
-
-def routes(sb: Sandbox) -> list[BaseRoute]:
-    """Return data and return actions, mounted under /api/{version}."""
-    _setup(sb)
-    return [*query_routes(sb), *action_routes(sb)]
+    sb.reset_hooks.append(lambda: clear_tables(sb))
+    return Routes([*query_routes(sb), *action_routes(sb)], admin_routes(sb))
 
 
 async def _json_object(request: Request) -> dict[str, Any] | None:
@@ -81,9 +70,9 @@ async def _json_object(request: Request) -> dict[str, Any] | None:
 
 def admin_routes(sb: Sandbox) -> list[BaseRoute]:
     """The sandbox-only returns admin, mounted under /_sandbox."""
-    _setup(sb)
 
     async def create(request: Request) -> Response:
+        """Creates a return on a synced order (body: see the module docstring); 201."""
         spec = await _json_object(request)
         if spec is None:
             return loop_json(request, {"message": "The request body must be a JSON object."}, 400)
@@ -95,13 +84,26 @@ def admin_routes(sb: Sandbox) -> list[BaseRoute]:
         return loop_json(request, record, 201)
 
     async def list_all(request: Request) -> Response:
+        """Every stored return in full, oldest first: {"returns": [...]}."""
         return loop_json(request, {"returns": all_returns(sb)})
 
     async def one(request: Request) -> Response:
+        """One stored return in full (with additional_details); 404 when unknown."""
         record = return_or_none(sb, request)
         return not_found(request) if record is None else loop_json(request, record)
 
+    return [
+        Route("/returns", create, methods=["POST"]),
+        Route("/returns", list_all, methods=["GET"]),
+        Route("/returns/{id}", one, methods=["GET"]),
+        Route("/returns/{id}/expire", expire_handler(sb), methods=["POST"]),
+        Route("/returns/{id}/label", label_handler(sb), methods=["POST"]),
+    ]
+
+
+def expire_handler(sb: Sandbox) -> Any:
     async def expire(request: Request) -> Response:
+        """Moves an open return to expired (its label was never used); 422 from other states."""
         record = return_or_none(sb, request)
         if record is None:
             return not_found(request)
@@ -110,17 +112,12 @@ def admin_routes(sb: Sandbox) -> list[BaseRoute]:
         set_state(sb, record, "expired")
         return loop_json(request, record)
 
-    return [
-        Route("/returns", create, methods=["POST"]),
-        Route("/returns", list_all, methods=["GET"]),
-        Route("/returns/{id}", one, methods=["GET"]),
-        Route("/returns/{id}/expire", expire, methods=["POST"]),
-        Route("/returns/{id}/label", label_handler(sb), methods=["POST"]),
-    ]
+    return expire
 
 
 def label_handler(sb: Sandbox) -> Any:
     async def label(request: Request) -> Response:
+        """Creates the return's label (201, label.created) or updates it (200, label.updated)."""
         record = return_or_none(sb, request)
         if record is None:
             return not_found(request)
@@ -134,7 +131,7 @@ def label_handler(sb: Sandbox) -> Any:
         current = upsert_label(record, body)
         save_return(sb, record)
         trigger = "label.created" if created else "label.updated"
-        webhooks.emit(sb, "label", trigger, label_payload(record, current, trigger))
+        sb.events.emit("label", trigger, label_payload(record, current, trigger))
         announce(sb, record, "return.updated")
         return loop_json(request, current, 201 if created else 200)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.sandbox.returns_store import parse_sql_time
+from engine.sandbox.returns.store import parse_sql_time
 
 MONEY_KEYS = (
     "return_product_total",

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.sandbox.core import Sandbox
+from engine.sandbox.returns.errors import ReturnSpecError
 
 OUTCOMES = ("refund", "exchange", "store_credit")
 # ISO 4217 minor-unit exponents that are not 2.
@@ -87,8 +88,6 @@ def build_lines(
     sb: Sandbox, order: dict[str, Any], specs: Any, held: dict[int, int]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(return line items, exchanges) for the admin body's `line_items`; raises ReturnSpecError."""
-    from engine.sandbox.returns_store import ReturnSpecError
-
     if not isinstance(specs, list) or not specs:
         raise ReturnSpecError({"line_items": ["at least one line item is required"]})
     order_lines = {int(li["id"]): li for li in order.get("line_items") or []}

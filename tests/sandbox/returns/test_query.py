@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from engine.sandbox.server import SandboxHandle
-from tests.sandbox.test_returns_support import Order, api, create_return, sandbox, sync_order
+from tests.sandbox.support import Order, api, create_return, sandbox, sync_order
 
 _tags = itertools.count(3000)
 LIST = "/warehouse/return/list"

@@ -20,8 +20,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from engine.sandbox.core import Sandbox, error_json, loop_json
-from engine.sandbox.returns_lines import restock_location
-from engine.sandbox.returns_store import (
+from engine.sandbox.returns.lines import restock_location
+from engine.sandbox.returns.store import (
     SQL_TIME,
     STATES,
     Window,
@@ -29,7 +29,7 @@ from engine.sandbox.returns_store import (
     query_returns,
     returns_of_order,
 )
-from engine.sandbox.returns_views import asn_rows, details_view, list_view
+from engine.sandbox.returns.views import asn_rows, details_view, list_view
 
 MAX_RANGE = timedelta(days=120)
 DEFAULT_RANGE = timedelta(hours=24)

@@ -1,6 +1,6 @@
 """Shared helpers for the returns and webhook tests: a synced order, returns, a webhook receiver.
 
-Not a test module itself (it holds no tests); the returns and webhook test modules import it.
+The returns and webhook test modules import it.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ sandbox picks one and keeps it:
 404 bodies are `{"errors":{"code":"NOT_FOUND","message":...}}`. Processing is asynchronous: the
 200 means queued; the sandbox's worker then closes the return (lines get `returned_at`, refund
 lines a refund), sends return.closed and return.updated and, unless restock webhooks are off for
-the return or the sandbox (`restock_webhooks`), restock.requested. The optional JSON object sent
+the return or the sandbox (`restock_webhooks`, in the admin body or in SandboxConfig),
+restock.requested. The optional JSON object sent
 to process is kept as the return's `additional_details` (visible in the admin API).
 """
 
@@ -29,10 +30,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from engine.sandbox import webhooks
 from engine.sandbox.core import Sandbox, loop_json
-from engine.sandbox.returns_lines import restock_location
-from engine.sandbox.returns_store import (
+from engine.sandbox.returns.lines import restock_location
+from engine.sandbox.returns.store import (
     TRANSITIONS,
     add_note,
     compute_totals,
@@ -41,7 +41,7 @@ from engine.sandbox.returns_store import (
     now_sql,
     save_return,
 )
-from engine.sandbox.returns_views import restock_payload, webhook_view
+from engine.sandbox.returns.views import restock_payload, webhook_view
 
 NOTE_MAX = 255
 REMOVABLE = ("refund", "store_credit")
@@ -79,7 +79,7 @@ def wrong_state(request: Request, record: dict[str, Any], action: str) -> Respon
 
 def announce(sb: Sandbox, record: dict[str, Any], *triggers: str) -> None:
     for trigger in triggers:
-        webhooks.emit(sb, "return", trigger, webhook_view(record, trigger))
+        sb.events.emit("return", trigger, webhook_view(record, trigger))
 
 
 def set_state(sb: Sandbox, record: dict[str, Any], state: str) -> None:
@@ -108,13 +108,13 @@ def finish_processing(sb: Sandbox, return_id: int, details: dict[str, Any]) -> N
             }
         ]
     set_state(sb, record, "closed")
-    if record.get("restock_webhooks", True) and getattr(sb.config, "restock_webhooks", True):
+    if record.get("restock_webhooks", True) and sb.config.restock_webhooks:
         location = restock_location(sb, int(record["order_id"]))
-        webhooks.emit(sb, "restock", "restock.requested", restock_payload(record, location))
+        sb.events.emit("restock", "restock.requested", restock_payload(record, location))
 
 
 def queue_processing(sb: Sandbox, return_id: int, details: dict[str, Any]) -> None:
-    webhooks.runtime(sb).worker.submit(lambda: finish_processing(sb, return_id, details))
+    sb.worker.submit(lambda: finish_processing(sb, return_id, details))
 
 
 def return_or_none(sb: Sandbox, request: Request) -> dict[str, Any] | None:

@@ -1,17 +1,21 @@
 """What every Commerce Data endpoint shares: errors as Loop sends them, body parsing, schema
-validation as Laravel-style 422s, the record store, and cursor pagination.
+validation as Laravel-style 422s, the record store, references, and the derived fields that
+one kind's write changes on another (a product's collections, a variant's inventories).
+
+Each stored body is what Loop returns for the record. Derived fields (a product's
+`collections` and `default_variant_id`, a collection's `products`, a variant's `product` and
+`inventories`) are recomputed on every write that changes them, so a stored body is never stale.
+Cursor pagination and list filters live in `commerce.paging`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import duckdb
 from starlette.requests import Request
@@ -23,7 +27,11 @@ from engine.validation import ValidationIssue, validator
 INVALID = "The given data was invalid."
 _REQUIRED = re.compile(r'^"(?P<name>[^"]+)" is a required property$')
 Errors = dict[str, list[str]]
+Body = dict[str, Any]
 Handler = Callable[[Request], Awaitable[Response]]
+CUSTOMER_DEFAULTS: Body = dict.fromkeys(
+    ("external_id", "channel", "first_name", "last_name", "email", "phone")
+) | {"tags": []}
 
 
 class ApiError(Exception):
@@ -200,104 +208,88 @@ class Store:
         return {"id": found["id"], "name": found["name"]}
 
 
-# --- cursor pagination -------------------------------------------------------------------
+def now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-def _cursor(loop_id: int, direction: str) -> str:
-    raw = json.dumps({"k": loop_id, "d": direction}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def base_body(
+    store: Store, kind: str, payload: Body, existing: Body | None, defaults: Body
+) -> Body:
+    """existing (or defaults with a new id) with the payload's fields laid over it."""
+    body = dict(existing) if existing else {"id": store.new_ids(1)[0], **defaults}
+    body.update({k: v for k, v in payload.items() if k != "id"})
+    return body
 
 
-def _parse_cursor(text: str) -> tuple[int, str]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        key, direction = data["k"], data["d"]
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise field_error("cursor", "The cursor is invalid.") from exc
-    if as_id(key) is None or direction not in ("next", "prev"):
-        raise field_error("cursor", "The cursor is invalid.")
-    return int(key), direction
-
-
-def page_params(request: Request) -> tuple[int, bool, tuple[int, str] | None]:
-    """(limit, ascending, cursor) from the query; 422 for a limit outside 1-250 and such."""
-    query = request.query_params
-    errors: Errors = {}
-    limit = 50
-    if "limit" in query:
-        text = query["limit"]
-        if not text.lstrip("-").isdigit() or not 1 <= int(text) <= 250:
-            errors["limit"] = ["The limit must be an integer between 1 and 250."]
-        else:
-            limit = int(text)
-    order = query.get("sort_order", "asc")
-    if order not in ("asc", "desc"):
-        errors["sort_order"] = ["The selected sort_order is invalid (asc, desc)."]
-    if errors:
-        raise unprocessable(errors)
-    cursor = _parse_cursor(query["cursor"]) if query.get("cursor") else None
-    return limit, order == "asc", cursor
-
-
-def list_page(
-    request: Request,
-    store: Store,
-    kind: str,
-    plural: str,
-    where: list[str],
-    params: list[Any],
-) -> dict[str, Any]:
-    """One page of records of a kind matching `where`, with full next/previous page URLs."""
-    limit, ascending, cursor = page_params(request)
-    forward, backward = (">", "<") if ascending else ("<", ">")
-    order, reverse = ("ASC", "DESC") if ascending else ("DESC", "ASC")
-    base = ["kind = ?", *where]
-    args: list[Any] = [kind, *params]
-
-    def query(extra: list[str], extra_args: list[Any], direction: str, count: int) -> list[Any]:
-        sql = f"SELECT id, body FROM commerce_records WHERE {' AND '.join(base + extra)}"
-        sql += f" ORDER BY id {direction} LIMIT {count}"
-        return store.db.execute(sql, args + extra_args).fetchall()
-
-    if cursor is None:
-        rows = query([], [], order, limit)
-    elif cursor[1] == "next":
-        rows = query([f"id {forward} ?"], [cursor[0]], order, limit)
+def resolve(store: Store, kind: str, ref: Any, field_name: str, errors: Errors) -> Body | None:
+    """The record a reference ({id} or {external_id}) points at; records a 422 when unknown."""
+    if not isinstance(ref, dict):
+        return None
+    if ref.get("id") is not None:
+        found = store.get(kind, as_id(ref["id"]))
+        key = f"{field_name}.id"
     else:
-        rows = list(reversed(query([f"id {backward} ?"], [cursor[0]], reverse, limit)))
-    next_url = prev_url = None
-    if rows and query([f"id {forward} ?"], [rows[-1][0]], order, 1):
-        next_url = _page_url(request, _cursor(int(rows[-1][0]), "next"))
-    if rows and query([f"id {backward} ?"], [rows[0][0]], reverse, 1):
-        prev_url = _page_url(request, _cursor(int(rows[0][0]), "prev"))
-    return {
-        plural: [json.loads(r[1]) for r in rows],
-        "next_page_url": next_url,
-        "previous_page_url": prev_url,
-    }
+        found = store.by_external(kind, str(ref.get("external_id")))
+        key = f"{field_name}.external_id"
+    if found is None:
+        errors.setdefault(key, []).append(f"The selected {key} is invalid.")
+    return found
 
 
-def _page_url(request: Request, cursor: str) -> str:
-    items = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-    return str(request.url.replace(query=urlencode([*items, ("cursor", cursor)])))
+def summary(body: Body, *keys: str) -> Body:
+    return {k: body.get(k) for k in ("id", "external_id", *keys)}
 
 
-def list_filters(request: Request, columns: dict[str, str]) -> tuple[list[str], list[Any]]:
-    """SQL conditions for the documented list filters: `external_id`, `external_ids[]` and
-    exact matches on body fields (`columns`: query name -> JSON path)."""
-    query = request.query_params
-    where: list[str] = []
-    params: list[Any] = []
-    if "external_id" in query:
-        where.append("external_id = ?")
-        params.append(query["external_id"])
-    many = query.getlist("external_ids[]") + query.getlist("external_ids")
-    many = [part for value in many for part in value.split(",") if part]
-    if many:
-        where.append(f"external_id IN ({', '.join('?' * len(many))})")
-        params.extend(many)
-    for name, json_path in columns.items():
-        if name in query:
-            where.append(f"json_extract_string(body, '{json_path}') = ?")
-            params.append(query[name])
-    return where, params
+# --- derived fields -----------------------------------------------------------------------
+
+
+def collections_with(store: Store, product_id: int) -> list[Body]:
+    return [
+        c
+        for c in store.where("collection", "TRUE", [])
+        if any(p.get("id") == product_id for p in c.get("products") or [])
+    ]
+
+
+def refresh_product(store: Store, product_id: int) -> None:
+    product = store.get("product", product_id)
+    if product is None:
+        return
+    variants = store.where("variant", "parent_id = ?", [product_id])
+    product["collections"] = [summary(c, "name") for c in collections_with(store, product_id)]
+    product["default_variant_id"] = variants[0]["id"] if variants else None
+    store.put("product", product)
+
+
+def refresh_collection(store: Store, collection_id: int) -> None:
+    collection = store.get("collection", collection_id)
+    if collection is None:
+        return
+    products = [store.get("product", p["id"]) for p in collection.get("products") or []]
+    collection["products"] = [summary(p, "sku", "name") for p in products if p is not None]
+    store.put("collection", collection)
+
+
+def refresh_variant(store: Store, variant_id: int) -> None:
+    variant = store.get("variant", variant_id)
+    if variant is None:
+        return
+    product = store.get("product", variant["product"]["id"])
+    if product is not None:
+        variant["product"] = summary(product, "sku", "name")
+    variant["inventories"] = [
+        {
+            "id": inv["id"],
+            "available_count": inv["available_count"],
+            "location": summary(inv["location"][0], "name"),
+        }
+        for inv in store.where("inventory", "parent_id = ?", [variant_id])
+    ]
+    store.put("variant", variant, parent_id=variant["product"]["id"])
+
+
+def variant_deleted(store: Store, body: Body) -> None:
+    """A variant's inventories go with it."""
+    store.db.execute(
+        "DELETE FROM commerce_records WHERE kind = 'inventory' AND parent_id = ?", [body["id"]]
+    )

@@ -1,7 +1,7 @@
 """Sandbox returns: their DuckDB tables, creation on a synced order, and the state machine.
 
 A return is stored as one JSON document (the fullest form, the webhook payload's fields) plus
-the columns the list endpoints filter on. Views (`returns_views`) cut it to each endpoint's shape.
+the columns the list endpoints filter on. Views (`returns.views`) cut it to each endpoint's shape.
 Timestamps are kept as `YYYY-MM-DD HH:MM:SS` in UTC, the format of the returns list's `from`/`to`.
 """
 
@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from engine.sandbox.core import Sandbox
-from engine.sandbox.returns_lines import (
+from engine.sandbox.returns.errors import ReturnSpecError
+from engine.sandbox.returns.lines import (
     build_lines,
     currency_digits,
     order_currency,
@@ -33,15 +34,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 # A return in one of these states holds its items: they cannot go into another return.
 HOLDING_STATES = ("open", "review", "closed")
 SQL_TIME = "%Y-%m-%d %H:%M:%S"
-DEFAULT_SHOP_ID = 2**53 + 4242
-
-
-class ReturnSpecError(ValueError):
-    """A return the admin API was asked to create is not possible; carries field errors."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
-        self.errors = errors
 
 
 def now_sql() -> str:
@@ -50,10 +42,6 @@ def now_sql() -> str:
 
 def parse_sql_time(text: str) -> datetime:
     return datetime.strptime(text, SQL_TIME).replace(tzinfo=UTC)
-
-
-def shop_id(sb: Sandbox) -> int:
-    return int(getattr(sb, "shop_id", DEFAULT_SHOP_ID))
 
 
 def ensure_tables(sb: Sandbox) -> None:
@@ -169,7 +157,7 @@ def _header(sb: Sandbox, order: dict[str, Any], state: str, created: str) -> dic
     return_id = sb.new_id()
     return {
         "id": return_id,
-        "shop_id": shop_id(sb),
+        "shop_id": sb.config.shop_id,
         "state": state,
         "created_at": created,
         "updated_at": created,

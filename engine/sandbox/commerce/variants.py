@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from engine.sandbox.commerce_common import (
-    ApiError,
-    Errors,
-    Store,
-    as_id,
-    endpoint,
-    field_error,
-    list_filters,
-    list_page,
-    not_found,
-    path_id,
-    read_payload,
-    unprocessable,
-    validate,
-)
-from engine.sandbox.commerce_resources import (
-    base_body,
-    refresh_product,
-    refresh_variant,
-    summary,
-    variant_deleted,
-)
+from engine.loop.kinds import KINDS
+from engine.sandbox.commerce import common, paging
+from engine.sandbox.commerce.common import Body, Errors, Store
 from engine.sandbox.core import Sandbox, loop_json
 
-Body = dict[str, Any]
+VARIANT, INVENTORY = KINDS["variant"], KINDS["inventory"]
 VARIANT_DEFAULTS: Body = dict.fromkeys(
     (
         "external_id",
@@ -60,34 +39,34 @@ def check_options(product: Body, options: list[Body]) -> None:
                 f"position {option.get('position')}."
             ]
     if errors:
-        raise unprocessable(errors)
+        raise common.unprocessable(errors)
 
 
 def save_variant(
     sb: Sandbox, request: Request, payload: Body, *, mode: str, variant_id: int | None = None
 ) -> Body:
     """mode: create (duplicate external_id is 422), upsert (by external_id) or update."""
-    validate("variant", payload, partial=mode == "update")
+    common.validate(VARIANT.schema, payload, partial=mode == "update")
     with sb.transaction() as db:
         store = Store(sb, db)
         product = _parent(request, store)
         existing = store.get("variant", variant_id) if variant_id is not None else None
         if mode == "update" and (existing is None or existing["product"]["id"] != product["id"]):
-            raise not_found("Product variant")
+            raise common.not_found("Product variant")
         external = payload.get("external_id")
         owner = None if external is None else store.by_external("variant", external, product["id"])
         if owner is not None and mode == "create":
-            raise field_error("external_id", "The external_id has already been taken.")
+            raise common.field_error("external_id", "The external_id has already been taken.")
         if mode == "upsert":
             existing = owner
         elif owner is not None and existing is not None and owner["id"] != existing["id"]:
-            raise field_error("external_id", "The external_id has already been taken.")
+            raise common.field_error("external_id", "The external_id has already been taken.")
         check_options(product, payload.get("options") or [])
-        body = base_body(store, "variant", payload, existing, VARIANT_DEFAULTS)
-        body["product"] = summary(product, "sku", "name")
+        body = common.base_body(store, "variant", payload, existing, VARIANT_DEFAULTS)
+        body["product"] = common.summary(product, "sku", "name")
         store.put("variant", body, parent_id=product["id"])
-        refresh_variant(store, body["id"])
-        refresh_product(store, product["id"])
+        common.refresh_variant(store, body["id"])
+        common.refresh_product(store, product["id"])
         stored = store.get("variant", body["id"])
     assert stored is not None
     return stored
@@ -97,57 +76,55 @@ def _parent(request: Request, store: Store) -> Body:
     if "product_external_id" in request.path_params:
         product = store.by_external("product", request.path_params["product_external_id"])
     else:
-        product = store.get("product", path_id(request, "pid", "Product"))
+        product = store.get("product", common.path_id(request, "pid", "Product"))
     if product is None:
-        raise not_found("Product")
+        raise common.not_found("Product")
     return product
 
 
 def variant_routes(sb: Sandbox) -> list[BaseRoute]:
-    @endpoint
+    @common.endpoint
     async def variants(request: Request) -> Response:
         if request.method == "GET":
             return loop_json(request, _list_variants(sb, request))
-        payload = await read_payload(request)
+        payload = await common.read_payload(request)
         mode = "create" if request.method == "POST" else "upsert"
         body = save_variant(sb, request, payload, mode=mode)
-        return loop_json(request, {"product_variant": body}, 201 if mode == "create" else 200)
+        return loop_json(request, {VARIANT.wrapper: body}, 201 if mode == "create" else 200)
 
-    @endpoint
+    @common.endpoint
     async def variant(request: Request) -> Response:
-        vid = path_id(request, "vid", "Product variant")
+        vid = common.path_id(request, "vid", "Product variant")
         if request.method == "PATCH":
-            payload = await read_payload(request)
+            payload = await common.read_payload(request)
             body = save_variant(sb, request, payload, mode="update", variant_id=vid)
-            return loop_json(request, {"product_variant": body})
+            return loop_json(request, {VARIANT.wrapper: body})
         with sb.transaction() as db:
             store = Store(sb, db)
             product = _parent(request, store)
             found = store.get("variant", vid)
             if found is None or found["product"]["id"] != product["id"]:
-                raise not_found("Product variant")
+                raise common.not_found("Product variant")
             if request.method == "DELETE":
-                variant_deleted(store, found)
+                common.variant_deleted(store, found)
                 store.delete("variant", vid)
-                refresh_product(store, product["id"])
+                common.refresh_product(store, product["id"])
                 return loop_json(request, {"id": vid, "success": True})
-        return loop_json(request, {"product_variant": found})
+        return loop_json(request, {VARIANT.wrapper: found})
 
+    under_external = VARIANT.child_path("external/{product_external_id}")
+    under_id = VARIANT.child_path("{pid}")
     return [
-        Route(
-            "/products/external/{product_external_id}/product-variants", variants, methods=["PUT"]
-        ),
-        Route("/products/{pid}/product-variants", variants, methods=["GET", "POST", "PUT"]),
-        Route(
-            "/products/{pid}/product-variants/{vid}", variant, methods=["GET", "PATCH", "DELETE"]
-        ),
+        Route(under_external, variants, methods=["PUT"]),
+        Route(under_id, variants, methods=["GET", "POST", "PUT"]),
+        Route(f"{under_id}/{{vid}}", variant, methods=["GET", "PATCH", "DELETE"]),
     ]
 
 
 def _list_variants(sb: Sandbox, request: Request) -> Body:
-    where, params = list_filters(request, {"barcode": "$.barcode", "sku": "$.sku"})
+    where, params = paging.list_filters(request, {"barcode": "$.barcode", "sku": "$.sku"})
     ids = [
-        as_id(part)
+        common.as_id(part)
         for value in request.query_params.getlist("ids") + request.query_params.getlist("ids[]")
         for part in value.split(",")
         if part
@@ -158,11 +135,11 @@ def _list_variants(sb: Sandbox, request: Request) -> Body:
     with sb.transaction() as db:
         store = Store(sb, db)
         product = _parent(request, store)
-        return list_page(
+        return paging.list_page(
             request,
             store,
             "variant",
-            "product_variants",
+            VARIANT.list_key,
             ["parent_id = ?", *where],
             [product["id"], *params],
         )
@@ -177,67 +154,71 @@ def inventory_key(variant: Body, location: Body) -> str:
 
 
 def _inventory_keys(request: Request, store: Store) -> tuple[Body, Body, Body | None]:
-    variant = store.get("variant", path_id(request, "vid", "Product variant"))
-    location = store.get("location", path_id(request, "lid", "Location"))
+    variant = store.get("variant", common.path_id(request, "vid", "Product variant"))
+    location = store.get("location", common.path_id(request, "lid", "Location"))
     if variant is None or location is None:
-        raise not_found("Product variant" if variant is None else "Location")
+        raise common.not_found("Product variant" if variant is None else "Location")
     found = store.by_external("inventory", inventory_key(variant, location))
     return variant, location, found
 
 
 def save_inventory(sb: Sandbox, request: Request, payload: Body) -> Body:
-    validate("inventory", payload)
+    common.validate(INVENTORY.schema, payload)
     with sb.transaction() as db:
         store = Store(sb, db)
         variant, location, found = _inventory_keys(request, store)
         if found is not None and request.method == "POST":
-            raise field_error(
+            raise common.field_error(
                 "product_variant_id", "An inventory for this variant and location already exists."
             )
         body = {
             "id": found["id"] if found else store.new_ids(1)[0],
             "available_count": payload["available_count"],
-            "product_variant": [summary(variant, "sku", "name", "weight_grams", "barcode")],
-            "location": [summary(location, "name", "status", "address")],
+            "product_variant": [common.summary(variant, "sku", "name", "weight_grams", "barcode")],
+            "location": [common.summary(location, "name", "status", "address")],
         }
         store.put("inventory", body, parent_id=variant["id"], key=inventory_key(variant, location))
-        refresh_variant(store, variant["id"])
+        common.refresh_variant(store, variant["id"])
     return body
 
 
-def inventory_routes(sb: Sandbox) -> list[BaseRoute]:
-    @endpoint
-    async def listing(request: Request) -> Response:
-        where, params = [], []
-        for name, sql in (
-            ("product_variant_id", "parent_id = ?"),
-            ("location_id", "json_extract(body, '$.location[0].id') = ?"),
-        ):
-            if name in request.query_params:
-                value = as_id(request.query_params[name])
-                if value is None:
-                    raise field_error(name, f"The {name} must be a Loop id.")
-                where.append(sql)
-                params.append(value)
-        with sb.transaction() as db:
-            page = list_page(request, Store(sb, db), "inventory", "inventories", where, params)
-        return loop_json(request, page)
+def _list_inventories(sb: Sandbox, request: Request) -> Body:
+    where, params = [], []
+    for name, sql in (
+        ("product_variant_id", "parent_id = ?"),
+        ("location_id", "json_extract(body, '$.location[0].id') = ?"),
+    ):
+        if name in request.query_params:
+            value = common.as_id(request.query_params[name])
+            if value is None:
+                raise common.field_error(name, f"The {name} must be a Loop id.")
+            where.append(sql)
+            params.append(value)
+    with sb.transaction() as db:
+        store = Store(sb, db)
+        return paging.list_page(request, store, "inventory", INVENTORY.list_key, where, params)
 
-    @endpoint
+
+def inventory_routes(sb: Sandbox) -> list[BaseRoute]:
+    @common.endpoint
+    async def listing(request: Request) -> Response:
+        return loop_json(request, _list_inventories(sb, request))
+
+    @common.endpoint
     async def one(request: Request) -> Response:
         if request.method in ("POST", "PUT"):
-            body = save_inventory(sb, request, await read_payload(request))
+            body = save_inventory(sb, request, await common.read_payload(request))
             return loop_json(request, body, 201 if request.method == "POST" else 200)
         with sb.transaction() as db:
             store = Store(sb, db)
             variant, location, found = _inventory_keys(request, store)
             if found is None:
-                raise ApiError(
+                raise common.ApiError(
                     404, {"errors": {"code": "NOT_FOUND", "message": "Inventory not found."}}
                 )
             if request.method == "DELETE":
                 store.delete("inventory", found["id"])
-                refresh_variant(store, variant["id"])
+                common.refresh_variant(store, variant["id"])
                 return loop_json(
                     request,
                     {
@@ -249,6 +230,6 @@ def inventory_routes(sb: Sandbox) -> list[BaseRoute]:
         return loop_json(request, found)
 
     return [
-        Route("/inventories", listing, methods=["GET"]),
-        Route("/inventories/{vid}/{lid}", one, methods=["GET", "POST", "PUT", "DELETE"]),
+        Route(INVENTORY.path, listing, methods=["GET"]),
+        Route(f"{INVENTORY.path}/{{vid}}/{{lid}}", one, methods=["GET", "POST", "PUT", "DELETE"]),
     ]
