@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
+from engine.cli.render import RunDisplay, summary_table
 from engine.pipeline.run import EntityStats, RunSummary
-from engine.ui import RunDisplay, summary_table
 
 
 def _stats() -> EntityStats:
