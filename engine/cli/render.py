@@ -144,9 +144,13 @@ def route_lines(summary: RunSummary) -> list[str]:
         where = " ".join(str(value) for value in source.values())
         lines.append(f"from {where}" + (" (embedded demo)" if embedded else ""))
     if summary.target:
-        embedded = summary.target.get("embedded", False)
-        where = f"to Loop {summary.target.get('base_url')}"
-        lines.append(where + (" (embedded sandbox)" if embedded else ""))
+        url = str(summary.target.get("base_url"))
+        if not summary.target.get("embedded"):
+            lines.append(f"to Loop {url}")
+        elif url.startswith("embedded"):  # a dry run does not start the sandbox
+            lines.append("to the embedded Loop sandbox (not started)")
+        else:
+            lines.append(f"to Loop {url} (embedded sandbox)")
     return lines
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
 from engine.cli.render import RunDisplay, summary_table
@@ -55,3 +56,52 @@ def test_summary_table_has_a_row_per_entity_and_every_column() -> None:
     ):
         assert column in text
     assert "run 7" in text and "orders" in text and "42" in text
+
+
+@pytest.mark.parametrize(
+    ("summary", "title"),
+    [
+        pytest.param(
+            RunSummary(
+                3,
+                source={"connector": "files", "root": "/data/erp", "embedded": False},
+                target={"base_url": "https://api.loopreturns.com", "embedded": False},
+            ),
+            ["run 3", "from files /data/erp", "to Loop https://api.loopreturns.com"],
+            id="real systems",
+        ),
+        pytest.param(
+            RunSummary(
+                4,
+                source={"connector": "sql", "database": ":memory:", "root": "/d", "embedded": True},
+                target={"base_url": "http://127.0.0.1:5000", "embedded": True},
+            ),
+            [
+                "run 4",
+                "from sql :memory: /d (embedded demo)",
+                "to Loop http://127.0.0.1:5000 (embedded sandbox)",
+            ],
+            id="embedded",
+        ),
+        pytest.param(
+            RunSummary(
+                None,
+                dry_run=True,
+                source={"connector": "http", "base_url": "https://shop", "embedded": False},
+                target={"base_url": "embedded", "embedded": True},
+            ),
+            [
+                "dry run (nothing sent)",
+                "from http https://shop",
+                "to the embedded Loop sandbox (not started)",
+            ],
+            id="a dry run starts no sandbox",
+        ),
+        pytest.param(RunSummary(5), ["run 5"], id="a summary that names nothing"),
+    ],
+)
+def test_summary_table_title_names_source_and_target(summary: RunSummary, title: list[str]) -> None:
+    out = io.StringIO()
+    summary_table(summary, Console(file=out, width=160))
+    lines = [line.strip() for line in out.getvalue().splitlines()]
+    assert lines[: len(title)] == title
