@@ -2,37 +2,52 @@
 
 - target `base_url: embedded`: the Loop sandbox on a loopback port, its data in a DuckDB file
   beside the mapping's state (`<state>.sandbox.duckdb`), so a second run meets the Loop the
-  first one filled.
+  first one filled. When LOOP_API_URL is set, the environment wins: the target is that URL,
+  with LOOP_API_KEY as its key and LOOP_RATE_LIMIT as its rate when they are set.
 - source `base_url: embedded` (http), `root: embedded` (files), `database: embedded` or
   `root: embedded` (sql: a database, or the folder of files its queries read):
-  the demo platform named by the mapping (`name:`), or by `embedded:NAME`. Its size comes from
-  ETL_DEMO_ORDERS (default 60) and ETL_DEMO_SEED (default 1).
+  always the demo platform named by the mapping (`name:`), or by `embedded:NAME`. Its size
+  comes from ETL_DEMO_ORDERS (default 60) and ETL_DEMO_SEED (default 1).
+
+Demos are found by name in the entry-point group `loop_etl.demos`: each entry point is a
+function taking the keyword options `orders`, `seed` and `cache_dir` (a demo ignores those it
+does not need) and returning a context manager that starts the demo and yields where it is:
+a base URL, a folder or a file path.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from collections.abc import Mapping as EnvMapping
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass, replace
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.mapping.model import Mapping
+from engine.mapping.model import Mapping, Target
 
 EMBEDDED = "embedded"
 DEFAULT_DEMO_ORDERS = 60
+DEMO_GROUP = "loop_etl.demos"
 _SOURCE_KEYS = {"http": ("base_url",), "files": ("root",), "sql": ("database", "root")}
+
+DemoStarter = Callable[..., AbstractContextManager[Any]]
 
 
 @dataclass
 class Services:
-    """Where the run reads and writes: the source block to use and Loop's base URL."""
+    """Where the run reads and writes: the source block to use and Loop's target."""
 
     source: dict[str, Any]
-    loop_url: str
+    target: Target  # base_url is where requests go: the sandbox's URL when it runs
     sandbox: Any = None  # the SandboxHandle when Loop is embedded
+
+    @property
+    def loop_url(self) -> str:
+        return self.target.base_url
 
 
 def is_embedded(value: Any) -> bool:
@@ -49,6 +64,21 @@ def demo_options() -> dict[str, int]:
         raise ConfigError("ETL_DEMO_ORDERS and ETL_DEMO_SEED must be whole numbers") from None
 
 
+def loop_target(target: Target, env: EnvMapping[str, str] | None = None) -> Target:
+    """The target a run uses: an `embedded` one becomes LOOP_API_URL (with LOOP_API_KEY and
+    LOOP_RATE_LIMIT when set) when that is set; anything else is kept as the mapping says."""
+    env = os.environ if env is None else env
+    url = env.get("LOOP_API_URL")
+    if not (url and is_embedded(target.base_url)):
+        return target
+    return replace(
+        target,
+        base_url=url,
+        api_key=env.get("LOOP_API_KEY") or target.api_key,
+        rate_limit=env.get("LOOP_RATE_LIMIT") or target.rate_limit,
+    )
+
+
 @contextmanager
 def services(mapping: Mapping, state_path: Path, need_loop: bool = True) -> Iterator[Services]:
     """Start what the mapping calls `embedded`; everything stops when the block ends."""
@@ -57,26 +87,36 @@ def services(mapping: Mapping, state_path: Path, need_loop: bool = True) -> Iter
         for key in _SOURCE_KEYS.get(source["connector"], ()):
             if is_embedded(source.get(key)):
                 source[key] = stack.enter_context(_demo(mapping, source[key], state_path))
-        loop_url, handle = mapping.target.base_url, None
-        if need_loop and is_embedded(loop_url):
+        target, handle = loop_target(mapping.target), None
+        if need_loop and is_embedded(target.base_url):
             handle = stack.enter_context(_sandbox(mapping, state_path))
-            loop_url = handle.base_url
-        yield Services(source, loop_url, handle)
+            target = replace(target, base_url=handle.base_url)
+        yield Services(source, target, handle)
+
+
+def known_demos() -> list[str]:
+    """The names of the installed demo platforms."""
+    return sorted(ep.name for ep in entry_points(group=DEMO_GROUP))
+
+
+def demo_starter(name: str) -> DemoStarter:
+    """The installed demo platform `name`; a miss lists the known ones."""
+    found = {ep.name: ep for ep in entry_points(group=DEMO_GROUP)}
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none installed"
+        raise ConfigError(
+            f"no demo platform {name!r} to embed (known: {known}); name one as 'embedded:NAME'"
+        )
+    starter: DemoStarter = found[name].load()
+    return starter
 
 
 @contextmanager
 def _demo(mapping: Mapping, value: str, state_path: Path) -> Iterator[str]:
-    from examples import DEMOS, start_embedded
-
-    name = value.partition(":")[2] or mapping.name
-    if name not in DEMOS:
-        raise ConfigError(
-            f"no demo platform {name!r} to embed (known: {', '.join(DEMOS)}); "
-            f"name one as 'embedded:NAME'"
-        )
+    start = demo_starter(value.partition(":")[2] or mapping.name)
     cache = state_path.parent.resolve() / "demo"
-    with start_embedded(name, cache_dir=str(cache), **demo_options()) as where:
-        yield where
+    with start(cache_dir=str(cache), **demo_options()) as where:
+        yield str(where)
 
 
 @contextmanager
@@ -89,12 +129,3 @@ def _sandbox(mapping: Mapping, state_path: Path) -> Iterator[Any]:
         db_path=str(db), api_keys=(mapping.target.api_key,), rate_limit=mapping.target.rate_limit
     ) as handle:
         yield handle
-
-
-def state_path_for(mapping: Mapping, override: str | Path | None = None) -> Path:
-    """`--state`, else the mapping's `state.path`, else `.etl/<name>.duckdb`."""
-    if override is not None:
-        return Path(override)
-    if mapping.state_path:
-        return Path(mapping.state_path)
-    return Path(".etl") / f"{mapping.name}.duckdb"

@@ -5,7 +5,9 @@
 - erp-like: generated CSV exports of an ERP (`examples.erp_like.generate_erp_csv`).
 - oms-like: a generated SQLite database of an OMS (`examples.oms_like.generate_oms_db`).
 
-All three describe the same deterministic shop for a given (orders, seed).
+All three describe the same deterministic shop for a given (orders, seed). The engine imports
+nothing from here: it finds `etl demo` (`loop_etl.commands`) and each demo that `embedded`
+starts (`loop_etl.demos`, `examples.embedded`) through the entry points in pyproject.toml.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""`etl demo ...`: serve or generate the demo platforms from the command line."""
+"""`etl demo ...`: serve or generate the demo platforms from the command line (added to `etl`
+through the `loop_etl.commands` entry point)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Starting a demo source in-process by name, as `base_url: embedded` in a mapping asks.
 
+Each demo is a function of keyword options returning a context manager that yields where the
+demo is; the engine finds them through the `loop_etl.demos` entry points (pyproject.toml).
 File-based demos (erp-like, oms-like) are generated once per (name, orders, seed) into a cache
 folder and reused; shopify-like is served on a free loopback port for as long as the context lasts.
 """
@@ -9,17 +11,22 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-DEMOS = ("shopify-like", "erp-like", "oms-like")
 DEFAULT_ORDERS, DEFAULT_SEED = 200, 1
 
 
 def default_cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / "loop-etl-demo"
+
+
+def _cache(cache_dir: str | Path | None) -> Path:
+    cache = Path(cache_dir or default_cache_dir())
+    cache.mkdir(parents=True, exist_ok=True)
+    return cache
 
 
 def _erp(cache: Path, orders: int, seed: int, encoding: str) -> Path:
@@ -48,29 +55,59 @@ def _oms(cache: Path, orders: int, seed: int) -> Path:
 
 
 @contextmanager
+def shopify_like(
+    *, orders: int = DEFAULT_ORDERS, seed: int = DEFAULT_SEED, token: str = "demo", **_: Any
+) -> Iterator[str]:
+    """The Admin API base URL (`http://127.0.0.1:PORT/admin/api/2024-01`) of a demo shop."""
+    from examples.shopify_like import running_shopify_like
+
+    with running_shopify_like(orders=int(orders), seed=int(seed), token=str(token)) as shop:
+        yield shop.api_url
+
+
+@contextmanager
+def erp_like(
+    *,
+    orders: int = DEFAULT_ORDERS,
+    seed: int = DEFAULT_SEED,
+    cache_dir: str | Path | None = None,
+    encoding: str = "utf-8",
+    **_: Any,
+) -> Iterator[str]:
+    """The folder of the demo ERP's CSV exports."""
+    yield str(_erp(_cache(cache_dir), int(orders), int(seed), str(encoding)))
+
+
+@contextmanager
+def oms_like(
+    *,
+    orders: int = DEFAULT_ORDERS,
+    seed: int = DEFAULT_SEED,
+    cache_dir: str | Path | None = None,
+    **_: Any,
+) -> Iterator[str]:
+    """The demo OMS's SQLite file."""
+    yield str(_oms(_cache(cache_dir), int(orders), int(seed)))
+
+
+STARTERS: dict[str, Callable[..., AbstractContextManager[str]]] = {
+    "shopify-like": shopify_like,
+    "erp-like": erp_like,
+    "oms-like": oms_like,
+}
+DEMOS = tuple(STARTERS)
+
+
+@contextmanager
 def start_embedded(name: str, **options: Any) -> Iterator[str]:
     """Starts demo `name` and yields where it is.
 
-    shopify-like yields the Admin API base URL (`http://127.0.0.1:PORT/admin/api/2024-01`, the
-    value a mapping's `base_url` stands for); erp-like the folder of CSV files; oms-like the
-    SQLite file. Options: orders, seed, cache_dir (file demos), token (shopify-like),
-    encoding (erp-like).
+    shopify-like yields the Admin API base URL (the value a mapping's `base_url` stands for);
+    erp-like the folder of CSV files; oms-like the SQLite file. Options: orders, seed,
+    cache_dir (file demos), token (shopify-like), encoding (erp-like).
     """
-    orders = int(options.get("orders", DEFAULT_ORDERS))
-    seed = int(options.get("seed", DEFAULT_SEED))
-    if name == "shopify-like":
-        from examples.shopify_like import running_shopify_like
-
-        with running_shopify_like(
-            orders=orders, seed=seed, token=str(options.get("token", "demo"))
-        ) as shop:
-            yield shop.api_url
-        return
-    if name not in DEMOS:
+    starter = STARTERS.get(name)
+    if starter is None:
         raise ValueError(f"unknown demo platform {name!r} (known: {', '.join(DEMOS)})")
-    cache = Path(options.get("cache_dir") or default_cache_dir())
-    cache.mkdir(parents=True, exist_ok=True)
-    if name == "erp-like":
-        yield str(_erp(cache, orders, seed, str(options.get("encoding", "utf-8"))))
-    else:
-        yield str(_oms(cache, orders, seed))
+    with starter(**options) as where:
+        yield where

@@ -61,6 +61,10 @@ class RunSummary:
     entities: list[EntityStats] = field(default_factory=list)
     dry_run: bool = False
     outstanding: int = 0  # quarantined + held records in the state after the run
+    # Where the records came from (connector and its location) and went (Loop's base URL):
+    # set by whoever wired the run (engine.context), never with credentials.
+    source: dict[str, Any] | None = None
+    target: dict[str, Any] | None = None
 
     @property
     def parked(self) -> int:
@@ -77,6 +81,8 @@ class RunSummary:
             "run_id": self.run_id,
             "dry_run": self.dry_run,
             "outstanding": self.outstanding,
+            "source": self.source,
+            "target": self.target,
             "entities": [s.as_dict() for s in self.entities],
         }
 

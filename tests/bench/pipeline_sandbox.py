@@ -1,6 +1,6 @@
 """Part 2 of the pipeline benchmark: request efficiency of `etl run` against the Loop sandbox.
 
-mappings/shopify-like.yaml runs through `execute()` (the library entry point of `etl run`)
+mappings/shopify-like.yaml runs through `run_mapping()` (the library entry point of `etl run`)
 against the shopify-like demo and the sandbox, both on loopback, with the sandbox and the
 mapping at the same raised rate limit. A full sync long enough to load for tens of seconds, then
 an incremental run after touching a few orders and customers. From the sandbox's request log:
@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine.cli_run import execute
+from engine.context import run_mapping
 from engine.loop.budget import RequestBudget, parse_rate
 from engine.mapping.compile import compile_mapping
 from engine.mapping.load import load_mapping
@@ -79,7 +79,7 @@ def figures(label: str, summary: RunSummary, log: list[dict[str, Any]]) -> SyncF
 
 def _run(mapping_env: dict[str, str], state: Path) -> RunSummary:
     compiled = compile_mapping(load_mapping(SHOPIFY_LIKE, env=mapping_env))
-    return execute(compiled, RunOptions(), state)
+    return run_mapping(compiled, RunOptions(), state)
 
 
 def _new_requests(sandbox: SandboxHandle, seen: int) -> list[dict[str, Any]]:

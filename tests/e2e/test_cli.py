@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -40,6 +41,11 @@ def test_run_limit_entity_and_json_select_what_is_sent(etl: Etl, loop: Loop) -> 
     )
     assert write_counts(loop.writes()) == Counter({"PUT /customers": 5})
     assert len(loop.by_external_id("customer")) == 5
+    # the summary names where the records came from and went
+    shop = etl.env["SHOP_URL"]
+    summary = json.loads(result.stdout)
+    assert summary["source"] == {"connector": "http", "base_url": shop, "embedded": False}
+    assert summary["target"] == {"base_url": loop.base_url, "embedded": False}
 
     result = etl.run_json("-e", "locations")
 

@@ -1,4 +1,4 @@
-"""`etl demo ...` commands and `examples.start_embedded`."""
+"""`etl demo ...`: the examples' commands, which `etl` finds through its entry points."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
-from examples import start_embedded
 
 
 def _free_port() -> int:
@@ -53,31 +51,3 @@ def test_cli_erp_and_oms(tmp_path: Path) -> None:
     )
     assert erp.exit_code == 0 and oms.exit_code == 0, erp.output + oms.output
     assert (tmp_path / "erp" / "sales_orders.csv").exists() and (tmp_path / "oms.sqlite").exists()
-
-
-def test_start_embedded_shopify_like() -> None:
-    with start_embedded("shopify-like", orders=25, seed=3) as url:
-        assert url.endswith("/admin/api/2024-01")
-        count = httpx.get(
-            f"{url}/orders/count.json?status=any", headers={"X-Shopify-Access-Token": "demo"}
-        )
-        assert count.json() == {"count": 25}
-
-
-def test_start_embedded_files_are_cached(tmp_path: Path) -> None:
-    with start_embedded("erp-like", orders=15, seed=3, cache_dir=tmp_path) as folder:
-        stamp = (Path(folder) / "items.csv").stat().st_mtime_ns
-    with start_embedded("erp-like", orders=15, seed=3, cache_dir=tmp_path) as again:
-        assert again == folder and (Path(again) / "items.csv").stat().st_mtime_ns == stamp
-    with start_embedded("oms-like", orders=15, seed=3, cache_dir=tmp_path) as db:
-        assert Path(db).is_file() and db.endswith(".sqlite")
-    with start_embedded("erp-like", orders=16, seed=3, cache_dir=tmp_path) as other:
-        assert other != folder
-
-
-def test_start_embedded_unknown_name() -> None:
-    with (
-        pytest.raises(ValueError, match="known: shopify-like, erp-like, oms-like"),
-        start_embedded("sap-like"),
-    ):
-        pass

@@ -1,0 +1,87 @@
+"""The `etl` command line: the click group, and the only place that turns an EngineError into a
+message and an exit code.
+
+Commands beyond the engine's own (`etl demo`, `etl sandbox`, any plugin's) are found in the
+entry-point group `loop_etl.commands` and loaded only when named, so `etl check` starts
+without them and a broken plugin does not stop `etl`.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import click
+
+from engine import __version__
+from engine.cli.mapping import COMMANDS as MAPPING_COMMANDS
+from engine.cli.reconcile import COMMANDS as RECONCILE_COMMANDS
+from engine.cli.run import COMMANDS as RUN_COMMANDS
+from engine.errors import ConfigError, EngineError
+
+COMMAND_GROUP = "loop_etl.commands"
+
+
+def error_lines(error: EngineError) -> list[str]:
+    """How an EngineError is shown: the `file:line:col` problem lines of a ConfigError that
+    has them, else `error: <message>`."""
+    if isinstance(error, ConfigError) and error.problems:
+        return [str(problem) for problem in error.problems]
+    return [f"error: {error}"]
+
+
+class EtlGroup(click.Group):
+    """The root group: the engine's commands, plus those installed under `loop_etl.commands`;
+    an EngineError raised by any of them is shown on stderr and exits with its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EngineError as exc:
+            for line in error_lines(exc):
+                click.echo(line, err=True)
+            ctx.exit(exc.exit_code)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *_installed()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if command is None and cmd_name in _installed():
+            command = _load(cmd_name)
+        return command
+
+
+def _installed() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=COMMAND_GROUP)}
+
+
+def _load(name: str) -> click.Command:
+    ep = _installed()[name]
+    try:
+        command = ep.load()
+    except Exception as exc:  # a broken plugin: say so when it is used, keep `etl` working
+        return _unavailable(name, f"{ep.value} could not be loaded: {exc}")
+    if not isinstance(command, click.Command):
+        return _unavailable(name, f"{ep.value} is not a click command")
+    return command
+
+
+def _unavailable(name: str, why: str) -> click.Command:
+    def fail() -> None:
+        raise click.ClickException(f"command {name!r}: {why}")
+
+    settings = {"ignore_unknown_options": True, "allow_extra_args": True}
+    return click.Command(
+        name, callback=fail, help=f"(unavailable: {why})", context_settings=settings
+    )
+
+
+@click.group(cls=EtlGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="etl")
+def main() -> None:
+    """loop-etl: declarative ETL for Loop Anywhere integrations."""
+
+
+for _command in (*MAPPING_COMMANDS, *RUN_COMMANDS, *RECONCILE_COMMANDS):
+    main.add_command(_command)

@@ -1,0 +1,55 @@
+"""Options and arguments shared by the commands: the mapping, --state, --entity, --json; and
+the one check that every --entity names an entity of the mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from engine.errors import ConfigError
+from engine.mapping.compile import CompiledMapping
+from engine.mapping.suggest import unknown
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAPPING = click.Path(dir_okay=False, path_type=Path)
+"""A mapping file's path (`etl check` takes several)."""
+
+
+def mapping_argument(fn: F) -> F:
+    """The MAPPING argument: one mapping file."""
+    return click.argument("mapping", type=MAPPING)(fn)
+
+
+def state_option(fn: F) -> F:
+    """--state PATH (`state_path`)."""
+    return click.option(
+        "--state",
+        "state_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The state file (default: the mapping's state.path, else .etl/<name>.duckdb).",
+    )(fn)
+
+
+def json_option(help: str | None = None) -> Callable[[F], F]:
+    """--json (`as_json`)."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def entity_option(
+    *, multiple: bool = False, required: bool = False, help: str | None = None
+) -> Callable[[F], F]:
+    """--entity / -e: one entity (`entity`), or repeated (`entities`). Check the names with
+    `check_entities` once the mapping is compiled."""
+    dest = "entities" if multiple else "entity"
+    return click.option("--entity", "-e", dest, multiple=multiple, required=required, help=help)
+
+
+def check_entities(compiled: CompiledMapping, names: Iterable[str | None]) -> None:
+    """Every name is an entity of the mapping, else a ConfigError suggesting the nearest."""
+    for name in names:
+        if name is not None and name not in compiled.entities:
+            raise ConfigError(unknown("entity", name, compiled.entities))
