@@ -45,10 +45,6 @@ class Services:
     target: Target  # base_url is where requests go: the sandbox's URL when it runs
     sandbox: Any = None  # the SandboxHandle when Loop is embedded
 
-    @property
-    def loop_url(self) -> str:
-        return self.target.base_url
-
 
 def is_embedded(value: Any) -> bool:
     return isinstance(value, str) and (value == EMBEDDED or value.startswith(EMBEDDED + ":"))

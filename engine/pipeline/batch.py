@@ -14,6 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.loop.api import LoopAPI
 from engine.mapping.compile import CompiledEntity, CompiledMapping
 from engine.mapping.graph import lookups_in
 from engine.pipeline.load import Loaded, Loader
@@ -74,7 +75,7 @@ class BatchSync:
     run, which sends nothing and writes no state) within one run of the state."""
 
     def __init__(
-        self, compiled: CompiledMapping, state: State, loop: Any, run_id: int | None
+        self, compiled: CompiledMapping, state: State, loop: LoopAPI | None, run_id: int | None
     ) -> None:
         self.compiled, self.state, self.loop, self.run_id = compiled, state, loop, run_id
         self.dry = DryRun(compiled) if loop is None else None
@@ -155,7 +156,7 @@ class BatchSync:
     ) -> Loaded:
         if self.dry is not None:
             return self.dry.load(name, prepared)
-        if not prepared.ready:
+        if not prepared.ready or self.loop is None:
             return Loaded()
         before = self.loop.stats.snapshot()
         loaded = Loader(self.loop, entity.entity.kind).load(prepared.ready)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import LoadError, PermanentLoadError, TransientLoadError
+from engine.loop.api import LoopAPI
 from engine.loop.kinds import Kind
 from engine.pipeline.prepare import Ready
 from engine.state import Parked, Synced
@@ -31,9 +32,9 @@ class Loaded:
 
 
 class Loader:
-    """Loads batches of one kind through a LoopClient (concurrency and budget are its own)."""
+    """Loads batches of one kind through a Loop client (concurrency and budget are its own)."""
 
-    def __init__(self, client: Any, kind: Kind) -> None:
+    def __init__(self, client: LoopAPI, kind: Kind) -> None:
         self.client = client
         self.kind = kind
 

@@ -16,6 +16,7 @@ from itertools import islice
 from typing import Any
 
 from connectors.base import Connector, ExtractRequest
+from engine.loop.api import LoopAPI
 from engine.mapping.compile import CompiledEntity, CompiledMapping
 from engine.pipeline.batch import BatchResult, BatchSync, Item
 from engine.pipeline.prefetch import prefetched
@@ -98,7 +99,7 @@ class Runner:
         compiled: CompiledMapping,
         state: State,
         connector: Connector,
-        loop: Any,
+        loop: LoopAPI | None,
         options: RunOptions,
         progress: Progress | None = None,
     ) -> None:

@@ -19,14 +19,13 @@ so its references resolve to the right Loop ids.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from connectors.base import Connector, ExtractRequest
-from connectors.registry import connector_class
-from engine.embedded import services
+from engine.context import open_context
+from engine.loop.api import LoopAPI
 from engine.mapping.compile import CompiledEntity, CompiledMapping
 from engine.pipeline.batch import BatchSync
 from engine.pipeline.prepare import PrepareOptions, Preparer, Ready, record_key
@@ -79,39 +78,20 @@ def reconcile(
     compiled: CompiledMapping, options: ReconcileOptions, state_path: Path
 ) -> ReconcileReport:
     """Reconcile a compiled mapping with its services (embedded ones started as for a run)."""
-    from engine.loop.client import LoopClient  # as in cli_run: httpx only when it runs
-
-    mapping = compiled.mapping
-    with ExitStack() as stack:
-        running = stack.enter_context(services(mapping, state_path))
-        state = stack.enter_context(State(state_path))
-        connector = stack.enter_context(
-            connector_class(running.source["connector"])(running.source, mapping.base_dir)
-        )
-        t = mapping.target
-        client = stack.enter_context(
-            LoopClient(
-                running.loop_url,
-                t.api_key,
-                api_version=t.api_version,
-                rate_limit=t.rate_limit,
-                timeout_s=t.timeout_s,
-                max_retries=t.max_retries,
-                concurrency=t.concurrency,
-            )
-        )
-        return Reconciler(compiled, state, connector, client, options).run()
+    with open_context(compiled.mapping, state_path) as ctx:
+        assert ctx.loop is not None
+        return Reconciler(compiled, ctx.state, ctx.connector, ctx.loop, options).run()
 
 
 class Reconciler:
-    """One reconciliation of one mapping. The client is a LoopClient."""
+    """One reconciliation of one mapping, through a Loop client."""
 
     def __init__(
         self,
         compiled: CompiledMapping,
         state: State,
         connector: Connector,
-        client: Any,
+        client: LoopAPI,
         options: ReconcileOptions,
     ) -> None:
         self.compiled, self.state, self.connector = compiled, state, connector
