@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from engine.loop import kinds as loop_kinds
+from engine.loop.kinds import KINDS as LOOP_KINDS
+from engine.loop.kinds import Kind as LoopKind
 from engine.sandbox.commerce import common, paging
 from engine.sandbox.commerce.common import Body, Errors, Store
 from engine.sandbox.core import Sandbox, loop_json
@@ -32,7 +33,7 @@ def _noop(store: Store, body: Body) -> None:
 class Kind:
     """How the sandbox emulates one plain Loop kind (`loop`: its row in engine.loop.kinds)."""
 
-    loop: loop_kinds.Kind
+    loop: LoopKind
     build: Build
     filters: dict[str, str] = field(default_factory=dict)  # query name -> JSON path
     after_write: Hook = _noop
@@ -158,7 +159,7 @@ def collection_deleted(store: Store, body: Body) -> None:
         common.refresh_product(store, product["id"])
 
 
-_LOOP = loop_kinds.KINDS
+_LOOP = LOOP_KINDS
 PRODUCTS = Kind(
     _LOOP["product"], build_product, {"barcode": "$.barcode"}, product_written, product_deleted
 )
