@@ -78,9 +78,7 @@ def _offences(rule: str, modules: list[Module], forbidden: tuple[str, ...]) -> l
 
 
 def _engine(*, besides: tuple[str, ...] = ()) -> list[Module]:
-    return [
-        m for m in MODULES if _under(m.name, "engine") and not _under(m.name, *besides)
-    ]
+    return [m for m in MODULES if _under(m.name, "engine") and not _under(m.name, *besides)]
 
 
 def test_only_the_sandbox_and_the_embedded_wiring_import_the_sandbox_or_examples() -> None:
@@ -180,7 +178,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
                 stack.pop()
                 path.pop()
             elif state.get(child) == 1:
-                return [*path[path.index(child):], child]
+                return [*path[path.index(child) :], child]
             elif not state.get(child):
                 state[child] = 1
                 path.append(child)
