@@ -133,9 +133,9 @@ def _calls(module: Module, names: set[str]) -> Iterator[tuple[str, int]]:
         func = node.func
         if isinstance(func, ast.Name) and func.id in names:
             yield func.id, node.lineno
-        if isinstance(func, ast.Call) and isinstance(func.func, ast.Name):
-            if func.func.id == "connector_class":
-                yield "connector_class(...)(...)", node.lineno
+        inner = func.func if isinstance(func, ast.Call) else None
+        if isinstance(inner, ast.Name) and inner.id == "connector_class":
+            yield "connector_class(...)(...)", node.lineno
 
 
 def test_only_the_wiring_constructs_a_connector_or_a_loop_client() -> None:
