@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from starlette.routing import Mount
 from engine.sandbox import admin, commerce, returns, webhooks
 from engine.sandbox.core import API_VERSIONS, UNAUTHORIZED_BODY, Sandbox
 
+log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -65,7 +67,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    return json_response(500, {"errors": {"code": "UNEXPECTED_ERROR", "message": str(exc)}})
+    # Loop's own 500 says nothing of its internals; the traceback goes to the server's log.
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    body = {"errors": {"code": "UNEXPECTED_ERROR", "message": "An unexpected error occurred."}}
+    return json_response(500, body)
 
 
 def build_app(sb: Sandbox) -> SandboxGate:
@@ -107,8 +112,8 @@ class SandboxGate:
 
     async def _api(self, scope: Scope, receive: Receive, send: Send) -> Any:
         seq, received_at, started = next(self._seq), datetime.now(UTC), time.monotonic()
-        body = await _read_body(receive)
         outcome: dict[str, Any] = {"status": None, "fault": None}
+        body = b""
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -117,7 +122,13 @@ class SandboxGate:
                 await send(message)
 
         try:
+            # Auth (and the rest of the gate) before the body is read: an unauthenticated or
+            # over-large body is never read whole, never stored.
             response = await self._gate(scope, outcome)
+            if response is None or outcome["fault"] == "error":
+                body, too_large = await _read_body(receive, self.sb.config.max_body_bytes)
+                if too_large:
+                    body, response = b"", _too_large(self.sb.config.max_body_bytes)
             if response is not None:
                 await response(scope, _replay(body, receive), capture)
             else:
@@ -177,10 +188,14 @@ class SandboxGate:
             outcome["fault"],
             elapsed * 1000,
         ]
+        row[6] = body[: self.sb.config.request_log_body_bytes]
+        keep = self.sb.config.request_log_rows
         with self.sb.lock:
             self.sb.db.execute(
                 "INSERT INTO sandbox_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
             )
+            if seq % 100 == 0 or keep < 100:  # bounded, trimmed now and then
+                self.sb.db.execute("DELETE FROM sandbox_requests WHERE seq <= ?", [seq - keep])
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -190,16 +205,26 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The body, or (what was read, True) as soon as it grows past `limit` bytes."""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return b"", True
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    return b"".join(chunks)
+    return b"".join(chunks), False
+
+
+def _too_large(limit: int) -> Response:
+    return json_response(413, {"message": f"The request body is larger than {limit} bytes."})
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -7,6 +7,7 @@ tables in `sb.db`, always under `sb.lock` (one DuckDB connection, many threads).
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
 import time
@@ -64,6 +65,11 @@ class SandboxConfig:
     restock_webhooks: bool = True
     # The shop every return and webhook subscription belongs to.
     shop_id: int = DEFAULT_SHOP_ID
+    # Bodies larger than this are answered 413 without being read further or stored.
+    max_body_bytes: int = 10 * 1024 * 1024
+    # The request log keeps the newest this many requests, and this many bytes of each body.
+    request_log_rows: int = 100_000
+    request_log_body_bytes: int = 256 * 1024
 
     def __post_init__(self) -> None:
         parse_rate(self.rate_limit)
@@ -75,6 +81,49 @@ class SandboxConfig:
             raise ValueError("latency_ms must not be negative")
         if not self.api_keys:
             raise ValueError("at least one API key is needed")
+        if min(self.max_body_bytes, self.request_log_rows, self.request_log_body_bytes) < 1:
+            raise ValueError("body and request log limits must be positive")
+
+
+class BadBody(ValueError):
+    """A request body that is not JSON the sandbox can store (see json_body)."""
+
+
+def json_body(raw: bytes) -> Any:
+    """The JSON in a request body. BadBody (a ValueError, as json.loads raises) for what is
+    not UTF-8 JSON, nests too deep to parse, or holds a lone surrogate ("\\ud800"), which
+    no UTF-8 store can keep."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise BadBody("The request body nests too deeply.") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadBody(f"The request body is not valid JSON: {exc}.") from None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadBody("The request body holds text that is not valid Unicode.") from None
+    except RecursionError:
+        raise BadBody("The request body nests too deeply.") from None
+    return value
+
+
+def ascii_float(text: str) -> float | None:
+    """A finite number written in ASCII, else None."""
+    try:
+        value = float(text) if text.isascii() else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
+
+
+def ascii_int(text: str, max_digits: int = 19) -> int | None:
+    """A whole number written in ASCII digits (an optional leading '-'), else None: `'²'` and
+    other Unicode digits that str.isdigit() accepts are refused, and so is a 100-digit id."""
+    body = text[1:] if text.startswith("-") else text
+    if not (body.isascii() and body.isdigit() and len(body) <= max_digits):
+        return None
+    return int(text)
 
 
 class RateLimiter:

@@ -19,7 +19,6 @@ event_id; `wait=1` first waits for the queue to drain) and `POST /_sandbox/deliv
 from __future__ import annotations
 
 import functools
-import json
 import threading
 import time
 import uuid
@@ -35,7 +34,16 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from engine.loop.webhooks import SIGNATURE_HEADER, php_json, sign
-from engine.sandbox.core import Routes, Sandbox, error_json, loop_json
+from engine.sandbox import admin
+from engine.sandbox.core import (
+    Routes,
+    Sandbox,
+    ascii_float,
+    ascii_int,
+    error_json,
+    json_body,
+    loop_json,
+)
 
 TOPICS: dict[str, tuple[str, ...]] = {
     "return": ("return.created", "return.updated", "return.closed"),
@@ -202,9 +210,9 @@ def _row(row: tuple[Any, ...]) -> dict[str, Any]:
 
 async def _body(request: Request) -> dict[str, Any] | Response:
     try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError:
-        return loop_json(request, {"message": "The request body is not valid JSON."}, 400)
+        body = json_body(await request.body() or b"null")
+    except ValueError as exc:
+        return loop_json(request, {"message": str(exc)}, 400)
     if not isinstance(body, dict):
         return loop_json(request, {"message": "The request body must be a JSON object."}, 400)
     return body
@@ -226,6 +234,10 @@ def validate_subscription(body: dict[str, Any]) -> dict[str, list[str]]:
         parts = urlsplit(str(url))
         if parts.scheme not in ("http", "https") or not parts.netloc:
             errors["url"] = ["The url must be a valid http or https URL."]
+        elif parts.path.rstrip("/").startswith(admin.PREFIX):
+            # Deliveries are POSTs: aimed at the admin API, any key holder could reset the
+            # sandbox or change its faults. No receiver lives there.
+            errors["url"] = [f"The url may not point at the sandbox's admin API ({admin.PREFIX})."]
     if body.get("status", "inactive") not in STATUSES:
         errors["status"] = ["The selected status is invalid (active, inactive)."]
     return errors
@@ -305,10 +317,8 @@ def _edit_routes(sb: Sandbox) -> list[BaseRoute]:
 
 
 def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        return -1
+    number = ascii_int(text)
+    return -1 if number is None else number
 
 
 def routes(sb: Sandbox) -> Routes:
@@ -324,7 +334,10 @@ def delivery_routes(sb: Sandbox) -> list[BaseRoute]:
         delivery_id, event_id; wait=1 first waits up to `timeout` s for the queue to drain)."""
         q = request.query_params
         if q.get("wait") in ("1", "true"):
-            await _wait(sb, float(q.get("timeout", "30")))
+            timeout = _timeout(q)
+            if timeout is None:
+                return _bad_timeout(request)
+            await _wait(sb, timeout)
         where, args = [], []
         for key in ("topic", "trigger", "subscription_id", "delivery_id", "event_id"):
             if q.get(key):
@@ -339,7 +352,10 @@ def delivery_routes(sb: Sandbox) -> list[BaseRoute]:
 
     async def flush(request: Request) -> Response:
         """Waits (up to `timeout` s) until no job is queued or running: 200, else 504."""
-        idle = await _wait(sb, float(request.query_params.get("timeout", "30")))
+        timeout = _timeout(request.query_params)
+        if timeout is None:
+            return _bad_timeout(request)
+        idle = await _wait(sb, timeout)
         return loop_json(
             request, {"idle": idle, "pending": sb.worker.pending()}, 200 if idle else 504
         )
@@ -353,3 +369,14 @@ def delivery_routes(sb: Sandbox) -> list[BaseRoute]:
 async def _wait(sb: Sandbox, timeout_s: float) -> bool:
     """Waits for the worker to go idle without blocking the server's event loop."""
     return await run_in_threadpool(sb.worker.wait_idle, timeout_s)
+
+
+def _timeout(query: Any) -> float | None:
+    """`timeout` in seconds from the query (default 30, at most an hour); None when bad."""
+    value = ascii_float(query.get("timeout", "30"))
+    return value if value is not None and 0 <= value <= 3600 else None
+
+
+def _bad_timeout(request: Request) -> Response:
+    errors = {"timeout": ["The timeout must be a number of seconds between 0 and 3600."]}
+    return loop_json(request, {"message": "The given data was invalid.", "errors": errors}, 422)

@@ -21,7 +21,7 @@ import duckdb
 from starlette.requests import Request
 from starlette.responses import Response
 
-from engine.sandbox.core import Sandbox, loop_json
+from engine.sandbox.core import BadBody, Sandbox, ascii_int, json_body, loop_json
 from engine.validation import ValidationIssue, validator
 
 INVALID = "The given data was invalid."
@@ -72,9 +72,9 @@ async def read_payload(request: Request) -> dict[str, Any]:
     """The JSON object in the body; 400 when it is not JSON or not an object."""
     raw = await request.body()
     try:
-        payload = json.loads(raw)
-    except ValueError as exc:
-        raise ApiError(400, {"message": f"The request body is not valid JSON: {exc}."}) from exc
+        payload = json_body(raw)
+    except BadBody as exc:
+        raise ApiError(400, {"message": str(exc)}) from None
     if not isinstance(payload, dict):
         raise ApiError(400, {"message": "The request body must be a JSON object."})
     return payload
@@ -122,8 +122,9 @@ def as_id(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value if 0 < value < 2**63 else None
-    if isinstance(value, str) and value.isdigit() and len(value) < 20:
-        return as_id(int(value))
+    if isinstance(value, str):
+        number = ascii_int(value)
+        return None if number is None or value.startswith("-") else as_id(number)
     return None
 
 

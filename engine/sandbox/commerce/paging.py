@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 
 from engine.sandbox.commerce.common import Errors, Store, as_id, field_error, unprocessable
+from engine.sandbox.core import ascii_int
 
 
 def _cursor(loop_id: int, direction: str) -> str:
@@ -36,10 +37,11 @@ def page_params(request: Request) -> tuple[int, bool, tuple[int, str] | None]:
     limit = 50
     if "limit" in query:
         text = query["limit"]
-        if not text.lstrip("-").isdigit() or not 1 <= int(text) <= 250:
+        number = ascii_int(text, max_digits=4)
+        if number is None or not 1 <= number <= 250:
             errors["limit"] = ["The limit must be an integer between 1 and 250."]
         else:
-            limit = int(text)
+            limit = number
     order = query.get("sort_order", "asc")
     if order not in ("asc", "desc"):
         errors["sort_order"] = ["The selected sort_order is invalid (asc, desc)."]

@@ -19,14 +19,13 @@ expired (admin); review -> closed (close) only; closed, cancelled and expired ar
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from engine.sandbox.core import Routes, Sandbox, error_json, loop_json
+from engine.sandbox.core import Routes, Sandbox, error_json, json_body, loop_json
 from engine.sandbox.returns.actions import (
     action_routes,
     announce,
@@ -62,7 +61,7 @@ def routes(sb: Sandbox) -> Routes:
 async def _json_object(request: Request) -> dict[str, Any] | None:
     raw = await request.body()
     try:
-        body = json.loads(raw) if raw.strip() else {}
+        body = json_body(raw) if raw.strip() else {}
     except ValueError:
         return None
     return body if isinstance(body, dict) else None

@@ -23,14 +23,13 @@ to process is kept as the return's `additional_details` (visible in the admin AP
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from engine.sandbox.core import Sandbox, loop_json
+from engine.sandbox.core import Sandbox, ascii_int, json_body, loop_json
 from engine.sandbox.returns.lines import restock_location
 from engine.sandbox.returns.store import (
     TRANSITIONS,
@@ -118,10 +117,8 @@ def queue_processing(sb: Sandbox, return_id: int, details: dict[str, Any]) -> No
 
 
 def return_or_none(sb: Sandbox, request: Request) -> dict[str, Any] | None:
-    try:
-        return load_return(sb, int(request.path_params["id"]))
-    except ValueError:
-        return None
+    return_id = ascii_int(request.path_params["id"])
+    return None if return_id is None else load_return(sb, return_id)
 
 
 async def _details(request: Request) -> dict[str, Any] | None:
@@ -129,7 +126,7 @@ async def _details(request: Request) -> dict[str, Any] | None:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        body = json_body(raw)
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
@@ -237,7 +234,7 @@ def note_routes(sb: Sandbox) -> list[BaseRoute]:
         if record is None:
             return not_found(request)
         try:
-            body = json.loads(await request.body() or b"null")
+            body = json_body(await request.body() or b"null")
         except ValueError:
             body = None
         content = body.get("content") if isinstance(body, dict) else None
