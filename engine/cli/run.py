@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +57,30 @@ def run(
     _run_and_report(compiled, options, state_path_for(compiled.mapping, state_path), as_json)
 
 
+@contextmanager
+def terminated_as_exit() -> Iterator[None]:
+    """SIGTERM ends the command as Ctrl-C would: SystemExit(143) unwinds the run, so the state
+    records it as interrupted and closes the file, instead of the process dying mid-write."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (an embedding application): leave it alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _run_and_report(
     compiled: CompiledMapping, options: RunOptions, path: Path, as_json: bool
 ) -> None:
     """Run with a progress display, print the summary, exit 0, or 3 with records parked."""
-    with RunDisplay(enabled=not as_json) as display:
+    with terminated_as_exit(), RunDisplay(enabled=not as_json) as display:
         summary = run_mapping(compiled, options, path, display.update)
     if as_json:
         click.echo(json.dumps(summary.as_dict()))

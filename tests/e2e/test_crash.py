@@ -3,6 +3,7 @@ and the ID map agrees with Loop."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
@@ -81,3 +82,21 @@ def _check_id_map_matches_loop(state_path: Path, loop: Loop) -> None:
     pairs = {(variants[item], locations[loc]) for item, loc in keys}
     assert len(pairs) == len(keys)
     assert pairs == set(loop.inventory_pairs())
+
+
+def test_sigterm_ends_the_run_as_interrupted_in_the_state(etl: Etl, loop: Loop) -> None:
+    process = etl.start_run()
+    try:
+        while loop.request_count() < 20:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            time.sleep(POLL_S)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM
+
+    status = etl("status", str(etl.mapping), "--json")
+    assert status.code == 0, status
+    last = json.loads(status.stdout)["runs"][0]
+    assert last["status"] == "interrupted" and last["finished_at"] is not None
