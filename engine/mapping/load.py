@@ -13,6 +13,7 @@ from collections.abc import Mapping as AnyMapping
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 
@@ -95,6 +96,7 @@ class _Build:
         self._check_source(entities)
         order = self._order(entities)
         target = Target(**d.get("target", {}))
+        self._check_target(target, secrets)
         return Mapping(
             file=self.file,
             name=d["name"],
@@ -110,6 +112,23 @@ class _Build:
             positions=self.positions,
             secret_paths=secrets,
         )
+
+    def _check_target(self, target: Target, secrets: frozenset[KeyPath]) -> None:
+        """Loop's base URL: `embedded`, or http(s)://host. A value from the environment is not
+        echoed (it may carry credentials)."""
+        url = target.base_url
+        if url == "embedded" or url.startswith("embedded:"):
+            return
+        parts = urlsplit(url)
+        try:
+            port_ok = parts.port is None or 0 < parts.port < 65536
+        except ValueError:
+            port_ok = False
+        if parts.scheme in ("http", "https") and parts.hostname and port_ok:
+            return
+        path: KeyPath = ("target", "base_url")
+        shown = "the value from the environment" if path in secrets else repr(url)
+        self.problem(path, f"{shown} is not an http(s) URL with a host (or `embedded`)")
 
     def _entities(self) -> dict[str, Entity]:
         out: dict[str, Entity] = {}

@@ -238,3 +238,21 @@ def test_a_non_utf8_mapping_is_a_config_error_with_its_position(tmp_path: Path) 
     assert info.value.lines() == [
         f"{path}:2:10: the mapping is not UTF-8 text (byte 0xe9); save it as UTF-8"
     ]
+
+
+@pytest.mark.parametrize(
+    "url", ["htp:/loop.example", "::::", "https://", "http://host:99999", "loop.example/api"]
+)
+def test_a_bad_loop_url_from_the_environment_is_a_config_error_that_does_not_echo_it(
+    write_mapping: Callable[[str], Path], url: str
+) -> None:
+    path = write_mapping(
+        """\
+        target: {base_url: "${LOOP_API_URL:-embedded}"}
+        entities:
+          products: {extract: {path: p.json}, map: {name: title}}
+        """
+    )
+    [line] = problems(path, env={"LOOP_API_URL": url})
+    assert "target.base_url: the value from the environment is not an http(s) URL" in line
+    assert url not in line
