@@ -40,8 +40,9 @@ class Connector:
 
     The base validates, so a subclass never sees an unvalidated config and never validates
     itself:
-    - the constructor checks the `source:` block against `source_schema` (ConfigError listing
-      every problem) before the subclass's own `__init__` code runs past `super().__init__`;
+    - the constructor checks the `source:` block against `source_schema` (one ConfigError
+      listing every problem); a subclass that has its own `__init__` calls `super().__init__`
+      first, and reads `self.source` after it;
     - `extract(request)` checks the request's `extract:` block against `extract_schema` once
       per entity (again only if that entity's block changes), then returns the subclass's
       `_extract(request)`: a stream of pages, so the whole source is never in memory.
