@@ -241,13 +241,13 @@ class Sender:
         if method == "POST" and isinstance(exc, MAYBE_SENT):
             self.stats.add(transient_failures=1)
             detail = f"{name} after sending; a POST is not retried (it may have been applied)"
-            return RequestFailed(f"{label}: {detail}", label=label, detail=detail, transient=True)
+            message = self.redact(f"{label}: {detail}")
+            return RequestFailed(message, label=label, detail=detail, transient=True)
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
         said = str(exc)
         detail = self.redact(f"{kind} ({name}: {said})" if said else f"{kind} ({name})")
-        return _Retry(
-            RequestFailed(f"{label}: {detail}", label=label, detail=detail, transient=True)
-        )
+        message = self.redact(f"{label}: {detail}")
+        return _Retry(RequestFailed(message, label=label, detail=detail, transient=True))
 
     def _permanent(self, message: str, label: str) -> RequestFailed:
         self.stats.add(permanent_failures=1)
