@@ -41,6 +41,24 @@ DEFAULT_RATE = "300/min"
 DEFAULT_VERSION = "2026-10"
 PAGE_LIMIT = 250
 USER_AGENT = "loop-etl"
+HEADERS = {"Accept": "application/json", "User-Agent": USER_AGENT}
+
+
+def _http(
+    url: str,
+    api_key: str,
+    timeout_s: float,
+    concurrency: int,
+    transport: httpx.BaseTransport | None,
+) -> httpx.Client:
+    """The keep-alive client of one Loop URL + key: a connection per concurrent request."""
+    return httpx.Client(
+        base_url=url,
+        headers={"X-Authorization": api_key, **HEADERS},
+        timeout=httpx.Timeout(timeout_s),
+        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        transport=transport,
+    )
 
 
 def _describe(response: httpx.Response, body: Any) -> str:
@@ -79,22 +97,11 @@ class LoopClient:
             max_retries, backoff_s, max_backoff_s, math.inf, rng or random.Random()
         )
         self._origin = origin(self.base_url)
-        http = httpx.Client(
-            base_url=f"{self.base_url}/api/{api_version}",
-            headers={
-                "X-Authorization": api_key,
-                "Accept": "application/json",
-                "User-Agent": USER_AGENT,
-            },
-            timeout=httpx.Timeout(timeout_s),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            transport=transport,
-        )
         # Threads beyond `concurrency` wait before taking a budget slot, so that a slot is never
         # spent waiting for a pooled connection (which would bunch requests up); a request
         # counts in Loop's sliding window until its answer is back.
         self._sender = Sender(
-            http,
+            _http(f"{self.base_url}/api/{api_version}", api_key, timeout_s, concurrency, transport),
             budget=self.budget,
             retry=self.retry,
             redact=Redactor(api_key),
