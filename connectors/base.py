@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+from connectors.validate import check_config
+
 
 @dataclass(frozen=True)
 class ExtractRequest:
-    """One entity's extraction: its validated `extract:` block and where to resume.
+    """One entity's extraction: its `extract:` block and where to resume.
 
     `cursor` is the watermark saved by the last run (None on a first run or a full refresh);
     `base_dir` is the mapping file's folder, against which relative paths resolve.
@@ -33,24 +35,44 @@ class Page:
 
 
 class Connector:
-    """Base of every connector. Subclasses set `name`, `source_schema`, `extract_schema`.
+    """Base of every connector. Subclasses set `name`, `source_schema` and `extract_schema`
+    (JSON Schemas), optionally `embedded_keys` and `prefetch`, and implement `_extract`.
 
-    A connector is built from the mapping's validated `source:` block; it never sees an
-    unvalidated config. `extract()` streams pages: the whole source is never in memory.
+    The base validates, so a subclass never sees an unvalidated config and never validates
+    itself:
+    - the constructor checks the `source:` block against `source_schema` (one ConfigError
+      listing every problem); a subclass that has its own `__init__` calls `super().__init__`
+      first, and reads `self.source` after it;
+    - `extract(request)` checks the request's `extract:` block against `extract_schema` once
+      per entity (again only if that entity's block changes), then returns the subclass's
+      `_extract(request)`: a stream of pages, so the whole source is never in memory.
     """
 
     name: ClassVar[str] = ""
     # Whether extract()'s generator may run on a background thread, so that the engine fetches
     # the next page while it loads the current one (network sources: yes).
     prefetch: ClassVar[bool] = False
+    # The `source:` keys that may say `embedded` (the demo platform stands in for the source).
+    embedded_keys: ClassVar[tuple[str, ...]] = ()
     source_schema: ClassVar[dict[str, Any]] = {"type": "object"}
     extract_schema: ClassVar[dict[str, Any]] = {"type": "object"}
 
     def __init__(self, source: Mapping[str, Any], base_dir: Path) -> None:
+        check_config(self.source_schema, source, "source")
         self.source = dict(source)
         self.base_dir = base_dir
+        self._checked: dict[str, Mapping[str, Any]] = {}
 
     def extract(self, request: ExtractRequest) -> Iterator[Page]:
+        """The entity's pages, its `extract:` block checked first (ConfigError at once)."""
+        config = dict(request.config)
+        if self._checked.get(request.entity) != config:
+            check_config(self.extract_schema, config, f"entities.{request.entity}.extract")
+            self._checked[request.entity] = config
+        return self._extract(request)
+
+    def _extract(self, request: ExtractRequest) -> Iterator[Page]:
+        """The subclass's extraction of a validated request."""
         raise NotImplementedError
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from connectors.base import Page
 from engine.errors import ExtractError
 
+# The `cursor.type` values (schemas/connectors/common.schema.json#/$defs/cursor_type).
 CURSOR_TYPES = ("auto", "string", "number", "datetime")
 
 
@@ -205,40 +206,3 @@ _CONVERTERS: dict[type, Callable[[Any], Any]] = {
     bytearray: lambda v: base64.b64encode(bytes(v)).decode("ascii"),
     memoryview: lambda v: base64.b64encode(bytes(v)).decode("ascii"),
 }
-
-
-def page_size_schema(default: int) -> dict[str, Any]:
-    return {
-        "title": "Page size",
-        "description": "Most records in one page handed to the pipeline (and, for sources that "
-        "page, asked of the source per request).",
-        "type": "integer",
-        "minimum": 1,
-        "maximum": 100_000,
-        "default": default,
-        "examples": [default],
-    }
-
-
-CURSOR_TYPE_SCHEMA: dict[str, Any] = {
-    "title": "Cursor type",
-    "description": "How cursor values are compared: `auto` (numbers as numbers, anything else "
-    "as strings), `string` (lexically; right for ISO 8601 "
-    "timestamps written in one format and time zone), `number` (exact decimal comparison) or "
-    "`datetime` (parsed as ISO 8601, naive values taken as UTC).",
-    "enum": list(CURSOR_TYPES),
-    "default": "auto",
-    "examples": ["datetime"],
-}
-
-
-def ordered_schema(default: bool) -> dict[str, Any]:
-    return {
-        "title": "Ordered by the cursor",
-        "description": "Whether records arrive sorted by the cursor field. When true every page "
-        "advances the saved cursor; when false only the end of the extract does (a later page "
-        "may still hold older records).",
-        "type": "boolean",
-        "default": default,
-        "examples": [default],
-    }

@@ -10,7 +10,7 @@ from connectors.base import Connector
 from engine.errors import ConfigError
 
 ENTRY_POINT_GROUP = "loop_etl.connectors"
-_BUILTIN = {
+_BUILTIN = {  # each a package: connectors/<name>/
     "http": "connectors.http:HttpConnector",
     "files": "connectors.files:FilesConnector",
     "sql": "connectors.sql:SqlConnector",

@@ -1,52 +1,83 @@
-"""Checks a connector's config against its JSON Schemas and reports every problem with its path.
+"""The one checker of connector config: a connector's JSON Schemas against a `source:` or
+`extract:` block, every problem reported with its path.
 
-Each problem is a `(path, message)` pair, the path written as in the mapping file
-(`source.auth.type`, `entities.orders.extract.cursor.field`, `source.headers[0]`), so that the
-mapping loader can point at the line. Nothing stops at the first error (singer-sdk style).
+Each problem is a `(path, message)` pair. `config_problems` gives the path as a key path
+(`("source", "auth", "type")`), which the mapping loader turns into `file:line:col`; the
+other functions write it as in the mapping file (`source.auth.type`,
+`entities.orders.extract.cursor.field`, `source.headers[0]`). Nothing stops at the first error
+(singer-sdk style). The built-in connectors' schemas are files in `schemas/connectors/`
+(`connector_schema`), which may `$ref` the shared definitions of `common.schema.json`.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
 
-from connectors.base import Connector
-from connectors.registry import connector_class, known_connectors
 from engine.errors import ConfigError
+from engine.validation import SCHEMA_BASE, schema_document, schema_names
 
+if TYPE_CHECKING:
+    from connectors.base import Connector
+
+KeyPath = tuple[str | int, ...]
 ConfigProblem = tuple[str, str]
+_FOLDER = "connectors/"
+
+
+def connector_schema(name: str) -> dict[str, Any]:
+    """A built-in connector's schema document, `schemas/connectors/<name>.schema.json`
+    (e.g. "http.source")."""
+    return schema_document(_FOLDER + name)
 
 
 def validate_source(source: object, prefix: str = "source") -> list[ConfigProblem]:
     """Every problem of a mapping's `source:` block; an unknown connector lists the known ones."""
-    if not isinstance(source, Mapping):
-        return [(prefix, "must be an object with a `connector` key")]
-    name = source.get("connector")
-    if name is None:
-        return [(f"{prefix}.connector", f"required (known: {', '.join(known_connectors())})")]
-    cls, problem = _lookup(name, f"{prefix}.connector")
-    if cls is None:
-        return [problem]
-    return _problems(cls.source_schema, source, prefix)
+    return _dotted(source_problems(source, (prefix,)))
 
 
 def validate_extract(
     connector_name: str, extract: object, prefix: str = "extract"
 ) -> list[ConfigProblem]:
     """Every problem of one entity's `extract:` block for the named connector."""
-    cls, problem = _lookup(connector_name, "source.connector")
+    return _dotted(extract_problems(connector_name, extract, (prefix,)))
+
+
+def source_problems(source: object, at: KeyPath = ("source",)) -> list[tuple[KeyPath, str]]:
+    """`validate_source` with key paths: the connector name first, then its schema."""
+    from connectors.registry import known_connectors  # see _lookup
+
+    if not isinstance(source, Mapping):
+        return [(at, "must be an object with a `connector` key")]
+    name = source.get("connector")
+    if name is None:
+        return [((*at, "connector"), f"required (known: {', '.join(known_connectors())})")]
+    cls, problem = _lookup(name, (*at, "connector"))
     if cls is None:
         return [problem]
-    return _problems(cls.extract_schema, extract, prefix)
+    return config_problems(cls.source_schema, source, at)
+
+
+def extract_problems(
+    connector_name: str, extract: object, at: KeyPath = ("extract",)
+) -> list[tuple[KeyPath, str]]:
+    """`validate_extract` with key paths."""
+    cls, problem = _lookup(connector_name, ("source", "connector"))
+    if cls is None:
+        return [problem]
+    return config_problems(cls.extract_schema, extract, at)
 
 
 def check_config(schema: dict[str, Any], config: object, prefix: str) -> None:
     """Raises one ConfigError listing every problem (for connectors built outside a mapping)."""
-    problems = _problems(schema, config, prefix)
+    problems = _dotted(config_problems(schema, config, (prefix,)))
     if problems:
         lines = "".join(f"\n  {path}: {message}" for path, message in problems)
         raise ConfigError(
@@ -54,14 +85,41 @@ def check_config(schema: dict[str, Any], config: object, prefix: str) -> None:
         )
 
 
-def _lookup(name: object, path: str) -> tuple[type[Connector] | None, ConfigProblem]:
+def config_problems(
+    schema: dict[str, Any], config: object, at: KeyPath
+) -> list[tuple[KeyPath, str]]:
+    """Every problem of `config` against `schema`, each at its key path below `at`."""
+    errors = list(_validator(schema).iter_errors(config))
+    found: list[tuple[KeyPath, str]] = []
+    for error in errors:
+        if _is_generic(error) and _has_specific(error, errors):
+            continue
+        found.extend(_describe(error, at))
+    return sorted(set(found), key=lambda p: (_dotted_path(p[0]), p[1]))
+
+
+def _lookup(name: object, at: KeyPath) -> tuple[type[Connector] | None, tuple[KeyPath, str]]:
+    # Imported here: the registry imports the base, which validates through this module.
+    from connectors.registry import connector_class, known_connectors
+
     known = ", ".join(known_connectors())
     if not isinstance(name, str):
-        return None, (path, f"must be a connector name (known: {known})")
+        return None, (at, f"must be a connector name (known: {known})")
     try:
-        return connector_class(name), ("", "")
+        return connector_class(name), ((), "")
     except ConfigError as exc:
-        return None, (path, str(exc))
+        return None, (at, str(exc))
+
+
+@cache
+def _registry() -> Registry[Any]:
+    """The connector schema documents by URI, so that their relative `$ref`s resolve."""
+    resources = [
+        (f"{SCHEMA_BASE}{name}.schema.json", DRAFT202012.create_resource(schema_document(name)))
+        for name in schema_names()
+        if name.startswith(_FOLDER)
+    ]
+    return Registry().with_resources(resources)
 
 
 _VALIDATORS: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
@@ -71,42 +129,35 @@ def _validator(schema: dict[str, Any]) -> Draft202012Validator:
     """Built once per schema (schemas are class constants; the entry keeps the dict alive)."""
     entry = _VALIDATORS.get(id(schema))
     if entry is None or entry[0] is not schema:
-        entry = (schema, Draft202012Validator(schema))
+        entry = (schema, Draft202012Validator(schema, registry=_registry()))
         _VALIDATORS[id(schema)] = entry
     return entry[1]
 
 
-def _problems(schema: dict[str, Any], config: object, prefix: str) -> list[ConfigProblem]:
-    validator = _validator(schema)
-    errors = list(validator.iter_errors(config))
-    found: list[ConfigProblem] = []
-    for error in errors:
-        if _is_generic(error) and _has_specific(error, errors):
-            continue
-        found.extend(_describe(error, prefix))
-    return sorted(set(found), key=lambda p: (p[0], p[1]))
-
-
-def _path(prefix: str, parts: Iterable[object]) -> str:
-    out = prefix
-    for part in parts:
+def _dotted_path(path: KeyPath) -> str:
+    out = ""
+    for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
-def _describe(error: ValidationError, prefix: str) -> list[ConfigProblem]:
-    where = _path(prefix, error.absolute_path)
+def _dotted(problems: Iterable[tuple[KeyPath, str]]) -> list[ConfigProblem]:
+    return [(_dotted_path(path), message) for path, message in problems]
+
+
+def _describe(error: ValidationError, at: KeyPath) -> list[tuple[KeyPath, str]]:
+    where: KeyPath = (*at, *error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
         known = sorted(error.schema.get("properties", {}))
         allowed = set(known)
         return [
-            (_path(where, [key]), _unknown_key(str(key), known))
+            ((*where, str(key)), _unknown_key(str(key), known))
             for key in error.instance
             if key not in allowed
         ]
     if error.validator == "required":
         missing = str(error.message).split("'")[1] if "'" in error.message else error.message
-        return [(_path(where, [missing]), "required")]
+        return [((*where, missing), "required")]
     if _is_generic(error):
         return [(where, _alternatives(error))]
     return [(where, error.message)]

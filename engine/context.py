@@ -27,9 +27,6 @@ if TYPE_CHECKING:
     from engine.mapping.compile import CompiledMapping
     from engine.pipeline.run import Progress, RunOptions, RunSummary
 
-# The source keys that say where a connector reads (the others are settings or secrets).
-LOCATION_KEYS = ("base_url", "root", "database")
-
 
 @dataclass(frozen=True)
 class Context:
@@ -104,11 +101,13 @@ def state_path_for(mapping: Mapping, override: str | Path | None = None) -> Path
 def describe_source(mapping: Mapping, running: Services) -> dict[str, Any]:
     """The connector and where it reads, as used (an embedded demo's own URL or path)."""
     out: dict[str, Any] = {"connector": running.source["connector"]}
-    for key in LOCATION_KEYS:
+    # The keys a connector may call `embedded` are the ones that say where it reads.
+    keys = connector_class(running.source["connector"]).embedded_keys
+    for key in keys:
         value = running.source.get(key)
         if isinstance(value, str):
             out[key] = public_location(value)
-    out["embedded"] = any(is_embedded(mapping.source.get(key)) for key in LOCATION_KEYS)
+    out["embedded"] = any(is_embedded(mapping.source.get(key)) for key in keys)
     return out
 
 

@@ -26,13 +26,13 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from connectors.registry import connector_class
 from engine.errors import ConfigError
 from engine.mapping.model import Mapping, Target
 
 EMBEDDED = "embedded"
 DEFAULT_DEMO_ORDERS = 60
 DEMO_GROUP = "loop_etl.demos"
-_SOURCE_KEYS = {"http": ("base_url",), "files": ("root",), "sql": ("database", "root")}
 
 DemoStarter = Callable[..., AbstractContextManager[Any]]
 
@@ -80,7 +80,7 @@ def services(mapping: Mapping, state_path: Path, need_loop: bool = True) -> Iter
     """Start what the mapping calls `embedded`; everything stops when the block ends."""
     with ExitStack() as stack:
         source = dict(mapping.source)
-        for key in _SOURCE_KEYS.get(source["connector"], ()):
+        for key in connector_class(source["connector"]).embedded_keys:
             if is_embedded(source.get(key)):
                 source[key] = stack.enter_context(_demo(mapping, source[key], state_path))
         target, handle = loop_target(mapping.target), None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from engine.loop.retry import ClientStats
+from engine.net.sender import SendStats
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -19,7 +19,7 @@ class LoopAPI(Protocol):
     """Loop's Commerce Data API for one key: writes, listings, and a thread pool to send on."""
 
     @property
-    def stats(self) -> ClientStats:
+    def stats(self) -> SendStats:
         """What was sent and what came back (requests, 429s), for the run summary."""
         ...
 

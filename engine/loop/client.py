@@ -1,14 +1,15 @@
-"""The Loop API client: one keep-alive httpx client per Loop URL + key, every request through the
-shared request budget, retries on 429 / 5xx / timeouts / dropped connections, other 4xx raised
-as PermanentLoadError with Loop's own text; Commerce Data helpers (upsert, get, list, delete).
+"""The Loop API client: one keep-alive httpx client per Loop URL + key, sending through the HTTP
+toolkit (engine.net: the key's shared request budget, retries on 429 / 5xx / timeouts / dropped
+connections, redaction), other 4xx raised as PermanentLoadError with Loop's own text; Commerce
+Data helpers (upsert, get, list, delete).
 
 The API key is sent in a header and kept out of repr() and of every error message.
 """
 
 from __future__ import annotations
 
+import math
 import random
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -16,46 +17,52 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from engine.errors import LoadError, PermanentLoadError, TransientLoadError
-from engine.loop.budget import DEFAULT_RATE, RequestBudget, budget_for, origin
+from engine.errors import LoadError, PermanentLoadError
 from engine.loop.concurrent import map_concurrent
+from engine.loop.errors import load_error, loop_error_text, path_template
 from engine.loop.kinds import Kind, kind_named
-from engine.loop.retry import (
-    ClientStats,
+from engine.net import (
+    Redactor,
+    RequestBudget,
+    RequestFailed,
     RetryPolicy,
-    loop_error_text,
-    parse_retry_after,
-    path_template,
+    Sender,
+    budget_for,
+    parsed_body,
 )
+from engine.net.budget import origin
 
 __all__ = ["LoopClient"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
+DEFAULT_RATE = "300/min"
 DEFAULT_VERSION = "2026-10"
 PAGE_LIMIT = 250
 USER_AGENT = "loop-etl"
-# Failures after which a request may or may not have reached Loop. Retried for every method but
-# POST (not idempotent); failures before sending (connect errors, pool timeouts) always are.
-_MAYBE_SENT = (
-    httpx.ReadTimeout,
-    httpx.WriteTimeout,
-    httpx.ReadError,
-    httpx.WriteError,
-    httpx.RemoteProtocolError,
-)
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+HEADERS = {"Accept": "application/json", "User-Agent": USER_AGENT}
 
 
-class _Retry(Exception):
-    """One attempt failed in a way worth retrying."""
+def _http(
+    url: str,
+    api_key: str,
+    timeout_s: float,
+    concurrency: int,
+    transport: httpx.BaseTransport | None,
+) -> httpx.Client:
+    """The keep-alive client of one Loop URL + key: a connection per concurrent request."""
+    return httpx.Client(
+        base_url=url,
+        headers={"X-Authorization": api_key, **HEADERS},
+        timeout=httpx.Timeout(timeout_s),
+        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        transport=transport,
+    )
 
-    def __init__(
-        self, message: str, status: int | None, body: Any, retry_after: float | None
-    ) -> None:
-        super().__init__(message)
-        self.message, self.status, self.body, self.retry_after = message, status, body, retry_after
+
+def _describe(response: httpx.Response, body: Any) -> str:
+    return loop_error_text(body, response.status_code)
 
 
 class LoopClient:
@@ -85,25 +92,25 @@ class LoopClient:
         self.rate_limit = rate_limit
         self.concurrency = concurrency
         self.budget = budget or budget_for(self.base_url, api_key, rate_limit)
-        self.retry = RetryPolicy(max_retries, backoff_s, max_backoff_s, rng or random.Random())
-        self.stats = ClientStats()
-        self._key = api_key
-        self._origin = origin(self.base_url)
-        self._sleep = sleep
-        # Threads beyond `concurrency` wait here, before taking a budget slot, so that a slot
-        # is never spent waiting for a pooled connection (which would bunch requests up).
-        self._gate = threading.BoundedSemaphore(concurrency)
-        self._http = httpx.Client(
-            base_url=f"{self.base_url}/api/{api_version}",
-            headers={
-                "X-Authorization": api_key,
-                "Accept": "application/json",
-                "User-Agent": USER_AGENT,
-            },
-            timeout=httpx.Timeout(timeout_s),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            transport=transport,
+        # Loop's Retry-After is waited out however long it is (no max_retry_after_s).
+        self.retry = RetryPolicy(
+            max_retries, backoff_s, max_backoff_s, math.inf, rng or random.Random()
         )
+        self._origin = origin(self.base_url)
+        # Threads beyond `concurrency` wait before taking a budget slot, so that a slot is never
+        # spent waiting for a pooled connection (which would bunch requests up); a request
+        # counts in Loop's sliding window until its answer is back.
+        self._sender = Sender(
+            _http(f"{self.base_url}/api/{api_version}", api_key, timeout_s, concurrency, transport),
+            budget=self.budget,
+            retry=self.retry,
+            redact=Redactor(api_key),
+            describe=_describe,
+            hold_slot=True,
+            concurrency=concurrency,
+            sleep=sleep,
+        )
+        self.stats = self._sender.stats
 
     def __repr__(self) -> str:
         return (
@@ -124,67 +131,13 @@ class LoopClient:
         method = method.upper()
         url = self._url(path)
         endpoint = f"{method} {path_template(self._relative(path))}"
-        for attempt in range(self.retry.max_retries + 1):
-            try:
-                return self._attempt(method, url, json, params, endpoint)
-            except _Retry as problem:
-                if attempt == self.retry.max_retries:
-                    self.stats.add(transient_failures=1)
-                    raise TransientLoadError(
-                        self._redact(
-                            f"{endpoint} failed after {attempt + 1} attempts: {problem.message}"
-                        ),
-                        problem.status,
-                        self._redact_body(problem.body),
-                    ) from None
-                self.stats.add(retries=1)
-                self._wait_before_retry(attempt, problem)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _wait_before_retry(self, attempt: int, problem: _Retry) -> None:
-        if problem.status == 429:
-            # Everyone on this key backs off, through the shared budget.
-            self.budget.penalise(self.retry.pause_after_429(attempt, problem.retry_after))
-        else:
-            self._sleep(self.retry.delay(attempt, problem.retry_after))
-
-    def _attempt(
-        self, method: str, url: str, json: Any, params: dict[str, Any] | None, endpoint: str
-    ) -> Any:
-        with self._gate, self.budget.slot():
-            self.stats.add(endpoint, sent=1)
-            try:
-                response = self._http.request(method, url, json=json, params=params)
-            except (*_NOT_SENT, *_MAYBE_SENT) as exc:
-                if method == "POST" and isinstance(exc, _MAYBE_SENT):
-                    self.stats.add(transient_failures=1)
-                    raise TransientLoadError(
-                        f"{endpoint}: {type(exc).__name__} after sending; a POST is not "
-                        "retried (it may have been applied)",
-                        None,
-                        None,
-                    ) from None
-                raise _Retry(f"{type(exc).__name__}: {exc}", None, None, None) from None
-            except httpx.HTTPError as exc:
-                self.stats.add(permanent_failures=1)
-                raise PermanentLoadError(self._redact(f"{endpoint}: {exc}")) from None
-        return self._answer(response)
-
-    def _answer(self, response: httpx.Response) -> Any:
-        status = response.status_code
-        body = _body(response)
-        if 200 <= status < 300:
-            self.stats.add(ok=1)
-            return body
-        text = self._redact(loop_error_text(body, status))
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if status == 429:
-            self.stats.add(rate_limited=1)
-            raise _Retry(f"429 {text}", status, body, retry_after)
-        if status >= 500 or status == 408:
-            raise _Retry(f"{status} {text}", status, body, retry_after)
-        self.stats.add(permanent_failures=1)
-        raise PermanentLoadError(text, status, self._redact_body(body))
+        try:
+            response = self._sender.request(
+                method, url, params=params, json=json, endpoint=endpoint
+            )
+        except RequestFailed as failure:
+            raise load_error(failure) from None
+        return parsed_body(response)
 
     def _url(self, path: str) -> str:
         if "://" not in path:
@@ -200,12 +153,6 @@ class LoopClient:
         full = urlsplit(path).path
         prefix = f"/api/{self.api_version}"
         return full[len(prefix) :] if full.startswith(prefix) else full
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
-
-    def _redact_body(self, body: Any) -> Any:
-        return self._redact(body) if isinstance(body, str) else body
 
     # --- Commerce Data helpers -------------------------------------------------------------
 
@@ -286,7 +233,7 @@ class LoopClient:
     # --- lifetime -------------------------------------------------------------------------
 
     def close(self) -> None:
-        self._http.close()
+        self._sender.close()
 
     def __enter__(self) -> LoopClient:
         return self
@@ -313,13 +260,3 @@ def _unwrap(body: Any, wrapper: str) -> dict[str, Any]:
         inner = body.get(wrapper)
         return dict(inner) if isinstance(inner, dict) else body
     raise LoadError(f"expected a JSON object from Loop, got {body!r:.100}")
-
-
-def _body(response: httpx.Response) -> Any:
-    """Parsed JSON (ints stay exact: Loop ids are above 2**53), else the text, else None."""
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        return response.text

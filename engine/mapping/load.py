@@ -191,26 +191,18 @@ class _Build:
         )
 
     def _check_source(self, entities: dict[str, Entity]) -> None:
-        from connectors.registry import connector_class  # connectors import the engine
+        # connectors import the engine: imported when a mapping is checked
+        from connectors.validate import extract_problems, source_problems
 
-        name = self.data["source"]["connector"]
-        try:
-            cls = connector_class(name)
-        except ConfigError as exc:
-            self.problem(("source", "connector"), str(exc))
-            return
-        check = jsonschema.Draft202012Validator
-        self.problems += schema_problems(
-            check(cls.source_schema), self.data["source"], self.positions, ("source",)
-        )
-        for entity in entities.values():
-            if entity.parent is None and entity.enabled:
-                self.problems += schema_problems(
-                    check(cls.extract_schema),
-                    entity.extract,
-                    self.positions,
-                    (*entity.path, "extract"),
-                )
+        source = self.data["source"]
+        problems = source_problems(source)
+        if not any(path == ("source", "connector") for path, _ in problems):
+            for entity in entities.values():
+                if entity.parent is None and entity.enabled:
+                    at = (*entity.path, "extract")
+                    problems += extract_problems(source["connector"], entity.extract, at)
+        for path, message in problems:
+            self.problem(path, message)
 
     def _order(self, entities: dict[str, Entity]) -> tuple[str, ...]:
         edges: dict[str, set[str]] = {}

@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from engine.errors import ConfigError
-from engine.loop.budget import parse_rate as parse_budget_rate
+from engine.net.budget import parse_rate as parse_budget_rate
 from engine.sandbox.worker import Worker
 from engine.state.tx import transaction
 

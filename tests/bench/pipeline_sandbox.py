@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.context import run_mapping
-from engine.loop.budget import RequestBudget, parse_rate
 from engine.mapping.compile import compile_mapping
 from engine.mapping.load import load_mapping
+from engine.net.budget import RequestBudget, parse_rate
 from engine.pipeline.run import RunOptions, RunSummary
 from engine.sandbox.server import SandboxHandle, running_sandbox
 from examples.shopify_like import running_shopify_like

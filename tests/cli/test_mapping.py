@@ -139,6 +139,11 @@ def test_schemas_lists_and_prints() -> None:
     names = [line.split()[0] for line in out.strip().splitlines()]
     for name in ("loop/order", "loop/product", "loop/variant", "events/return", "mapping"):
         assert name in names
+    for connector in ("http", "files", "sql"):
+        assert f"connectors/{connector}.source" in names
+        assert f"connectors/{connector}.extract" in names
+    code, out, _ = run("schemas", "connectors/http.source")
+    assert code == 0 and json.loads(out)["title"] == "http source"
     code, out, _ = run("schemas", "order")
     assert code == 0 and json.loads(out)["title"]
     code, _, err = run("schemas", "nope")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
 
-from connectors.registry import connector_class, known_connectors
+from connectors.registry import connector_class
 from connectors.validate import validate_extract, validate_source
 from engine.errors import ConfigError
+from engine.mapping.load import load_mapping
 
 BUILTIN = ["files", "http", "sql"]
 
@@ -129,34 +128,6 @@ def test_validate_rate_limit_pattern() -> None:
     assert [p for p, _ in validate_source(source)] == ["source.rate_limit"]
 
 
-def _properties(schema: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    if isinstance(schema, dict):
-        for name, sub in schema.get("properties", {}).items():
-            if sub:  # `type: {}` inside a variant only re-allows the key
-                yield f"{path}.{name}", sub
-        for key, sub in schema.items():
-            if key not in ("properties", "if"):  # `if` only tests a variant's type
-                yield from _properties(sub, path)
-        for name, sub in schema.get("properties", {}).items():
-            yield from _properties(sub, f"{path}.{name}")
-    elif isinstance(schema, list):
-        for item in schema:
-            yield from _properties(item, path)
-
-
-@pytest.mark.parametrize("name", known_connectors())
-def test_validate_every_schema_key_is_documented(name: str) -> None:
-    cls = connector_class(name)
-    assert cls.name == name
-    for kind, schema in [("source", cls.source_schema), ("extract", cls.extract_schema)]:
-        Draft202012Validator.check_schema(schema)
-        assert schema.get("additionalProperties") is False
-        for path, prop in _properties(schema, kind):
-            missing = [k for k in ("title", "description", "examples") if k not in prop]
-            assert not missing, f"{name} {path} lacks {missing}"
-    assert cls.source_schema["properties"]["connector"]["const"] == name
-
-
 @pytest.mark.parametrize(
     ("source", "paths"),
     [
@@ -187,3 +158,28 @@ def test_validate_connectors_refuse_a_bad_config_with_every_path(
         connector_class(source["connector"])(source, tmp_path)
     lines = str(caught.value).splitlines()[1:]
     assert [line.strip().split(":")[0] for line in lines] == paths
+
+
+def test_validate_is_what_the_mapping_loader_reports_with_positions(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\n"
+        "name: t\n"
+        "source:\n"
+        "  connector: http\n"
+        "  base_url: http://x.test\n"
+        "  timout_s: 5\n"
+        "entities:\n"
+        "  products:\n"
+        "    extract: {path: /p, page_size: 0}\n"
+        "    map: {name: title}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_mapping(path, env={})
+    source = validate_source({"connector": "http", "base_url": "http://x.test", "timout_s": 5})
+    extract = validate_extract("http", {"path": "/p", "page_size": 0}, "entities.products.extract")
+    expected = [(6, 13, *source[0]), (9, 36, *extract[0])]  # at the values
+    found = [(p.line, p.col, p.path, p.message) for p in caught.value.problems]
+    assert found == expected
+    assert "did you mean 'timeout_s'?" in found[0][3]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.loop.budget import default_burst, parse_rate
+from engine.net.budget import default_burst, parse_rate
 from examples.shopify_like import ShopHandle
 from tests.e2e.conftest import Loop, shop_records, shopify_etl
 

@@ -4,8 +4,6 @@ connections; pure units for the error text, the backoff and map_concurrent."""
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import json
 import random
 import threading
@@ -18,8 +16,10 @@ from typing import Any
 import pytest
 
 from engine.errors import PermanentLoadError, TransientLoadError
-from engine.loop import LoopClient, RetryPolicy, loop_error_text, map_concurrent
-from engine.loop.retry import parse_retry_after, path_template
+from engine.loop.client import LoopClient
+from engine.loop.concurrent import map_concurrent
+from engine.loop.errors import loop_error_text, path_template
+from engine.net import RetryPolicy
 from engine.sandbox.server import SandboxHandle, running_sandbox
 
 KEY = "sandbox"
@@ -412,26 +412,6 @@ def test_client_error_text_from_every_body_shape(body: Any, expected: str) -> No
     assert loop_error_text(body, 502) == expected
 
 
-def test_client_backoff_full_jitter_is_bounded() -> None:
-    policy = RetryPolicy(max_retries=10, backoff_s=0.5, max_backoff_s=8.0, rng=random.Random(3))
-    for attempt in range(12):
-        delays = [policy.delay(attempt) for _ in range(50)]
-        ceiling = min(8.0, 0.5 * 2**attempt)
-        assert all(0.0 <= d <= ceiling for d in delays)
-        assert max(delays) - min(delays) > ceiling / 4  # jittered, not fixed
-    assert policy.delay(0, retry_after=4.0) == 4.0
-    assert policy.pause_after_429(0, None) >= 0.5
-
-
-def test_client_retry_after_seconds_or_http_date() -> None:
-    now = dt.datetime(2026, 11, 1, 12, 0, 0, tzinfo=dt.UTC)
-    later = email.utils.format_datetime(now + dt.timedelta(seconds=90), usegmt=True)
-    assert parse_retry_after(later, now) == 90.0
-    assert parse_retry_after("2", now) == 2.0
-    assert parse_retry_after("1.5", now) == 1.5
-    assert parse_retry_after("soon", now) is None and parse_retry_after(None) is None
-
-
 def test_client_path_templates() -> None:
     assert path_template("/products/9007199255741995") == "/products/{id}"
     assert path_template("/products/external/a%20b/product-variants") == (
@@ -460,3 +440,13 @@ def test_client_map_concurrent_bounds_and_returns_exceptions() -> None:
     assert peak <= 3 and len(results) == 40
     assert isinstance(results.pop(7), ValueError)
     assert results == {i: i * 2 for i in range(40) if i != 7}
+
+
+def test_client_sends_through_the_toolkit() -> None:
+    """One retry policy, one rate grammar, one budget registry for Loop and the sources."""
+    client = LoopClient("http://loop.test:1", "toolkit-key", rate_limit="0/min", max_retries=2)
+    with client:
+        assert isinstance(client.retry, RetryPolicy) and client.retry.max_retries == 2
+        assert client.retry.max_retry_after_s == float("inf"), "Loop's Retry-After is waited out"
+        assert client.budget.unlimited
+        assert client.stats.sent == 0

@@ -17,9 +17,7 @@ SANDBOX = ROOT / "engine" / "sandbox"
 ALLOWED = (
     "engine.errors",
     "engine.validation",
-    "engine.dbtx",
     "engine.state.tx",
-    "engine.loop.budget",
     "engine.net.budget",
     "engine.net.retry",
     "engine.loop.webhooks",

@@ -2,8 +2,10 @@
 
 One keep-alive httpx client per connector; each page is requested, its records taken with the
 extract's JMESPath (compiled once) and handed on before the next page is asked for, so the whole
-source is never in memory. Auth in connectors.http_auth, pagination in connectors.http_pagination,
-budget and retries in connectors.http_transport. The source filters incremental runs: the saved
+source is never in memory. Pagination in connectors.http.pagination; auth, request budget,
+retries and redaction from the shared HTTP toolkit (engine.net), as the Loop client has them.
+Schemas: schemas/connectors/http.{source,extract}.schema.json. The source filters incremental
+runs: the saved
 cursor goes out as a query parameter (`updated_at_min` style, often inclusive, so the records at
 the cursor itself may come again: harmless, as loading is an idempotent upsert). The records are
 not assumed sorted by the cursor: only the last page carries it unless `cursor.ordered: true`.
@@ -20,16 +22,47 @@ from urllib.parse import quote
 import httpx
 
 from connectors.base import Connector, ExtractRequest, Page
-from connectors.http_auth import build_auth
-from connectors.http_errors import HttpExtractError, Redactor, SecretLogFilter, shown_url
-from connectors.http_pagination import PageRequest, Paginator, compile_path
-from connectors.http_schema import EXTRACT_SCHEMA, SOURCE_SCHEMA
-from connectors.http_transport import RequestBudget, RetryPolicy, Sender, parse_rate
+from connectors.http.pagination import PageRequest, Paginator, compile_path
 from connectors.paging import CursorTracker, cursor_config, paginate
-from connectors.validate import check_config
+from connectors.validate import connector_schema
+from engine.errors import ExtractError
+from engine.net import (
+    Redactor,
+    RequestBudget,
+    RequestFailed,
+    RetryPolicy,
+    Sender,
+    build_auth,
+    shown_url,
+)
 
 DEFAULT_PAGE_SIZE = 100
 DEFAULT_INCREMENTAL_PARAM = "{field}_min"
+
+
+class HttpExtractError(ExtractError):
+    """The source failed for good (after any retries); `status` is None when it never answered."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def retry_policy(cfg: Mapping[str, Any] | None) -> RetryPolicy:
+    """The source's `retries:` block as the toolkit's policy."""
+    cfg = cfg or {}
+    return RetryPolicy(
+        max_retries=int(cfg.get("max", 5)),
+        backoff_s=float(cfg.get("backoff_s", 0.5)),
+        max_backoff_s=float(cfg.get("max_backoff_s", 30.0)),
+        max_retry_after_s=float(cfg.get("max_retry_after_s", 300.0)),
+    )
+
+
+def request_budget(rate: object) -> RequestBudget:
+    """The source's own `rate_limit`: evenly spaced requests (burst 1, no margin), as many as
+    it names; none (or `0/min`) is unlimited, though a 429 still pauses it."""
+    return RequestBudget(str(rate) if rate else "0/s", burst=1, margin_s=0.0)
 
 
 class HttpConnector(Connector):
@@ -37,16 +70,15 @@ class HttpConnector(Connector):
 
     name: ClassVar[str] = "http"
     prefetch: ClassVar[bool] = True  # its httpx client is used by one thread at a time
-    source_schema: ClassVar[dict[str, Any]] = SOURCE_SCHEMA
-    extract_schema: ClassVar[dict[str, Any]] = EXTRACT_SCHEMA
+    embedded_keys: ClassVar[tuple[str, ...]] = ("base_url",)
+    source_schema: ClassVar[dict[str, Any]] = connector_schema("http.source")
+    extract_schema: ClassVar[dict[str, Any]] = connector_schema("http.extract")
 
     def __init__(self, source: Mapping[str, Any], base_dir: Path) -> None:
-        check_config(self.source_schema, source, "source")
         super().__init__(source, base_dir)
         self.redact = Redactor()
         self.auth = build_auth(self.source.get("auth"), self.redact)
-        rate = self.source.get("rate_limit")
-        self.client = httpx.Client(
+        client = httpx.Client(
             base_url=str(self.source["base_url"]),
             headers={"Accept": "application/json", **dict(self.source.get("headers") or {})},
             timeout=float(self.source.get("timeout_s", 30)),
@@ -54,16 +86,14 @@ class HttpConnector(Connector):
             follow_redirects=True,
         )
         self.sender = Sender(
-            self.client,
-            RetryPolicy.from_config(self.source.get("retries")),
-            RequestBudget(parse_rate(str(rate)) if rate else None),
-            self.redact,
+            client,
+            budget=request_budget(self.source.get("rate_limit")),
+            retry=retry_policy(self.source.get("retries")),
+            redact=self.redact,
         )
-        SecretLogFilter.redactors.append(self.redact)
 
-    def extract(self, request: ExtractRequest) -> Iterator[Page]:
+    def _extract(self, request: ExtractRequest) -> Iterator[Page]:
         cfg = request.config
-        check_config(self.extract_schema, cfg, f"entities.{request.entity}.extract")
         cursor = self._cursor(cfg.get("cursor"))
         page_size = int(cfg.get("page_size") or self.source.get("page_size") or DEFAULT_PAGE_SIZE)
         params = dict(cfg.get("params") or {})
@@ -86,7 +116,7 @@ class HttpConnector(Connector):
         """The source's own count of what the extract will list (for a progress ETA)."""
         if not spec:
             return None
-        response = self.sender.get(str(spec["path"]), params)
+        response = self._get(str(spec["path"]), params)
         value = compile_path(str(spec.get("value", "count"))).search(self._json(response))
         return (
             int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
@@ -110,7 +140,7 @@ class HttpConnector(Connector):
         expression = compile_path(records) if records else None
         page: PageRequest | None = first
         while page is not None:
-            response = self.sender.get(page.url, page.params)
+            response = self._get(page.url, page.params)
             body = self._json(response)
             found = expression.search(body) if expression is not None else body
             items = _record_list(found, records, response)
@@ -141,6 +171,12 @@ class HttpConnector(Connector):
                 self._records(pager.first(path, params), pager, spec.get("records"))
             )
 
+    def _get(self, url: str, params: Mapping[str, Any]) -> httpx.Response:
+        try:
+            return self.sender.get(url, params)
+        except RequestFailed as failure:
+            raise HttpExtractError(str(failure), failure.status) from None
+
     def _json(self, response: httpx.Response) -> Any:
         try:
             return response.json()
@@ -152,12 +188,11 @@ class HttpConnector(Connector):
 
     @property
     def requests(self) -> int:
-        return self.sender.requests
+        """Requests sent so far, every retry counted."""
+        return self.sender.stats.sent
 
     def close(self) -> None:
-        self.client.close()
-        if self.redact in SecretLogFilter.redactors:
-            SecretLogFilter.redactors.remove(self.redact)
+        self.sender.close()
 
     def __repr__(self) -> str:
         return f"HttpConnector(base_url={self.source.get('base_url')!r}, auth={self.auth!r})"

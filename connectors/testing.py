@@ -1,4 +1,7 @@
-"""The shared conformance suite: one subclass gives a connector every test below.
+"""The shared conformance suite, shipped with the package: one subclass gives a connector every
+test below (pytest needed).
+
+    from connectors.testing import ConnectorConformance
 
     class TestMyConnector(ConnectorConformance):
         @pytest.fixture
@@ -25,6 +28,7 @@ import pytest
 from connectors.base import Connector, ExtractRequest, Page
 from connectors.registry import connector_class
 from connectors.validate import validate_extract, validate_source
+from engine.errors import ConfigError
 
 MakeSource = Callable[[Path, list[dict[str, Any]]], tuple[dict[str, Any], dict[str, Any]]]
 RECORD_COUNT = 23
@@ -135,6 +139,19 @@ class ConnectorConformance:
         extract_problems = validate_extract(name, {**harness.extract_cfg, "page_size": 0})
         assert [p for p, _ in source_problems] == ["source.no_such_key"]
         assert [p for p, _ in extract_problems] == ["extract.page_size"]
+
+    def test_conformance_builds_and_extracts_only_with_valid_config(self, harness: Harness) -> None:
+        cls = connector_class(harness.source["connector"])
+        with pytest.raises(ConfigError, match=r"source\.no_such_key"):
+            cls({**harness.source, "no_such_key": 1}, harness.tmp_path)
+        bad = ExtractRequest(
+            "items", {**harness.extract_cfg, "page_size": 0}, None, harness.tmp_path
+        )
+        with (
+            harness.connector() as conn,
+            pytest.raises(ConfigError, match=r"entities\.items\.extract\.page_size"),
+        ):
+            conn.extract(bad)
 
     def test_conformance_close_releases_resources(self, harness: Harness) -> None:
         before = open_fds()

@@ -1,16 +1,20 @@
-"""RequestBudget and the shared registry: pacing on a fake clock (no real time), the sliding
-window guarantee, penalties, counters, and one real-clock run from several threads."""
+"""RequestBudget, the rate grammar and the shared registry: pacing on a fake clock (no real
+time), the sliding window guarantee, penalties, counters, and one real-clock run from several
+threads."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from bisect import bisect_left
+from math import inf
 
 import pytest
 
 from engine.errors import ConfigError
-from engine.loop.budget import (
+from engine.net.budget import (
+    Rate,
     RequestBudget,
     budget_for,
     default_burst,
@@ -60,16 +64,43 @@ def most_in_window(times: list[float], window: float) -> int:
         pytest.param("20/s", (20, 1.0), id="per second"),
         pytest.param(" 1000 / hour ", (1000, 3600.0), id="per hour with spaces"),
         pytest.param("0/min", (0, 60.0), id="zero is unlimited"),
+        pytest.param("0.0/s", (0, 1.0), id="zero written as a fraction"),
+        pytest.param(" 1.5 / sec ", (3, 2.0), id="a fraction counts over a longer window"),
+        pytest.param("0.5/s", (1, 2.0), id="half a request a second"),
+        pytest.param("2.25/min", (9, 240.0), id="quarters"),
     ],
 )
 def test_budget_parse_rate(text: str, expected: tuple[int, float]) -> None:
     assert parse_rate(text) == expected
 
 
-@pytest.mark.parametrize("text", ["300", "300/day", "-1/s", "1.5/s", ""])
+@pytest.mark.parametrize(
+    ("text", "per_second"),
+    [("120/min", 2.0), ("2/s", 2.0), ("3600/hour", 1.0), (" 1.5 / sec ", 1.5), ("0/min", inf)],
+)
+def test_budget_rate_per_second(text: str, per_second: float) -> None:
+    rate = parse_rate(text)
+    assert isinstance(rate, Rate) and rate.per_second == pytest.approx(per_second)
+    assert rate.unlimited == (per_second == inf)
+
+
+@pytest.mark.parametrize("text", ["300", "300/day", "-1/s", "1./s", ".5/s", "fast", ""])
 def test_budget_parse_rate_rejects(text: str) -> None:
     with pytest.raises(ConfigError, match="N/s, N/min or N/hour"):
         parse_rate(text)
+
+
+@pytest.mark.parametrize("rate", ["0/min", "0/s", "0/hour"])
+def test_budget_zero_is_unlimited_for_every_budget(rate: str) -> None:
+    budget, clock = fake_budget(rate, burst=1, margin_s=0.0)
+    assert budget.unlimited and grants(budget, clock, 500)[-1] == 1000.0
+
+
+def test_budget_burst_one_without_margin_is_even_spacing_at_a_fraction() -> None:
+    """A source's `rate_limit: 1.5/s`: a request every 2/3 s, as it always was."""
+    budget, clock = fake_budget("1.5/s", burst=1, margin_s=0.0)
+    times = grants(budget, clock, 7)
+    assert [round(b - a, 9) for a, b in itertools.pairwise(times)] == [round(2 / 3, 9)] * 6
 
 
 def test_budget_spaces_requests_evenly() -> None:

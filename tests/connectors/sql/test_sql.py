@@ -11,8 +11,8 @@ import pytest
 
 from connectors.base import ExtractRequest
 from connectors.sql import SqlConnector
+from connectors.testing import ConnectorConformance, MakeSource
 from engine.errors import ConfigError, ExtractError
-from tests.connectors.conformance import ConnectorConformance, MakeSource
 
 QUERY = "SELECT * FROM items WHERE updated_at > $cursor ORDER BY updated_at"
 CURSOR = {"field": "updated_at", "initial": "1970-01-01T00:00:00Z"}

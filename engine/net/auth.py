@@ -1,8 +1,9 @@
-"""Authentication of the `http` connector as httpx auth flows; each lists its secrets for redaction.
+"""Authentication of outbound requests as httpx auth flows; each lists its secrets for redaction.
 
-Types: header (name, value), bearer (token), basic (username, password), query (a parameter
-name and value) and OAuth2 client credentials (token fetched once, kept until shortly before it
-expires, fetched anew on a 401 and the request replayed once).
+Types (the `auth:` block of an http source): header (name, value), bearer (token), basic
+(username, password), query (a parameter name and value) and OAuth2 client credentials (token
+fetched once, kept until shortly before it expires, fetched anew on a 401 and the request
+replayed once).
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Any
 
 import httpx
 
-from connectors.http_errors import HttpExtractError, Redactor, excerpt, shown_url
-from engine.errors import ExtractError
+from engine.net.errors import RequestFailed, retried_status
+from engine.net.redact import Redactor, excerpt, shown_url
 
 
-class _SecretAuth(httpx.Auth):
+class SecretAuth(httpx.Auth):
     """An auth flow that can list its secrets and never shows them in its repr."""
 
     kind = "auth"
@@ -31,7 +32,7 @@ class _SecretAuth(httpx.Auth):
         return f"<{type(self).__name__} {self.kind} (secrets hidden)>"
 
 
-class HeaderAuth(_SecretAuth):
+class HeaderAuth(SecretAuth):
     kind = "header"
 
     def __init__(self, name: str, value: str) -> None:
@@ -68,7 +69,7 @@ class BasicAuth(HeaderAuth):
         return [self._password, self._value.removeprefix("Basic ")]
 
 
-class QueryAuth(_SecretAuth):
+class QueryAuth(SecretAuth):
     kind = "query"
 
     def __init__(self, name: str, value: str) -> None:
@@ -82,7 +83,7 @@ class QueryAuth(_SecretAuth):
         return [self._value, str(httpx.QueryParams({self.name: self._value}))]
 
 
-class OAuth2ClientCredentials(_SecretAuth):
+class OAuth2ClientCredentials(SecretAuth):
     """OAuth2 client credentials: one token fetched and kept until shortly before it expires;
     a 401 fetches a new one and replays the request once."""
 
@@ -132,20 +133,24 @@ class OAuth2ClientCredentials(_SecretAuth):
 
     def _store(self, response: httpx.Response) -> None:
         response.read()  # sync_auth_flow is overridden (for the lock): it reads bodies itself
-        if response.status_code != 200:
-            raise HttpExtractError(
-                f"OAuth2 token request to {shown_url(httpx.URL(self.token_url))} failed: HTTP "
-                f"{response.status_code}: {self._redact(excerpt(response))}",
-                status=response.status_code,
+        status = response.status_code
+        if status != 200:
+            text = f"HTTP {status}: {self._redact(excerpt(response))}"
+            raise RequestFailed(
+                f"OAuth2 token request to {shown_url(self.token_url)} failed: {text}",
+                label=f"POST {shown_url(self.token_url)}",
+                detail=text,
+                status=status,
+                transient=retried_status(status),
             )
         try:
             body = response.json()
             token = str(body["access_token"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ExtractError(
-                f"OAuth2 token response from {shown_url(httpx.URL(self.token_url))} has no "
-                "access_token"
-            ) from exc
+        except (ValueError, KeyError, TypeError):
+            raise RequestFailed(
+                f"OAuth2 token response from {shown_url(self.token_url)} has no access_token",
+                status=status,
+            ) from None
         self._token = token
         self._redact.add(token)
         expires_in = body.get("expires_in")
@@ -154,12 +159,12 @@ class OAuth2ClientCredentials(_SecretAuth):
         self.fetched += 1
 
 
-def build_auth(cfg: Mapping[str, Any] | None, redact: Redactor) -> _SecretAuth | None:
+def build_auth(cfg: Mapping[str, Any] | None, redact: Redactor) -> SecretAuth | None:
     """The auth flow for `source.auth`, its secrets registered with `redact`."""
     if not cfg:
         return None
     kind = cfg["type"]
-    auth: _SecretAuth
+    auth: SecretAuth
     if kind == "header":
         auth = HeaderAuth(str(cfg["name"]), str(cfg["value"]))
     elif kind == "bearer":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import socket
 import time
@@ -12,11 +11,10 @@ from typing import Any
 import pytest
 
 from connectors.base import ExtractRequest
-from connectors.http import HttpConnector
-from connectors.http_errors import HttpExtractError
-from connectors.http_transport import parse_rate, parse_retry_after
-from engine.errors import ConfigError, ExtractError
-from tests.connectors.conformance import ConnectorConformance, MakeSource
+from connectors.http import HttpConnector, HttpExtractError
+from connectors.testing import ConnectorConformance, MakeSource
+from engine.errors import ExtractError
+from engine.net import RetryPolicy
 from tests.connectors.platform_server import CLIENT_ID, CLIENT_SECRET, PlatformServer, Scripted
 
 FAST_RETRIES = {"max": 3, "backoff_s": 0.01, "max_backoff_s": 0.05}
@@ -148,7 +146,7 @@ def test_http_oauth2_bad_credentials_fail_without_the_secret(platform: PlatformS
     assert "wrong-secret-value" not in str(caught.value)
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 429])
+@pytest.mark.parametrize("status", [500, 502, 503, 429, 408])
 def test_http_retries_transient_statuses(platform: PlatformServer, status: int) -> None:
     sid = platform.script(Scripted(status), Scripted(status), Scripted(200))
     records = _run(
@@ -169,12 +167,15 @@ def test_http_retry_after_seconds_is_honoured(platform: PlatformServer) -> None:
     assert second - first >= 0.95, "the server-side gap is at least Retry-After"
 
 
-def test_http_retry_after_http_date() -> None:
-    now = dt.datetime(2024, 3, 1, 10, 0, 0, tzinfo=dt.UTC)
-    assert parse_retry_after("Fri, 01 Mar 2024 10:00:07 GMT", now) == 7.0
-    assert parse_retry_after("Fri, 01 Mar 2024 09:00:00 GMT", now) == 0.0
-    assert parse_retry_after("3") == 3.0
-    assert parse_retry_after("soon") is None
+def test_http_retry_after_with_a_fraction_is_honoured(platform: PlatformServer) -> None:
+    # Before the shared toolkit the connector read only whole seconds and ignored "1.5".
+    sid = platform.script(Scripted(429, {"Retry-After": "1.5"}), Scripted(200))
+    _run(
+        {"base_url": platform.url, "retries": FAST_RETRIES},
+        {"path": f"/script/{sid}", "records": "items"},
+    )
+    first, second = platform.state.hits[sid]
+    assert second - first >= 1.45, "the server-side gap is at least Retry-After"
 
 
 def test_http_gives_up_after_max_retries(platform: PlatformServer) -> None:
@@ -223,6 +224,26 @@ def test_http_connection_errors_are_retried_then_fail(tmp_path: Path) -> None:
             {"base_url": f"http://127.0.0.1:{port}", "retries": {"max": 1, "backoff_s": 0.01}},
             {"path": "/x"},
         )
+
+
+def test_http_connection_error_shows_the_whole_url(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once closed
+    base = f"http://127.0.0.1:{port}/admin/api/2024-01"
+    with pytest.raises(HttpExtractError) as caught:
+        _run(
+            {
+                "base_url": base,
+                "auth": {"type": "query", "name": "key", "value": SECRET},
+                "retries": {"max": 0},
+            },
+            {"path": "/orders.json", "params": {"status": "any"}},
+        )
+    message = str(caught.value)
+    assert f"GET {base}/orders.json: connection failed" in message
+    assert "status=" not in message and SECRET not in message and "?" not in message
+    assert caught.value.status is None
 
 
 def test_http_rate_limit_spaces_requests(platform: PlatformServer) -> None:
@@ -312,22 +333,34 @@ def test_http_bad_bodies_are_extract_errors(
         _run({"base_url": platform.url}, cfg)
 
 
-@pytest.mark.parametrize(
-    ("text", "per_second"),
-    [("120/min", 2.0), ("2/s", 2.0), ("3600/hour", 1.0), (" 1.5 / sec ", 1.5)],
-)
-def test_http_parse_rate(text: str, per_second: float) -> None:
-    assert parse_rate(text) == per_second
-
-
-def test_http_parse_rate_rejects_nonsense() -> None:
-    with pytest.raises(ConfigError, match="N/min"):
-        parse_rate("fast")
-
-
 def test_http_retry_after_longer_than_allowed_fails_at_once(platform: PlatformServer) -> None:
     sid = platform.script(Scripted(429, {"Retry-After": "3600"}), Scripted(200))
     retries = {**FAST_RETRIES, "max_retry_after_s": 5}
     with pytest.raises(HttpExtractError, match=r"HTTP 429.*Retry-After 3600 s is more than"):
         _run({"base_url": platform.url, "retries": retries}, {"path": f"/script/{sid}"})
     assert len(platform.state.hits[sid]) == 1
+
+
+@pytest.mark.parametrize("rate", ["0/min", "0/s", "0.0/hour"])
+def test_http_zero_rate_limit_is_unlimited(platform: PlatformServer, rate: str) -> None:
+    path = platform.dataset(
+        [{"id": i, "updated_at": "2024-01-01T00:00:00Z"} for i in range(3)], "offset"
+    )
+    source = {"base_url": platform.url, "rate_limit": rate, "pagination": {"type": "offset"}}
+    records = _run(source, {"path": path, "records": "items", "page_size": 1})
+    assert [r["id"] for r in records] == [0, 1, 2]
+    with HttpConnector({"connector": "http", **source}, Path(".")) as conn:
+        assert conn.sender.budget.unlimited
+
+
+def test_http_uses_the_toolkits_full_jitter() -> None:
+    with HttpConnector(
+        {"connector": "http", "base_url": "http://x.test", "retries": {"max_backoff_s": 1}},
+        Path("."),
+    ) as conn:
+        policy = conn.sender.retry
+    assert isinstance(policy, RetryPolicy)
+    delays = [policy.delay(5) for _ in range(200)]
+    assert all(0.0 <= d <= 1.0 for d in delays)
+    # Equal jitter (the connector's old rule) never went below half the ceiling.
+    assert min(delays) < 0.5

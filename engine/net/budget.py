@@ -1,24 +1,28 @@
-"""The proactive request budget for Loop's API, and the process-wide registry that gives every
-client of one Loop URL + API key the same budget.
+"""Request budgets: the one proactive rate limiter of every outbound HTTP client (Loop and the
+sources), the rate grammar, and the process-wide registry that gives every client of one URL +
+API key the same budget.
 
-Loop counts N requests per API key in any window of W seconds (a sliding window, 300/min by
-default). `RequestBudget` never trips it by its own pace, and still uses most of it:
+A limit of N requests in any window of W seconds (a sliding window: Loop counts 300/min per API
+key) is never tripped by our own pace, and most of it is still used:
 
 * GCRA (generic cell rate algorithm, i.e. an evenly spaced token bucket): grants are spaced
   `interval = (W + margin) / (N + 1 - burst)` apart, with up to `burst` at once after an idle
   spell, so any N + 1 consecutive grants span at least W + margin. (A plain bucket at N/W with
   burst B would allow N + B - 1 per window.) Long-run rate: 298/60.5 s (98.5 %) for 300/min
-  with the default burst of 3; 19.8/s (99 %) for 20/s with burst 1.
+  with the default burst of 3; 19.8/s (99 %) for 20/s with burst 1. With burst 1 and no margin
+  it is plain even spacing at N/W, which is what a source's `rate_limit` asks for.
 * a sliding log of the last N requests: a request goes only once the request N before it is
   W + margin behind it. With `slot()` that request counts until its answer came back, so a
-  request that reached Loop late (network, a busy server, a descheduled thread) still cannot
-  put N + 1 into one of Loop's windows; slow answers lower the rate a little instead.
+  request that reached the server late (network, a busy server, a descheduled thread) still
+  cannot put N + 1 into one of its windows; slow answers lower the rate a little instead.
 * `penalise()` on a 429 pauses every holder of the budget.
 
-Written here rather than with a rate-limit library (pyrate-limiter, limits) because none is a
-dependency, the sliding-window guarantee above needs the burst and the margin folded into the
-interval (a plain bucket at N/W with burst B allows N + B - 1 per window), and the whole
-algorithm is a dozen lines. The clock and sleep are injectable so the unit tests take no time.
+Written here rather than with a rate-limit library: pyrate-limiter (4.x) has a GCRA and a
+sliding-window log, but as separate bucket kinds, with no way to apply both to one request, to
+count a request until its answer is back, or to pause every holder after a 429; `limits` has
+neither. The sliding-window guarantee above needs the burst and the margin folded into the
+interval, and the whole algorithm is a few dozen lines. The clock and sleep are injectable so
+the unit tests take no time.
 """
 
 from __future__ import annotations
@@ -32,12 +36,13 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fractions import Fraction
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from engine.errors import ConfigError
 
-DEFAULT_RATE = "300/min"
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
 _WINDOWS = {
     "s": 1,
     "sec": 1,
@@ -50,12 +55,35 @@ _WINDOWS = {
 }
 
 
-def parse_rate(text: str) -> tuple[int, float]:
-    """'300/min' -> (300, 60.0); '0/min' means unlimited. Same forms as the sandbox accepts."""
+class Rate(NamedTuple):
+    """`limit` requests in any window of `window` seconds; a limit of 0 means no limit."""
+
+    limit: int
+    window: float
+
+    @property
+    def unlimited(self) -> bool:
+        return self.limit == 0
+
+    @property
+    def per_second(self) -> float:
+        """The long-run rate (inf when unlimited)."""
+        return self.limit / self.window if self.limit else float("inf")
+
+
+def parse_rate(text: str) -> Rate:
+    """'300/min' -> Rate(300, 60.0). The one grammar of every rate in a mapping or a flag:
+    N/s, N/min or N/hour; '0/min' means unlimited; a fraction counts over a longer window
+    with the same long-run rate ('1.5/s' -> Rate(3, 2.0), '0.5/s' -> Rate(1, 2.0))."""
     match = _RATE.match(text)
     if not match:
-        raise ConfigError(f"rate limit {text!r} is not of the form N/s, N/min or N/hour")
-    return int(match.group(1)), float(_WINDOWS[match.group(2)])
+        raise ConfigError(
+            f"rate limit {text!r} is not of the form N/s, N/min or N/hour "
+            "(0 for no limit; fractions such as 0.5/s allowed)"
+        )
+    count = Fraction(match.group(1))
+    window = _WINDOWS[match.group(2)] * count.denominator
+    return Rate(count.numerator, float(window))
 
 
 def default_burst(limit: int) -> int:
@@ -66,7 +94,7 @@ def default_burst(limit: int) -> int:
 
 def default_margin(window: float) -> float:
     """Seconds of slack on top of the window, for clocks and for `acquire()` callers whose
-    requests reach Loop a little late: 2 % of the window, at most 0.5 s (20 ms for N/s)."""
+    requests reach the server a little late: 2 % of the window, at most 0.5 s (20 ms for N/s)."""
     return min(0.02 * window, 0.5)
 
 
@@ -81,7 +109,7 @@ class BudgetStats:
 
 
 class _Hit:
-    """When a request counted at Loop, at the latest: its completion time (inf while in flight)."""
+    """When a request counted at the server, at the latest: its completion time (inf while in flight)."""
 
     __slots__ = ("at",)
 
@@ -95,7 +123,7 @@ class RequestBudget:
 
     def __init__(
         self,
-        rate: str = DEFAULT_RATE,
+        rate: str,
         burst: int | None = None,
         *,
         margin_s: float | None = None,
@@ -138,7 +166,7 @@ class RequestBudget:
     @contextmanager
     def slot(self) -> Iterator[None]:
         """acquire(), and the request counts until the block ends: a slow request (reaching
-        Loop late) then never lets the request N later into its window."""
+        the server late) then never lets the request N later into its window."""
         hit, _ = self._grant(in_flight=True)
         try:
             yield
@@ -187,7 +215,7 @@ class RequestBudget:
         return hit
 
     def penalise(self, seconds: float) -> None:
-        """Loop answered 429: nobody sends for `seconds`, then requests resume evenly spaced
+        """The server answered 429: nobody sends for `seconds`, then requests resume evenly spaced
         (no burst right after the pause)."""
         seconds = max(0.0, seconds)
         with self._cond:
@@ -222,13 +250,13 @@ def key_fingerprint(api_key: str) -> str:
 
 
 def origin(base_url: str) -> str:
-    """scheme://host:port of a URL, lower-cased: Loop limits per key, whatever the version."""
+    """scheme://host:port of a URL, lower-cased: servers limit per key, whatever the path."""
     parts = urlsplit(base_url)
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def budget_for(base_url: str, api_key: str, rate: str = DEFAULT_RATE) -> RequestBudget:
-    """The one budget of this Loop (origin of base_url) and API key in this process.
+def budget_for(base_url: str, api_key: str, rate: str) -> RequestBudget:
+    """The one budget of this server (origin of base_url) and API key in this process.
 
     Asking again with another rate is a configuration error: two limits for one key would
     defeat the point of sharing."""
@@ -240,7 +268,7 @@ def budget_for(base_url: str, api_key: str, rate: str = DEFAULT_RATE) -> Request
             _REGISTRY[key] = found
         elif parse_rate(found.rate) != parse_rate(rate):
             raise ConfigError(
-                f"Loop at {key[0]} already has a request budget of {found.rate} for this API "
+                f"{key[0]} already has a request budget of {found.rate} for this API "
                 f"key; {rate} was asked for"
             )
         return found

@@ -12,7 +12,8 @@ The saved cursor (or `cursor.initial` on a first run) is always bound as a query
 never formatted into the SQL: write `$cursor` (DuckDB and SQLite; SQLite also takes `:cursor`)
 or `?` (each `?` is bound to the cursor). Rows are fetched `page_size` at a time and become
 dicts keyed by column name with JSON-friendly values (connectors.paging.json_friendly: DECIMAL
-as its exact decimal string, timestamps as ISO 8601 strings).
+as its exact decimal string, timestamps as ISO 8601 strings). Schemas:
+schemas/connectors/sql.{source,extract}.schema.json.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ import duckdb
 
 from connectors.base import Connector, ExtractRequest, Page
 from connectors.paging import CursorTracker, cursor_config, json_friendly, paginate
-from connectors.sql_schema import EXTRACT_SCHEMA, SOURCE_SCHEMA
-from connectors.validate import check_config
+from connectors.validate import connector_schema
 from engine.errors import ConfigError, ExtractError
 
 SQLITE_SUFFIXES = {".sqlite", ".sqlite3", ".db"}
@@ -49,18 +49,17 @@ class SqlConnector(Connector):
     """Runs each entity's query and streams its rows, `page_size` at a time."""
 
     name: ClassVar[str] = "sql"
-    source_schema: ClassVar[dict[str, Any]] = SOURCE_SCHEMA
-    extract_schema: ClassVar[dict[str, Any]] = EXTRACT_SCHEMA
+    embedded_keys: ClassVar[tuple[str, ...]] = ("database", "root")
+    source_schema: ClassVar[dict[str, Any]] = connector_schema("sql.source")
+    extract_schema: ClassVar[dict[str, Any]] = connector_schema("sql.extract")
 
     def __init__(self, source: Mapping[str, Any], base_dir: Path) -> None:
-        check_config(self.source_schema, source, "source")
         super().__init__(source, base_dir)
         self.kind = database_type(self.source)
         self._conn: duckdb.DuckDBPyConnection | sqlite3.Connection | None = None
 
-    def extract(self, request: ExtractRequest) -> Iterator[Page]:
+    def _extract(self, request: ExtractRequest) -> Iterator[Page]:
         cfg = request.config
-        check_config(self.extract_schema, cfg, f"entities.{request.entity}.extract")
         cursor = cursor_config(cfg.get("cursor"))
         query = str(cfg["query"])
         params = self._params(query, request.cursor, cursor, request.entity)

@@ -12,8 +12,9 @@ import pytest
 
 from connectors.base import ExtractRequest
 from connectors.files import FilesConnector
+from connectors.sql import SqlConnector
+from connectors.testing import FIELDS, ConnectorConformance, MakeSource
 from engine.errors import ExtractError
-from tests.connectors.conformance import FIELDS, ConnectorConformance, MakeSource
 
 SOURCE = {"connector": "files", "root": "data"}
 
@@ -163,3 +164,43 @@ def test_files_bad_jsonl_names_file_and_line(
     (data / "items.jsonl").write_text(content)
     with pytest.raises(ExtractError, match=message):
         _extract(tmp_path, {"path": "items.jsonl"})
+
+
+@pytest.mark.parametrize(
+    ("header", "keys"),
+    [
+        pytest.param("SKU,Memo,Memo", ["SKU", "Memo", "Memo_1"], id="a label twice"),
+        pytest.param("X,X,X", ["X", "X_1", "X_2"], id="three times"),
+        pytest.param("X,X,X_1", ["X", "X_1", "X_1_1"], id="a repeat meets a real name"),
+        pytest.param("x,X", ["x", "X"], id="case differs: both kept as they are"),
+    ],
+)
+def test_files_csv_repeated_header_labels_keep_every_column(
+    tmp_path: Path, data: Path, header: str, keys: list[str]
+) -> None:
+    values = [str(i) for i in range(len(keys))]
+    (data / "export.csv").write_text(f"{header}\n{','.join(values)}\n", encoding="utf-8")
+    [record] = _extract(tmp_path, {"path": "export.csv"})
+    assert list(record) == keys
+    assert list(record.values()) == values
+
+
+def test_files_csv_repeated_labels_are_named_as_duckdb_names_them(
+    tmp_path: Path, data: Path
+) -> None:
+    """The files and sql connectors agree on what a NetSuite-style export's columns are called."""
+    (data / "export.csv").write_text("Item,Memo,Memo,Memo,Memo_1\n1,a,b,c,d\n", encoding="utf-8")
+    [from_files] = _extract(tmp_path, {"path": "export.csv"})
+    source = {"connector": "sql", "database": ":memory:", "root": "data"}
+    query = "SELECT * FROM read_csv('export.csv', all_varchar = true)"
+    with SqlConnector(source, tmp_path) as sql:
+        pages = sql.extract(ExtractRequest("items", {"query": query}, None, tmp_path))
+        [from_sql] = [r for page in pages for r in page.records]
+    assert list(from_files) == list(from_sql) == ["Item", "Memo", "Memo_1", "Memo_2", "Memo_1_1"]
+    assert from_files == from_sql
+
+
+def test_files_csv_a_renamed_repeat_label(tmp_path: Path, data: Path) -> None:
+    (data / "export.csv").write_text("SKU,Memo,Memo\nA1,first,second\n", encoding="utf-8")
+    cfg = {"path": "export.csv", "csv": {"rename": {"Memo_1": "note"}}}
+    assert _extract(tmp_path, cfg) == [{"SKU": "A1", "Memo": "first", "note": "second"}]

@@ -1,0 +1,131 @@
+"""Reading the `files` connector's formats: CSV (and TSV) and JSONL streamed row by row, a JSON
+document loaded whole. CSV values stay strings: typing them is the mapping's job.
+
+A CSV header that names a column twice (common in NetSuite exports) keeps every column: the
+second `X` becomes `X_1`, a third `X_2`, skipping names the header already uses, as DuckDB's
+read_csv (and so the sql connector) names them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jmespath
+from jmespath.parser import ParsedResult
+
+from engine.errors import ConfigError, ExtractError
+
+FORMATS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+@lru_cache(maxsize=256)
+def _compiled(expression: str) -> ParsedResult:
+    return jmespath.compile(expression)
+
+
+def unique_labels(labels: Iterable[str]) -> list[str]:
+    """Every label kept, repeats renamed in order: X, X, X_1 -> X, X_1, X_1_1."""
+    used: set[str] = set()
+    out: list[str] = []
+    for label in labels:
+        name, n = label, 0
+        while name in used:
+            n += 1
+            name = f"{label}_{n}"
+        used.add(name)
+        out.append(name)
+    return out
+
+
+def file_format(path: Path, cfg: Mapping[str, Any]) -> str:
+    declared = cfg.get("format")
+    if declared:
+        return str(declared)
+    found = FORMATS.get(path.suffix.lower())
+    if found is None:
+        known = ", ".join(sorted(FORMATS))
+        raise ConfigError(
+            f"{path.name}: cannot tell the format from the extension (known: "
+            f"{known}); set extract.format to csv, json or jsonl"
+        )
+    return found
+
+
+def read_file(path: Path, cfg: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """The records of one file, streamed where the format allows."""
+    kind = file_format(path, cfg)
+    try:
+        if kind == "csv":
+            yield from _read_csv(path, cfg.get("csv") or {})
+        elif kind == "jsonl":
+            yield from _read_jsonl(path)
+        else:
+            yield from _read_json(path, cfg.get("records"))
+    except UnicodeDecodeError as exc:
+        raise ExtractError(
+            f"{path.name}: not valid {exc.encoding} at byte {exc.start}; "
+            "set csv.encoding (e.g. latin-1)"
+        ) from exc
+    except OSError as exc:
+        raise ExtractError(f"{path.name}: cannot read: {exc.strerror}") from exc
+
+
+def _read_csv(path: Path, opts: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    header = opts.get("header", True)
+    rename: Mapping[str, str] = opts.get("rename") or {}
+    delimiter = opts.get("delimiter") or ("\t" if path.suffix.lower() == ".tsv" else ",")
+    with path.open(encoding=opts.get("encoding", "utf-8-sig"), newline="") as fh:
+        reader = csv.DictReader(
+            fh,
+            fieldnames=list(header) if isinstance(header, list) else None,
+            delimiter=delimiter,
+            quotechar=opts.get("quotechar", '"'),
+            restkey="\x00extra",
+        )
+        if reader.fieldnames is not None:  # reads the header row; None for an empty file
+            reader.fieldnames = unique_labels(reader.fieldnames)
+        for row in reader:
+            if "\x00extra" in row:
+                raise ExtractError(
+                    f"{path.name}:{reader.line_num}: more values than the "
+                    f"{len(reader.fieldnames or [])} columns of the header"
+                )
+            yield {rename.get(k, k): v for k, v in row.items()}
+
+
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ExtractError(f"{path.name}:{number}: invalid JSON: {exc.msg}") from exc
+            if not isinstance(record, dict):
+                raise ExtractError(f"{path.name}:{number}: a line must hold a JSON object")
+            yield record
+
+
+def _read_json(path: Path, records: str | None) -> Iterator[dict[str, Any]]:
+    # One JSON document cannot be streamed with the standard library: one file at a time.
+    with path.open(encoding="utf-8") as fh:
+        try:
+            body = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise ExtractError(f"{path.name}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
+    found = _compiled(records).search(body) if records else body
+    if found is None:
+        return
+    if not isinstance(found, list):
+        hint = f"records {records!r}" if records else "the file (set extract.records)"
+        raise ExtractError(f"{path.name}: {hint} is not a list of records")
+    for index, record in enumerate(found):
+        if not isinstance(record, dict):
+            raise ExtractError(f"{path.name}: record [{index}] is not an object")
+        yield record

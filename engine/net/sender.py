@@ -1,0 +1,285 @@
+"""The one way an outbound HTTP request is sent: through one keep-alive httpx.Client, within a
+request budget, retried by one policy, every message redacted, every attempt counted.
+
+Rules, the same for Loop and for every source:
+- a 2xx answer is returned; 408, 429 and 5xx answers, timeouts and dropped or refused
+  connections are retried (budget.penalise on a 429, so every holder of the budget waits;
+  a sleep otherwise), honouring Retry-After up to the policy's `max_retry_after_s`;
+- a request that may have reached the server before failing (a read timeout, a write error,
+  the server hanging up) is retried for every method but POST, which is not idempotent: it
+  fails at once, saying it may have been applied; failures before sending always retry;
+- any other answer or httpx error raises `RequestFailed` at once.
+The retry loop is written here, not with tenacity: see engine.net.retry.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from engine.net.budget import RequestBudget
+from engine.net.errors import RequestFailed, retried_status
+from engine.net.redact import Redactor, SecretLogFilter, excerpt, shown_url
+from engine.net.retry import RetryPolicy, parse_retry_after
+
+# Failures after which a request may or may not have reached the server. Retried for every
+# method but POST (not idempotent); failures before sending (connect errors, pool timeouts)
+# always are.
+MAYBE_SENT = (
+    httpx.ReadTimeout,
+    httpx.WriteTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+# What an error answer says, from the response and its parsed body (redacted afterwards).
+Describe = Callable[[httpx.Response, Any], str]
+
+
+def describe_answer(response: httpx.Response, body: Any) -> str:
+    """'HTTP 404 Not Found: <the start of the body>'."""
+    text = f"HTTP {response.status_code} {response.reason_phrase}: {excerpt(response)}"
+    return text.rstrip(": ")
+
+
+def parsed_body(response: httpx.Response) -> Any:
+    """Parsed JSON (ints stay exact: ids above 2**53 survive), else the text, else None."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+@dataclass
+class SendStats:
+    """What a sender sent and what came back. Thread-safe: every change goes through `add`;
+    read single counters directly or take a consistent `snapshot()`."""
+
+    sent: int = 0
+    ok: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    transient_failures: int = 0
+    permanent_failures: int = 0
+    by_endpoint: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, endpoint: str | None = None, **deltas: int) -> None:
+        with self._lock:
+            for name, delta in deltas.items():
+                setattr(self, name, getattr(self, name) + delta)
+            if endpoint is not None:
+                self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
+
+    def snapshot(self) -> SendStats:
+        with self._lock:
+            return SendStats(
+                self.sent,
+                self.ok,
+                self.rate_limited,
+                self.retries,
+                self.transient_failures,
+                self.permanent_failures,
+                dict(self.by_endpoint),
+            )
+
+
+class _Retry(Exception):
+    """One attempt failed in a way worth retrying."""
+
+    def __init__(self, failure: RequestFailed, retry_after: float | None = None) -> None:
+        super().__init__(str(failure))
+        self.failure, self.retry_after = failure, retry_after
+
+
+class Sender:
+    """Sends requests through `client` (which it owns from now on: `close()` closes it).
+
+    `budget`: the request budget (default: unlimited, though a 429 still pauses it);
+    `hold_slot`: a request counts in the budget until its answer is back (Loop's sliding
+    window), not only when it leaves; `concurrency`: at most this many requests in flight, the
+    rest wait before taking a budget slot; `describe`: what an error answer says."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        budget: RequestBudget | None = None,
+        retry: RetryPolicy | None = None,
+        redact: Redactor | None = None,
+        describe: Describe = describe_answer,
+        hold_slot: bool = False,
+        concurrency: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.budget = budget or RequestBudget("0/s")
+        self.retry = retry or RetryPolicy()
+        self.redact = redact or Redactor()
+        self.describe, self.hold_slot, self._sleep = describe, hold_slot, sleep
+        self._gate = threading.BoundedSemaphore(concurrency) if concurrency else None
+        self.stats = SendStats()
+        SecretLogFilter.watch(self.redact)
+
+    def get(self, url: str, params: Mapping[str, Any] | None = None, **kw: Any) -> httpx.Response:
+        return self.request("GET", url, params=params, **kw)
+
+    def post(self, url: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return self.request("POST", url, json=json, **kw)
+
+    def put(self, url: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return self.request("PUT", url, json=json, **kw)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        endpoint: str | None = None,
+    ) -> httpx.Response:
+        """Send until a 2xx answer (returned, body read) or a failure for good (RequestFailed).
+
+        `url` is relative to the client's base_url or absolute; `endpoint` names the request
+        in messages and in `stats.by_endpoint` (default: the method and the URL without its
+        query, not counted by endpoint)."""
+        method = method.upper()
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(method, url, params, json, endpoint)
+            except RequestFailed as failed:
+                if not attempt:
+                    raise
+                raise _final(failed, attempt + 1) from None
+            except _Retry as problem:
+                failure, wait = problem.failure, problem.retry_after
+                why = ""
+                if self.retry.too_long(wait) and attempt < self.retry.max_retries:
+                    why = f"; Retry-After {wait:.0f} s is more than max_retry_after_s"
+                if why or attempt >= self.retry.max_retries:
+                    self.stats.add(transient_failures=1)
+                    raise _final(failure, attempt + 1, why, exhausted=not why) from None
+                self.stats.add(retries=1)
+                self._pause(attempt, failure.status, wait)
+                attempt += 1
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        endpoint: str | None,
+    ) -> httpx.Response:
+        request = self.client.build_request(
+            method, url, params=dict(params) if params else None, json=json
+        )
+        # The request's own URL: base_url's path included (base_url.join(url) would drop it).
+        label = endpoint or f"{method} {shown_url(request.url)}"
+        with self._gate or nullcontext(), self._budget_slot():
+            self.stats.add(endpoint, sent=1)
+            try:
+                response = self.client.send(request)
+            except RequestFailed as failure:  # raised inside an auth flow (a token endpoint)
+                raise self._retry_or_raise(failure) from None
+            except (*NOT_SENT, *MAYBE_SENT) as exc:
+                raise self._no_answer(method, label, exc) from None
+            except httpx.HTTPError as exc:
+                raise self._permanent(self.redact(f"{label}: {exc}"), label) from None
+        return self._check(response, label)
+
+    @contextmanager
+    def _budget_slot(self) -> Iterator[None]:
+        if self.hold_slot:
+            with self.budget.slot():
+                yield
+        else:
+            self.budget.acquire()
+            yield
+
+    def _check(self, response: httpx.Response, label: str) -> httpx.Response:
+        status = response.status_code
+        if response.is_success:
+            self.stats.add(ok=1)
+            return response
+        body = parsed_body(response)
+        detail = self.redact(self.describe(response, body))
+        failure = RequestFailed(
+            self.redact(f"{label}: {detail}"),
+            label=label,
+            detail=detail,
+            status=status,
+            body=self.redact(body) if isinstance(body, str) else body,
+            transient=retried_status(status),
+        )
+        if status == 429:
+            self.stats.add(rate_limited=1)
+        raise self._retry_or_raise(failure, parse_retry_after(response.headers.get("Retry-After")))
+
+    def _retry_or_raise(
+        self, failure: RequestFailed, retry_after: float | None = None
+    ) -> _Retry | RequestFailed:
+        if failure.transient:
+            return _Retry(failure, retry_after)
+        self.stats.add(permanent_failures=1)
+        return failure
+
+    def _no_answer(self, method: str, label: str, exc: httpx.HTTPError) -> Exception:
+        name = type(exc).__name__
+        if method == "POST" and isinstance(exc, MAYBE_SENT):
+            self.stats.add(transient_failures=1)
+            detail = f"{name} after sending; a POST is not retried (it may have been applied)"
+            message = self.redact(f"{label}: {detail}")
+            return RequestFailed(message, label=label, detail=detail, transient=True)
+        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+        said = str(exc)
+        detail = self.redact(f"{kind} ({name}: {said})" if said else f"{kind} ({name})")
+        message = self.redact(f"{label}: {detail}")
+        return _Retry(RequestFailed(message, label=label, detail=detail, transient=True))
+
+    def _permanent(self, message: str, label: str) -> RequestFailed:
+        self.stats.add(permanent_failures=1)
+        return RequestFailed(message, label=label)
+
+    def _pause(self, attempt: int, status: int | None, retry_after: float | None) -> None:
+        if status == 429:
+            # Everyone on this budget backs off, not only this thread.
+            self.budget.penalise(self.retry.pause_after_429(attempt, retry_after))
+        else:
+            self._sleep(self.retry.delay(attempt, retry_after))
+
+    def close(self) -> None:
+        self.client.close()
+        SecretLogFilter.forget(self.redact)
+
+    def __repr__(self) -> str:
+        return f"Sender(budget={self.budget!r}, retry={self.retry!r})"
+
+
+def _final(
+    failure: RequestFailed, attempts: int, why: str = "", *, exhausted: bool = False
+) -> RequestFailed:
+    """The failure as raised for good: the number of attempts and why it stopped added."""
+    tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+    return RequestFailed(
+        f"{failure}{tries}{why}",
+        label=failure.label,
+        detail=failure.detail,
+        status=failure.status,
+        body=failure.body,
+        attempts=attempts,
+        transient=failure.transient,
+        exhausted=exhausted,
+    )
