@@ -26,8 +26,7 @@ from typing import Any
 import pytest
 
 from connectors.base import Connector, ExtractRequest, Page
-from connectors.registry import connector_class
-from connectors.validate import validate_extract, validate_source
+from connectors.registry import connector_class, validate_extract, validate_source
 from engine.errors import ConfigError
 
 MakeSource = Callable[[Path, list[dict[str, Any]]], tuple[dict[str, Any], dict[str, Any]]]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -23,9 +23,6 @@ from referencing.jsonschema import DRAFT202012
 
 from engine.errors import ConfigError
 from engine.validation import SCHEMA_BASE, schema_document, schema_names
-
-if TYPE_CHECKING:
-    from connectors.base import Connector
 
 KeyPath = tuple[str | int, ...]
 ConfigProblem = tuple[str, str]
@@ -38,46 +35,9 @@ def connector_schema(name: str) -> dict[str, Any]:
     return schema_document(_FOLDER + name)
 
 
-def validate_source(source: object, prefix: str = "source") -> list[ConfigProblem]:
-    """Every problem of a mapping's `source:` block; an unknown connector lists the known ones."""
-    return _dotted(source_problems(source, (prefix,)))
-
-
-def validate_extract(
-    connector_name: str, extract: object, prefix: str = "extract"
-) -> list[ConfigProblem]:
-    """Every problem of one entity's `extract:` block for the named connector."""
-    return _dotted(extract_problems(connector_name, extract, (prefix,)))
-
-
-def source_problems(source: object, at: KeyPath = ("source",)) -> list[tuple[KeyPath, str]]:
-    """`validate_source` with key paths: the connector name first, then its schema."""
-    from connectors.registry import known_connectors  # see _lookup
-
-    if not isinstance(source, Mapping):
-        return [(at, "must be an object with a `connector` key")]
-    name = source.get("connector")
-    if name is None:
-        return [((*at, "connector"), f"required (known: {', '.join(known_connectors())})")]
-    cls, problem = _lookup(name, (*at, "connector"))
-    if cls is None:
-        return [problem]
-    return config_problems(cls.source_schema, source, at)
-
-
-def extract_problems(
-    connector_name: str, extract: object, at: KeyPath = ("extract",)
-) -> list[tuple[KeyPath, str]]:
-    """`validate_extract` with key paths."""
-    cls, problem = _lookup(connector_name, ("source", "connector"))
-    if cls is None:
-        return [problem]
-    return config_problems(cls.extract_schema, extract, at)
-
-
 def check_config(schema: dict[str, Any], config: object, prefix: str) -> None:
     """Raises one ConfigError listing every problem (for connectors built outside a mapping)."""
-    problems = _dotted(config_problems(schema, config, (prefix,)))
+    problems = dotted_problems(config_problems(schema, config, (prefix,)))
     if problems:
         lines = "".join(f"\n  {path}: {message}" for path, message in problems)
         raise ConfigError(
@@ -96,19 +56,6 @@ def config_problems(
             continue
         found.extend(_describe(error, at))
     return sorted(set(found), key=lambda p: (_dotted_path(p[0]), p[1]))
-
-
-def _lookup(name: object, at: KeyPath) -> tuple[type[Connector] | None, tuple[KeyPath, str]]:
-    # Imported here: the registry imports the base, which validates through this module.
-    from connectors.registry import connector_class, known_connectors
-
-    known = ", ".join(known_connectors())
-    if not isinstance(name, str):
-        return None, (at, f"must be a connector name (known: {known})")
-    try:
-        return connector_class(name), ((), "")
-    except ConfigError as exc:
-        return None, (at, str(exc))
 
 
 @cache
@@ -141,7 +88,7 @@ def _dotted_path(path: KeyPath) -> str:
     return out
 
 
-def _dotted(problems: Iterable[tuple[KeyPath, str]]) -> list[ConfigProblem]:
+def dotted_problems(problems: Iterable[tuple[KeyPath, str]]) -> list[ConfigProblem]:
     return [(_dotted_path(path), message) for path, message in problems]
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
+from connectors.registry import extract_problems, source_problems
 from engine.errors import ConfigError, Problem
 from engine.loop.kinds import KINDS, kind_for_entity
 from engine.mapping.graph import dependency_order, lookups_in
@@ -191,9 +192,6 @@ class _Build:
         )
 
     def _check_source(self, entities: dict[str, Entity]) -> None:
-        # connectors import the engine: imported when a mapping is checked
-        from connectors.validate import extract_problems, source_problems
-
         source = self.data["source"]
         problems = source_problems(source)
         if not any(path == ("source", "connector") for path, _ in problems):

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from connectors.registry import connector_class
-from connectors.validate import validate_extract, validate_source
+from connectors.registry import connector_class, validate_extract, validate_source
 from engine.errors import ConfigError
 from engine.mapping.load import load_mapping
 
