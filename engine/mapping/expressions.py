@@ -169,32 +169,8 @@ class ExpressionCompiler:
         return True
 
     def _template(self, text: str, mpath: KeyPath, scope: dict[str, str]) -> str:
-        try:
-            tree = self.env.parse(text)
-        except TemplateAssertionError as exc:  # a bound (jinja_limits) or an unknown filter
-            self.problem(mpath, f"Jinja error: {exc.message}")
-            return "None"
-        except TemplateSyntaxError as exc:
-            self.problem(mpath, f"Jinja syntax error: {exc.message}")
-            return "None"
-        except RecursionError:
-            self.problem(mpath, f"the template nests deeper than {MAX_DEPTH} levels")
-            return "None"
-        if _depth(tree, lambda n: list(n.iter_child_nodes())) > MAX_DEPTH:
-            self.problem(mpath, f"the template nests deeper than {MAX_DEPTH} levels")
-            return "None"
-        ok = True
-        for node in tree.find_all(nodes.Filter):
-            if node.name not in self.env.filters:
-                ok = False
-                self.problem(
-                    mpath,
-                    unknown("filter", node.name, self.filters).replace(
-                        ") (known", ") (mapping filters"
-                    )
-                    + "; Jinja's built-in filters are allowed too",
-                )
-        if not ok:
+        tree = self._checked_template(text, mpath)
+        if tree is None:
             return "None"
         expr = single_expression(tree)
         if self.plan and expr is not None:
@@ -209,6 +185,27 @@ class ExpressionCompiler:
             return "None"
         name = self.emitter.bind(template, "tpl_")
         return f"_render({name}, {scope['rec']}, {scope['parent']}, {scope['root']})"
+
+    def _checked_template(self, text: str, mpath: KeyPath) -> nodes.Template | None:
+        """The parsed template, or None after reporting why it cannot be used."""
+        try:
+            tree = self.env.parse(text)
+        except TemplateAssertionError as exc:  # a bound (jinja_limits) or an unknown filter
+            self.problem(mpath, f"Jinja error: {exc.message}")
+            return None
+        except TemplateSyntaxError as exc:
+            self.problem(mpath, f"Jinja syntax error: {exc.message}")
+            return None
+        except RecursionError:
+            tree = None
+        if tree is None or _depth(tree, lambda n: list(n.iter_child_nodes())) > MAX_DEPTH:
+            self.problem(mpath, f"the template nests deeper than {MAX_DEPTH} levels")
+            return None
+        unknown_filters = [n.name for n in tree.find_all(nodes.Filter)]
+        for name in [n for n in unknown_filters if n not in self.env.filters]:
+            known = unknown("filter", name, self.filters).replace(") (known", ") (mapping filters")
+            self.problem(mpath, known + "; Jinja's built-in filters are allowed too")
+        return tree if all(n in self.env.filters for n in unknown_filters) else None
 
 
 def _depth(root: Any, children: Callable[[Any], Iterable[Any]]) -> int:

@@ -154,7 +154,13 @@ class LoopEnvironment(ImmutableSandboxedEnvironment):
         check_binop(operator, left, right)
         return super().call_binop(context, operator, left, right)
 
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+    def call(
+        __self: LoopEnvironment,  # `__self`, as Jinja's: a template may pass self=...
+        __context: Context,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
         check_call(__obj, args)
         return super().call(__context, __obj, *args, **kwargs)
 

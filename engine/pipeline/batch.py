@@ -113,6 +113,9 @@ class BatchSync:
             _hold_orphans(prepared, live_parents, entity)
         loaded = self._load(name, entity, prepared, result)
         self._record(name, prepared, loaded, cursor)
+        return self._result(result, prepared, loaded)
+
+    def _result(self, result: BatchResult, prepared: Prepared, loaded: Loaded) -> BatchResult:
         result.unchanged = len(prepared.unchanged)
         result.created, result.updated = loaded.created, loaded.updated
         result.synced = [s.key for s in loaded.synced]

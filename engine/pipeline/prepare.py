@@ -192,15 +192,9 @@ class Preparer:
             )
             return
         digest = payload_hash(t.payload)
-        options = self.options
-        if key in options.lost:
+        if key in self.options.lost:
             known = None  # what the ID map remembers of it (order line ids) is gone too
-        elif (
-            known is not None
-            and known[1] == digest
-            and not options.every
-            and key not in options.resend
-        ):
+        elif self._unchanged(key, known, digest):
             out.unchanged.append(key)
             return
         aliases = [
@@ -211,6 +205,13 @@ class Preparer:
         out.ready.append(
             Ready(key, record, parent, t.payload, digest, known, line_refs, aliases, parent_key)
         )
+
+    def _unchanged(self, key: str, known: Any, digest: str) -> bool:
+        """Loop last accepted this very payload, and nothing asks to send it again."""
+        options = self.options
+        if known is None or known[1] != digest:
+            return False
+        return not options.every and key not in options.resend
 
     def _resolve(self, transformed: list[Transformed]) -> list[list[LookupRef]]:
         """Resolve every lookup of the batch with one query per (entity, alias)."""
