@@ -83,13 +83,13 @@ class HttpConnector(Connector):
             headers={"Accept": "application/json", **dict(self.source.get("headers") or {})},
             timeout=float(self.source.get("timeout_s", 30)),
             auth=self.auth,
-            follow_redirects=True,
         )
         self.sender = Sender(
             client,
             budget=request_budget(self.source.get("rate_limit")),
             retry=retry_policy(self.source.get("retries")),
             redact=self.redact,
+            allowed_origins=self.source.get("allowed_origins") or (),
         )
 
     def _extract(self, request: ExtractRequest) -> Iterator[Page]:

@@ -8,7 +8,12 @@ Rules, the same for Loop and for every source:
 - a request that may have reached the server before failing (a read timeout, a write error,
   the server hanging up) is retried for every method but POST, which is not idempotent: it
   fails at once, saying it may have been applied; failures before sending always retry;
-- any other answer or httpx error raises `RequestFailed` at once.
+- any other answer or httpx error raises `RequestFailed` at once;
+- credentials go only to the configured origin (the client's base_url: scheme, host, port):
+  a request or a redirect to another origin (another host, or https -> http) is refused,
+  naming the host, unless that origin is in `allowed_origins`, where it goes without any
+  credential or configured header. Redirects are followed here (at most MAX_REDIRECTS), not
+  by httpx, which would carry custom auth headers across hosts.
 The retry loop is written here, not with tenacity: see engine.net.retry.
 """
 
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +45,8 @@ MAYBE_SENT = (
 )
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
+MAX_REDIRECTS = 5
+
 # What an error answer says, from the response and its parsed body (redacted afterwards).
 Describe = Callable[[httpx.Response, Any], str]
 
@@ -48,6 +55,12 @@ def describe_answer(response: httpx.Response, body: Any) -> str:
     """'HTTP 404 Not Found: <the start of the body>'."""
     text = f"HTTP {response.status_code} {response.reason_phrase}: {excerpt(response)}"
     return text.rstrip(": ")
+
+
+def origin_of(url: httpx.URL) -> str:
+    """scheme://host:port, the port explicit (https://h and https://h:443 are one origin)."""
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme, 0)
+    return f"{url.scheme}://{url.host}:{port}".lower()
 
 
 def parsed_body(response: httpx.Response) -> Any:
@@ -106,6 +119,8 @@ class Sender:
     """Sends requests through `client` (which it owns from now on: `close()` closes it).
 
     `budget`: the request budget (default: unlimited, though a 429 still pauses it);
+    `allowed_origins`: other origins a link or redirect may lead to, reached without
+    credentials (see the module docstring);
     `hold_slot`: a request counts in the budget until its answer is back (Loop's sliding
     window), not only when it leaves; `concurrency`: at most this many requests in flight, the
     rest wait before taking a budget slot; `describe`: what an error answer says."""
@@ -120,9 +135,12 @@ class Sender:
         describe: Describe = describe_answer,
         hold_slot: bool = False,
         concurrency: int | None = None,
+        allowed_origins: Collection[str] = (),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
+        self.origin = origin_of(client.base_url) if client.base_url.host else None
+        self.allowed = frozenset(origin_of(httpx.URL(o)) for o in allowed_origins)
         self.budget = budget or RequestBudget("0/s")
         self.retry = retry or RetryPolicy()
         self.redact = redact or Redactor()
@@ -183,15 +201,13 @@ class Sender:
         json: Any,
         endpoint: str | None,
     ) -> httpx.Response:
-        request = self.client.build_request(
-            method, url, params=dict(params) if params else None, json=json
-        )
+        request = self._build(method, url, params, json)
         # The request's own URL: base_url's path included (base_url.join(url) would drop it).
         label = endpoint or f"{method} {shown_url(request.url)}"
         with self._gate or nullcontext(), self._budget_slot():
             self.stats.add(endpoint, sent=1)
             try:
-                response = self.client.send(request)
+                response = self._send(request, label)
             except RequestFailed as failure:  # raised inside an auth flow (a token endpoint)
                 raise self._retry_or_raise(failure) from None
             except (*NOT_SENT, *MAYBE_SENT) as exc:
@@ -199,6 +215,51 @@ class Sender:
             except httpx.HTTPError as exc:
                 raise self._permanent(self.redact(f"{label}: {exc}"), label) from None
         return self._check(response, label)
+
+    def _build(
+        self, method: str, url: str, params: Mapping[str, Any] | None, json: Any
+    ) -> httpx.Request:
+        query = dict(params) if params else None
+        request = self.client.build_request(method, url, params=query, json=json)
+        if self._foreign(request.url):  # nothing configured travels to another origin
+            headers = {"Accept": request.headers.get("Accept", "*/*")}
+            request = httpx.Request(method, request.url, json=json, headers=headers)
+        return request
+
+    def _foreign(self, url: httpx.URL) -> bool:
+        """Another origin than the configured one; raises unless it is allowed."""
+        here = origin_of(url)
+        if self.origin is None or here == self.origin:
+            return False
+        if here in self.allowed:
+            return True
+        label = f"{shown_url(url)}"
+        raise self._permanent(
+            f"refusing to send credentials to {here} ({label}): not the configured "
+            f"{self.origin}; declare it in allowed_origins to follow it without credentials",
+            label,
+        )
+
+    def _send(self, request: httpx.Request, label: str) -> httpx.Response:
+        """Send, following redirects ourselves, credentials only to the configured origin."""
+        for _ in range(MAX_REDIRECTS + 1):
+            foreign = self._foreign(request.url)
+            response = self.client.send(request, auth=None if foreign else httpx.USE_CLIENT_DEFAULT)
+            if not response.has_redirect_location:
+                return response
+            response.close()
+            request = self._redirected(request, response)
+        raise self._permanent(f"{label}: more than {MAX_REDIRECTS} redirects", label)
+
+    def _redirected(self, request: httpx.Request, response: httpx.Response) -> httpx.Request:
+        location = request.url.join(response.headers["Location"])
+        method = "GET" if response.status_code == 303 else request.method
+        content = None if method == "GET" and request.method != "GET" else request.content
+        if self._foreign(location):
+            headers = {"Accept": request.headers.get("Accept", "*/*")}
+        else:
+            headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        return httpx.Request(method, location, content=content, headers=headers)
 
     @contextmanager
     def _budget_slot(self) -> Iterator[None]:

@@ -252,3 +252,25 @@ def test_sender_close_releases_the_client_and_its_redactor(clock: FakeClock) -> 
     assert with_sender.client.is_closed
     assert not SecretLogFilter.watching(with_sender.redact)
     assert SECRET not in repr(with_sender)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param("https://api.test:8080/next", id="https instead of http"),
+        pytest.param("http://evil.test:8080/next", id="another host"),
+        pytest.param("http://api.test:9090/next", id="another port"),
+    ],
+)
+def test_sender_sends_nothing_to_another_origin(clock: FakeClock, target: str) -> None:
+    script = Script(200)
+    with pytest.raises(RequestFailed, match="refusing to send credentials to") as caught:
+        sender(script, clock).get(target)
+    assert script.requests == [] and caught.value.status is None
+
+
+def test_sender_refuses_a_downgrade_redirect(clock: FakeClock) -> None:
+    script = Script((301, {"Location": "http://api.test:80/plain"}, None), 200)
+    with pytest.raises(RequestFailed, match=r"refusing to send credentials to http://api\.test:80"):
+        sender(script, clock).get("/x")
+    assert len(script.requests) == 1
