@@ -138,5 +138,6 @@ def _loop_client(target: Target) -> LoopClient:
         rate_limit=target.rate_limit,
         timeout_s=target.timeout_s,
         max_retries=target.max_retries,
+        outage_s=target.outage_s,
         concurrency=target.concurrency,
     )

@@ -19,9 +19,16 @@ import httpx
 
 from engine.errors import LoadError, PermanentLoadError
 from engine.loop.concurrent import map_concurrent
-from engine.loop.errors import load_error, loop_error_text, path_template
+from engine.loop.errors import (
+    REFUSED_KEY,
+    LoopRefused,
+    load_error,
+    loop_error_text,
+    path_template,
+)
 from engine.loop.kinds import Kind, kind_named
 from engine.net import (
+    Breaker,
     Redactor,
     RequestBudget,
     RequestFailed,
@@ -79,6 +86,7 @@ class LoopClient:
         concurrency: int = 4,
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
+        outage_s: float | None = 60.0,
         *,
         budget: RequestBudget | None = None,
         rng: random.Random | None = None,
@@ -97,6 +105,7 @@ class LoopClient:
             max_retries, backoff_s, max_backoff_s, math.inf, rng or random.Random()
         )
         self._origin = origin(self.base_url)
+        self._refused: LoopRefused | None = None
         # Threads beyond `concurrency` wait before taking a budget slot, so that a slot is never
         # spent waiting for a pooled connection (which would bunch requests up); a request
         # counts in Loop's sliding window until its answer is back.
@@ -108,6 +117,7 @@ class LoopClient:
             describe=_describe,
             hold_slot=True,
             concurrency=concurrency,
+            breaker=Breaker(outage_s),
             sleep=sleep,
         )
         self.stats = self._sender.stats
@@ -127,7 +137,10 @@ class LoopClient:
 
         `path` is relative to /api/{version} ("/products") or a full URL on the same Loop
         (a next_page_url). Raises TransientLoadError once retries are spent, PermanentLoadError
-        for any other 4xx (message: Loop's own error text)."""
+        for any other 4xx (message: Loop's own error text); LoopRefused for a 401 or 403 (and
+        for every request after it), TargetDown once Loop has not answered for `outage_s`."""
+        if self._refused is not None:  # another thread met a refused key: send nothing more
+            raise self._refused
         method = method.upper()
         url = self._url(path)
         endpoint = f"{method} {path_template(self._relative(path))}"
@@ -136,6 +149,12 @@ class LoopClient:
                 method, url, params=params, json=json, endpoint=endpoint
             )
         except RequestFailed as failure:
+            if failure.status in REFUSED_KEY:
+                self._refused = LoopRefused(
+                    f"Loop at {self.base_url} refused the API key ({failure.status}: "
+                    f"{failure.detail}): check LOOP_API_KEY or target.api_key"
+                )
+                raise self._refused from None
             raise load_error(failure) from None
         return parsed_body(response)
 

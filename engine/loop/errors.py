@@ -6,11 +6,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.errors import LoadError, PermanentLoadError, TransientLoadError
+from engine.errors import EngineError, LoadError, PermanentLoadError, TransientLoadError
 from engine.net import RequestFailed
 
 MAX_TEXT = 500
 _NUMERIC_SEGMENT = re.compile(r"^\d+$")
+
+
+REFUSED_KEY = frozenset({401, 403})
+
+
+class LoopRefused(EngineError):
+    """Loop refused the API key (401 or 403): no request can succeed, so the run stops at
+    once (exit 1) and nothing is parked. Names Loop's URL, never the key."""
 
 
 def load_error(failure: RequestFailed) -> LoadError:

@@ -23,6 +23,7 @@ class Target:
     concurrency: int = 4
     timeout_s: float = 30.0
     max_retries: int = 6
+    outage_s: float = 60.0
 
     def __repr__(self) -> str:  # the API key is a secret: never in a repr
         return f"Target(base_url={self.base_url!r}, api_version={self.api_version!r})"

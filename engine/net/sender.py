@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from engine.net.breaker import Breaker
 from engine.net.budget import RequestBudget
 from engine.net.errors import RequestFailed, retried_status
 from engine.net.redact import Redactor, SecretLogFilter, excerpt, shown_url
@@ -120,7 +121,8 @@ class Sender:
 
     `budget`: the request budget (default: unlimited, though a 429 still pauses it);
     `allowed_origins`: other origins a link or redirect may lead to, reached without
-    credentials (see the module docstring);
+    credentials (see the module docstring); `breaker`: stops every request once the target
+    has given no answer for its window (engine.net.breaker);
     `hold_slot`: a request counts in the budget until its answer is back (Loop's sliding
     window), not only when it leaves; `concurrency`: at most this many requests in flight, the
     rest wait before taking a budget slot; `describe`: what an error answer says."""
@@ -136,6 +138,7 @@ class Sender:
         hold_slot: bool = False,
         concurrency: int | None = None,
         allowed_origins: Collection[str] = (),
+        breaker: Breaker | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
@@ -147,6 +150,7 @@ class Sender:
         self.describe, self.hold_slot, self._sleep = describe, hold_slot, sleep
         self._gate = threading.BoundedSemaphore(concurrency) if concurrency else None
         self.stats = SendStats()
+        self.breaker = breaker or Breaker(None)
         SecretLogFilter.watch(self.redact)
 
     def get(self, url: str, params: Mapping[str, Any] | None = None, **kw: Any) -> httpx.Response:
@@ -204,6 +208,7 @@ class Sender:
         request = self._build(method, url, params, json)
         # The request's own URL: base_url's path included (base_url.join(url) would drop it).
         label = endpoint or f"{method} {shown_url(request.url)}"
+        self.breaker.check(f"{method} {shown_url(request.url)}")
         with self._gate or nullcontext(), self._budget_slot():
             self.stats.add(endpoint, sent=1)
             try:
@@ -272,6 +277,10 @@ class Sender:
 
     def _check(self, response: httpx.Response, label: str) -> httpx.Response:
         status = response.status_code
+        if retried_status(status) and status != 429:
+            self.breaker.failed(f"HTTP {status} {response.reason_phrase}")
+        else:
+            self.breaker.answered()
         if response.is_success:
             self.stats.add(ok=1)
             return response
@@ -299,6 +308,7 @@ class Sender:
 
     def _no_answer(self, method: str, label: str, exc: httpx.HTTPError) -> Exception:
         name = type(exc).__name__
+        self.breaker.failed(name)
         if method == "POST" and isinstance(exc, MAYBE_SENT):
             self.stats.add(transient_failures=1)
             detail = f"{name} after sending; a POST is not retried (it may have been applied)"

@@ -18,8 +18,8 @@ import pytest
 from engine.errors import PermanentLoadError, TransientLoadError
 from engine.loop.client import LoopClient
 from engine.loop.concurrent import map_concurrent
-from engine.loop.errors import loop_error_text, path_template
-from engine.net import RetryPolicy
+from engine.loop.errors import LoopRefused, loop_error_text, path_template
+from engine.net import RetryPolicy, TargetDown
 from engine.sandbox.server import SandboxHandle, running_sandbox
 
 KEY = "sandbox"
@@ -183,21 +183,30 @@ def test_client_422_is_permanent_with_loops_field_text(loop: LoopClient) -> None
     assert loop.stats.permanent_failures == 2 and loop.stats.retries == 0
 
 
-def test_client_401_never_shows_the_key(sandbox: SandboxHandle) -> None:
+def test_client_401_is_fatal_never_shows_the_key_and_stops_sending(
+    sandbox: SandboxHandle,
+) -> None:
     with make_client(sandbox, SECRET) as client:
-        with pytest.raises(PermanentLoadError) as caught:
+        with pytest.raises(LoopRefused) as caught:
             client.upsert("product", product("p1"))
-        assert caught.value.status == 401
-        assert str(caught.value) == "Unauthorized. (GEN-UNAUTHORIZED)"
-        for text in (
-            str(caught.value),
-            repr(caught.value),
-            str(caught.value.body),
-            repr(client),
-            repr(client.budget),
-            repr(client.stats),
-        ):
+        assert str(caught.value) == (
+            f"Loop at {sandbox.base_url} refused the API key (401: Unauthorized. "
+            "(GEN-UNAUTHORIZED)): check LOOP_API_KEY or target.api_key"
+        )
+        sent = client.stats.sent
+        with pytest.raises(LoopRefused):
+            client.upsert("product", product("p2"))
+        assert client.stats.sent == sent == 1, "nothing more is sent once the key is refused"
+        for text in (str(caught.value), repr(caught.value), repr(client), repr(client.stats)):
             assert SECRET not in text
+
+
+def test_client_stops_once_loop_gives_no_answer_for_the_outage_window() -> None:
+    client = LoopClient("http://127.0.0.1:9", "k", rate_limit="0/min", max_retries=50,
+                        backoff_s=0.01, max_backoff_s=0.02, outage_s=0.3)  # fmt: skip
+    with client, pytest.raises(TargetDown, match=r"no answer for \d+ s .*ConnectError"):
+        client.upsert("product", product("p1"))
+    assert client.stats.sent < 50
 
 
 def test_client_404_by_external_id_is_none(loop: LoopClient) -> None:
