@@ -10,7 +10,11 @@
 
 The saved cursor (or `cursor.initial` on a first run) is always bound as a query parameter,
 never formatted into the SQL: write `$cursor` (DuckDB and SQLite; SQLite also takes `:cursor`)
-or `?` (each `?` is bound to the cursor). Rows are fetched `page_size` at a time and become
+or `?` (each `?` is bound to the cursor); `params:` values are bound the same way (`$name`).
+A query is one SELECT (WITH ... SELECT) and nothing else: DuckDB can write files and attach
+databases, so any other statement is refused before it runs, DuckDB never installs or loads
+an extension on its own here, and SQLite is read through an authorizer that allows reading
+only. Rows are fetched `page_size` at a time and become
 dicts keyed by column name with JSON-friendly values (connectors.paging.json_friendly: DECIMAL
 as its exact decimal string, timestamps as ISO 8601 strings). Schemas:
 schemas/connectors/sql.{source,extract}.schema.json.
@@ -35,6 +39,17 @@ SQLITE_SUFFIXES = {".sqlite", ".sqlite3", ".db"}
 _NAMED = {"duckdb": re.compile(r"\$cursor\b"), "sqlite": re.compile(r"[$:@]cursor\b")}
 _DB_ERRORS = (duckdb.Error, sqlite3.Error)
 Params = dict[str, Any] | list[Any] | None
+# DuckDB would otherwise download and load extensions on first use of a function needing one.
+_DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+_SQLITE_READING = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    sqlite3.SQLITE_RECURSIVE,
+}
 
 
 def database_type(source: Mapping[str, Any]) -> str:
@@ -62,7 +77,16 @@ class SqlConnector(Connector):
         cfg = request.config
         cursor = cursor_config(cfg.get("cursor"))
         query = str(cfg["query"])
+        if not self._native_sqlite:
+            _one_select(query, request.entity)
         params = self._params(query, request.cursor, cursor, request.entity)
+        if cfg.get("params"):
+            if isinstance(params, list):
+                raise ConfigError(
+                    f"entities.{request.entity}.extract: `params` are bound by name; write "
+                    "`$cursor` instead of `?` in the query"
+                )
+            params = {**(params or {}), **dict(cfg["params"])}
         page_size = int(cfg.get("page_size", 1000))
         fetch = page_size if request.limit is None else max(1, min(page_size, request.limit))
         tracker = CursorTracker(cursor.get("field"), str(cursor.get("type", "auto")))
@@ -135,15 +159,17 @@ class SqlConnector(Connector):
         try:
             if self._native_sqlite:
                 uri = f"{Path(path).resolve().as_uri()}?mode=ro" if read_only else path
-                return sqlite3.connect(uri, uri=read_only, check_same_thread=False)
+                lite = sqlite3.connect(uri, uri=read_only, check_same_thread=False)
+                lite.set_authorizer(_reading_only)
+                return lite
             if self.kind == "sqlite":
                 return self._attach_sqlite(path, read_only)
-            return duckdb.connect(path, read_only=read_only)
+            return duckdb.connect(path, read_only=read_only, config=_DUCKDB_CONFIG)
         except _DB_ERRORS as exc:
             raise ExtractError(f"cannot open database {database}: {exc}") from exc
 
     def _attach_sqlite(self, path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
-        conn = duckdb.connect()
+        conn = duckdb.connect(config=_DUCKDB_CONFIG)
         installed = conn.execute(
             "SELECT installed FROM duckdb_extensions() WHERE extension_name = 'sqlite_scanner'"
         ).fetchone()
@@ -167,6 +193,32 @@ class SqlConnector(Connector):
 
     def __repr__(self) -> str:
         return f"SqlConnector(database={self.source.get('database')!r}, type={self.kind!r})"
+
+
+def _one_select(query: str, entity: str) -> None:
+    """The query is exactly one SELECT statement (a DuckDB COPY, ATTACH, INSTALL, SET or a
+    second statement would reach past reading); a ConfigError says which it found."""
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as exc:
+        raise ExtractError(f"{entity}: query failed: {exc}") from None
+    kinds = [statement.type for statement in statements]
+    if kinds != [duckdb.StatementType.SELECT]:
+        found = ", ".join(kind.name for kind in kinds) or "nothing"
+        raise ConfigError(
+            f"entities.{entity}.extract.query: must be one SELECT statement (found: {found})"
+        )
+
+
+def _reading_only(action: int, table: str | None = None, *args: Any) -> int:
+    """SQLite authorizer: reading and functions, nothing that writes or attaches. (A
+    table-valued function such as json_each checks an update of sqlite_master when SQLite
+    sets it up; that is SQLite's own bookkeeping, not a write of the query's.)"""
+    if action in _SQLITE_READING:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_UPDATE and table == "sqlite_master":
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
 
 
 def _fetch(cur: Any, columns: Sequence[str], size: int, entity: str) -> Iterator[dict[str, Any]]:

@@ -1,7 +1,9 @@
 """`${VAR}` and `${VAR:-default}` in mapping values, from the environment.
 
 Values that came from the environment may be secrets: the set of paths that were interpolated
-is kept so that errors about them never echo the value.
+is kept so that errors about them never echo the value. They are never pasted into code: a
+`${VAR}` in an extract's `query` (SQL) is refused, and the error says to bind it as a
+parameter instead (`params: {name: "${VAR}"}` and `$name` in the query).
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from engine.mapping.yamlsource import KeyPath, Positions
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _ESCAPED = "$${"
+
+
+def is_code(path: KeyPath) -> bool:
+    """Values that are code, where an environment value would become code: SQL queries."""
+    return len(path) == 4 and path[0] == "entities" and path[2:] == ("extract", "query")
 
 
 def interpolate(
@@ -41,6 +48,16 @@ def interpolate(
             return ""
 
         if "${" not in text:
+            return text
+        if is_code(path) and _VAR.search(text.replace(_ESCAPED, "")):
+            problems.append(
+                positions.problem(
+                    path,
+                    "${VAR} may not be used inside a query (its text would become SQL): bind "
+                    'it as a parameter instead, `params: {name: "${VAR}"}` and `$name` in '
+                    "the query",
+                )
+            )
             return text
         touched.add(path)
         parts = text.split(_ESCAPED)

@@ -256,3 +256,21 @@ def test_a_bad_loop_url_from_the_environment_is_a_config_error_that_does_not_ech
     [line] = problems(path, env={"LOOP_API_URL": url})
     assert "target.base_url: the value from the environment is not an http(s) URL" in line
     assert url not in line
+
+
+def test_an_environment_variable_inside_a_query_is_refused_with_the_way_out(
+    write_mapping: Callable[[str], Path],
+) -> None:
+    path = write_mapping(
+        """\
+        entities:
+          products:
+            extract:
+              query: "SELECT * FROM read_csv('p.csv', encoding='${ENC:-utf-8}')"
+            map: {name: title}
+        """,
+        header="version: 1\nname: t\nsource: {connector: sql, database: ':memory:'}\n",
+    )
+    [line] = problems(path, env={"ENC": "x'); COPY (SELECT 1) TO 'f'; --"})
+    assert "entities.products.extract.query: ${VAR} may not be used inside a query" in line
+    assert "`params:" in line and "COPY" not in line

@@ -167,3 +167,53 @@ def test_sql_sqlite_through_duckdb_never_downloads(tmp_path: Path) -> None:
     else:
         with pytest.raises(ConfigError, match="sqlite_reader: native"):
             _rows(source, tmp_path, {"query": "SELECT * FROM t"})
+
+
+def _extract_all(source: dict[str, Any], extract: dict[str, Any], base: Path) -> list[Any]:
+    with SqlConnector(source, base) as connector:
+        return [r for page in connector.extract(ExtractRequest("t", extract)) for r in page.records]
+
+
+def test_sql_params_are_bound_so_an_injected_value_stays_a_value(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("a;b\n1;2\n")
+    query = "SELECT * FROM read_csv('t.csv', delim=';', header=true, encoding=$encoding)"
+    source = {"connector": "sql", "database": ":memory:"}
+    assert _extract_all(source, {"query": query, "params": {"encoding": "utf-8"}}, tmp_path) == [
+        {"a": 1, "b": 2}
+    ]
+    target = tmp_path / "pwned.csv"
+    evil = f"utf-8'); COPY (SELECT 1) TO '{target}'; --"
+    with pytest.raises(ExtractError, match="does not support the encoding"):
+        _extract_all(source, {"query": query, "params": {"encoding": evil}}, tmp_path)
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param("COPY (SELECT 1) TO 'out.csv'", id="copy"),
+        pytest.param("SELECT 1; COPY (SELECT 1) TO 'out.csv'", id="a second statement"),
+        pytest.param("ATTACH 'other.duckdb'", id="attach"),
+        pytest.param("INSTALL httpfs", id="install"),
+        pytest.param("SET enable_external_access = false", id="set"),
+    ],
+)
+def test_sql_a_duckdb_query_is_one_select_and_nothing_else(tmp_path: Path, query: str) -> None:
+    source = {"connector": "sql", "database": ":memory:"}
+    with pytest.raises(ConfigError, match="must be one SELECT statement"):
+        _extract_all(source, {"query": query}, tmp_path)
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.duckdb").exists()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param("INSERT INTO items VALUES (9, 'x', '1', '2024')", id="insert"),
+        pytest.param("ATTACH DATABASE 'other.sqlite' AS o", id="attach"),
+    ],
+)
+def test_sql_sqlite_is_read_only(tmp_path: Path, query: str) -> None:
+    source, _ = _sqlite(tmp_path, [])
+    with pytest.raises(ExtractError, match="query failed"):
+        _extract_all({**source, "read_only": False}, {"query": query}, tmp_path)
+    assert not (tmp_path / "other.sqlite").exists()
