@@ -80,7 +80,7 @@ class BatchSync:
         self.compiled, self.state, self.loop, self.run_id = compiled, state, loop, run_id
         self.dry = DryRun(compiled) if loop is None else None
         self.children = {e.entity.parent: e for e in compiled.entities.values() if e.entity.parent}
-        self.seen: dict[str, dict[str, str]] = {}  # entity -> key -> first source record
+        self.seen: dict[str, set[int]] = {}  # entity -> hashes of the keys met in this run
 
     def sync(
         self,
@@ -104,7 +104,7 @@ class BatchSync:
         entity = self.compiled.entities[name]
         options = PrepareOptions(
             assume=self.dry.assumed if self.dry else None,
-            seen=self.seen.setdefault(name, {}) if unique else None,
+            seen=self.seen.setdefault(name, set()) if unique else None,
             resend=frozenset(resend),
             lost=frozenset(lost),
         )

@@ -89,15 +89,16 @@ class PrepareOptions:
     """How a batch is prepared beyond `etl run`'s defaults.
 
     `assume(entity, via, key)`: in a dry run, a reference to a record the run would have sent
-    counts as resolved (to a stand-in id). `seen`: the keys already met in this run, with a
-    label of their source record, so that a key two source records map to is caught across
-    batches (None: not checked). `every`: keep every valid payload ready, unchanged or not
+    counts as resolved (to a stand-in id). `seen`: the keys already met in this run (as their
+    64-bit hashes: a few bytes a record however large the run, at a collision chance of about
+    one in 10**7 for a million keys), so that a key two source records map to is caught across
+    batches too (None: not checked). `every`: keep every valid payload ready, unchanged or not
     (reconcile compares them all with Loop). `resend`: keys sent even when their hash is
     unchanged (drifted in Loop). `lost`: keys Loop no longer has: sent as new records.
     """
 
     assume: Callable[[str, str | None, str], bool] | None = None
-    seen: dict[str, str] | None = None
+    seen: set[int] | None = None
     every: bool = False
     resend: frozenset[str] = frozenset()
     lost: frozenset[str] = frozenset()
@@ -146,7 +147,7 @@ class Preparer:
             self._finish(out, key, record, parent, parent_key, t, known.get(key))
         return out
 
-    def _unique(self, mapped: list[Any], out: Prepared, seen: dict[str, str]) -> list[Any]:
+    def _unique(self, mapped: list[Any], out: Prepared, seen: set[int]) -> list[Any]:
         """Records sharing a key within a run are never raced: all of them are quarantined
         (one row per key, its reasons naming every source record) and none is sent."""
         groups: dict[str, list[Any]] = defaultdict(list)
@@ -154,20 +155,21 @@ class Preparer:
             groups[entry[0]].append(entry)
         keep = []
         for key, group in groups.items():
-            if len(group) == 1 and key not in seen:
-                seen[key] = source_label(group[0][1])
+            met = hash(key) in seen
+            if len(group) == 1 and not met:
+                seen.add(hash(key))
                 keep.append(group[0])
                 continue
-            labels = ([seen[key]] if key in seen else []) + [source_label(g[1]) for g in group]
-            earlier = "; the first was met in an earlier batch of this run" if key in seen else ""
+            labels = ", ".join(source_label(g[1]) for g in group)
+            count = f"{len(group)} source records" if len(group) > 1 else "a source record"
+            earlier = "; another was met in an earlier batch of this run" if met else ""
             reason = (
-                f"duplicate key in source: {len(labels)} source records map to "
-                f"{self.entity.entity.key} {key!r} ({', '.join(labels)}){earlier}; "
-                "records sharing a key are not sent"
+                f"duplicate key in source: {count} ({labels}) map to {self.entity.entity.key} "
+                f"{key!r}{earlier}; records sharing a key are not sent"
             )
             _, record, parent, _, _ = group[0]
             out.quarantined.append(Parked(key, [reason], record, parent, "duplicate"))
-            seen.setdefault(key, labels[0])
+            seen.add(hash(key))
         return keep
 
     def _finish(

@@ -63,7 +63,7 @@ class _Side:
     parent: _Side | None = None
     seen: set[LoopKey] = field(default_factory=set)
     live: set[str] = field(default_factory=set)  # keys in Loop (after fixing, if --fix)
-    keys: dict[str, str] = field(default_factory=dict)  # platform keys met (duplicates)
+    keys: set[int] = field(default_factory=set)  # hashes of the platform keys met
 
     @property
     def name(self) -> str:
