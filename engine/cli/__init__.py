@@ -16,23 +16,18 @@ import click
 from engine import __version__
 from engine.cli.mapping import COMMANDS as MAPPING_COMMANDS
 from engine.cli.reconcile import COMMANDS as RECONCILE_COMMANDS
+from engine.cli.render import error_lines, os_error_text
 from engine.cli.run import COMMANDS as RUN_COMMANDS
-from engine.errors import ConfigError, EngineError
+from engine.errors import EngineError
 
 COMMAND_GROUP = "loop_etl.commands"
 
 
-def error_lines(error: EngineError) -> list[str]:
-    """How an EngineError is shown: the `file:line:col` problem lines of a ConfigError that
-    has them, else `error: <message>`."""
-    if isinstance(error, ConfigError) and error.problems:
-        return [str(problem) for problem in error.problems]
-    return [f"error: {error}"]
-
-
 class EtlGroup(click.Group):
     """The root group: the engine's commands, plus those installed under `loop_etl.commands`;
-    an EngineError raised by any of them is shown on stderr and exits with its exit code."""
+    an EngineError raised by any of them is shown on stderr and exits with its exit code. An
+    operating system error (a full disk, a folder that cannot be created, a file that cannot
+    be read) is shown the same way, exit 1, never as a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -41,6 +36,10 @@ class EtlGroup(click.Group):
             for line in error_lines(exc):
                 click.echo(line, err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            for line in error_lines(EngineError(os_error_text(exc))):
+                click.echo(line, err=True)
+            ctx.exit(1)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.commands, *_installed()})

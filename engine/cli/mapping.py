@@ -17,7 +17,7 @@ from engine.cli.options import (
     json_option,
     mapping_argument,
 )
-from engine.cli.render import preview_table
+from engine.cli.render import error_lines, preview_table
 from engine.errors import ConfigError
 from engine.mapping.compile import load_and_compile
 from engine.mapping.records import RecordResult, map_records
@@ -36,7 +36,7 @@ def check(mappings: tuple[Path, ...]) -> None:
             load_and_compile(path)
         except ConfigError as exc:  # every file is checked: the problems of each are shown
             failed = True
-            for line in exc.lines():
+            for line in error_lines(exc):
                 click.echo(line, err=True)
         else:
             click.echo(f"{path}: ok")

@@ -19,6 +19,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from engine import redaction
+from engine.errors import ConfigError, EngineError
 from engine.mapping.records import RecordResult
 from engine.pipeline.run import EntityStats, RunSummary
 from engine.reconcile import EntityReport, ReconcileReport
@@ -192,3 +194,18 @@ def _details(e: EntityReport) -> list[str]:
     for key, reasons in list(e.failed.items())[:SHOWN_KEYS]:
         lines.append(f"{e.entity} not fixed: {key}: {'; '.join(reasons)}")
     return lines
+
+
+def error_lines(error: EngineError) -> list[str]:
+    """How an EngineError is shown: the `file:line:col` problem lines of a ConfigError that
+    has them, else `error: <message>`."""
+    if isinstance(error, ConfigError) and error.problems:
+        return [redaction.scrub(str(problem)) for problem in error.problems]
+    return [redaction.scrub(f"error: {error}")]
+
+
+def os_error_text(exc: OSError) -> str:
+    """'No space left on device: .etl/shop.duckdb' rather than a traceback."""
+    what = exc.strerror or type(exc).__name__
+    where = exc.filename if exc.filename is not None else ""
+    return f"{what}: {where}" if where else str(what)

@@ -25,9 +25,13 @@ def is_code(path: KeyPath) -> bool:
 
 
 def interpolate(
-    data: Any, positions: Positions, env: Mapping[str, str]
+    data: Any,
+    positions: Positions,
+    env: Mapping[str, str],
+    taken: dict[KeyPath, list[str]] | None = None,
 ) -> tuple[Any, set[KeyPath]]:
-    """Replace every `${VAR}` in string values; return the data and the interpolated paths.
+    """Replace every `${VAR}` in string values; return the data and the interpolated paths
+    (`taken`, when given, collects the values that came from the environment, by path).
 
     `$${` is an escape for a literal `${`. A missing variable without a default is an error
     naming the variable and every place it is used; all such problems are reported at once.
@@ -39,6 +43,8 @@ def interpolate(
         def one(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             if name in env:
+                if taken is not None:
+                    taken.setdefault(path, []).append(env[name])
                 return env[name]
             if default is not None:
                 return default

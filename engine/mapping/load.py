@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import jsonschema
 
 from connectors.registry import extract_problems, source_problems
+from engine import redaction
 from engine.errors import ConfigError, Problem
 from engine.loop.kinds import KINDS, kind_for_entity
 from engine.mapping.graph import dependency_order, lookups_in
@@ -63,11 +64,19 @@ def _unexpected_keys(err: jsonschema.ValidationError, message: str) -> str:
     return "; ".join(unknown("key", key, allowed) for key in extra)
 
 
+# Where the data comes from and goes: named on purpose by run summaries (without credentials).
+_SHOWN: frozenset[KeyPath] = frozenset(
+    {("target", "base_url"), ("source", "base_url"), ("source", "root"), ("source", "database")}
+)
+
+
 def load_mapping(path: str | Path, env: AnyMapping[str, str] | None = None) -> Mapping:
     """Load, interpolate, check and build a mapping file; ConfigError lists every problem."""
     file = Path(path)
     raw, positions = load_yaml_file(file)
-    data, touched = interpolate(raw, positions, os.environ if env is None else env)
+    taken: dict[KeyPath, list[str]] = {}
+    data, touched = interpolate(raw, positions, os.environ if env is None else env, taken)
+    redaction.remember(v for path, values in taken.items() if path not in _SHOWN for v in values)
     secrets = frozenset(touched)
     problems = schema_problems(_mapping_validator(), data, positions, secret_paths=secrets)
     if problems:

@@ -11,6 +11,7 @@ from typing import Any
 
 import duckdb
 
+from engine import redaction
 from engine.state.codec import dumps, dumps_or_null, loads_or_none
 
 
@@ -115,10 +116,27 @@ def write(
             entity,
             keys,
             *stage_args,
-            [dumps(p.reasons) for p in parked],
+            [dumps(stored_reasons(p.reasons)) for p in parked],
             [dumps(p.record) for p in parked],
             [dumps_or_null(p.parent) for p in parked],
             run_id,
             now,
         ],
     )
+
+
+MAX_REASONS = 50
+MAX_REASON_CHARS = 2000
+
+
+def stored_reasons(reasons: list[str]) -> list[str]:
+    """Reasons as the state keeps them: no value from the environment in them (a 2xx answer
+    or an error text may quote one), each at most MAX_REASON_CHARS, at most MAX_REASONS."""
+    kept = [_clip(redaction.scrub(str(r))) for r in reasons[:MAX_REASONS]]
+    if len(reasons) > MAX_REASONS:
+        kept.append(f"... and {len(reasons) - MAX_REASONS} more reasons")
+    return kept
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_REASON_CHARS else text[:MAX_REASON_CHARS] + "..."

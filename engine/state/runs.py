@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import duckdb
 
+from engine import redaction
 from engine.state.codec import dumps, loads_or_none, now
 
 OK = "ok"
@@ -53,7 +54,7 @@ def start(db: duckdb.DuckDBPyConnection, command: str) -> int:
 def finish(db: duckdb.DuckDBPyConnection, run_id: int, status: str, summary: Any) -> None:
     db.execute(
         "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE run_id = ?",
-        [now(), status, dumps(summary), run_id],
+        [now(), status, redaction.scrub(dumps(summary)), run_id],
     )
 
 
