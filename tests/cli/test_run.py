@@ -77,7 +77,7 @@ def test_run_never_prints_the_loop_key(
     wrong = _etl("run", str(literal), "-e", "customers", "--state", str(state), **env_wrong)
 
     assert (as_json.exit_code, table.exit_code) == (0, 0), as_json.output + table.output
-    assert wrong.exit_code == 3, wrong.output  # Loop refused the key: records quarantined
+    assert wrong.exit_code == 1, wrong.output  # Loop refused the key: the run stops
     for result in (as_json, table, wrong):
         assert SECRET not in result.stdout + result.stderr
 
