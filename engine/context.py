@@ -56,9 +56,11 @@ def open_context(
     memory. `need_state=False` (preview) never touches the state file."""
     send = need_loop and not dry_run
     with ExitStack() as stack:
-        running = stack.enter_context(services(mapping, state_path, need_loop=send))
+        # The state first: its lock is what keeps a second command off this mapping's files
+        # (the embedded sandbox's database lives beside it).
         in_memory = not need_state or (dry_run and not state_path.exists())
         state = stack.enter_context(State(":memory:" if in_memory else state_path))
+        running = stack.enter_context(services(mapping, state_path, need_loop=send))
         cls = connector_class(running.source["connector"])
         connector = stack.enter_context(cls(running.source, mapping.base_dir))
         loop = stack.enter_context(_loop_client(running.target)) if send else None

@@ -26,8 +26,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from connectors.registry import connector_class
-from engine.errors import ConfigError
+from engine.errors import ConfigError, StateError
 from engine.mapping.model import Mapping, Target
 
 EMBEDDED = "embedded"
@@ -121,7 +123,18 @@ def _sandbox(mapping: Mapping, state_path: Path) -> Iterator[Any]:
 
     db = state_path.with_name(state_path.stem + ".sandbox.duckdb")
     db.parent.mkdir(parents=True, exist_ok=True)
-    with running_sandbox(
-        db_path=str(db), api_keys=(mapping.target.api_key,), rate_limit=mapping.target.rate_limit
-    ) as handle:
+    try:
+        started = running_sandbox(
+            db_path=str(db),
+            api_keys=(mapping.target.api_key,),
+            rate_limit=mapping.target.rate_limit,
+        )
+        handle = started.__enter__()
+    except duckdb.IOException:
+        raise StateError(
+            f"cannot open the embedded sandbox's database {db}: another process is using it"
+        ) from None
+    try:
         yield handle
+    finally:
+        started.__exit__(None, None, None)

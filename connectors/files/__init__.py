@@ -14,6 +14,7 @@ format: connectors.files.formats. Schemas: schemas/connectors/files.{source,extr
 from __future__ import annotations
 
 import datetime as dt
+import glob
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -88,6 +89,8 @@ class FilesConnector(Connector):
 
 def _list_files(root: Path, pattern: str) -> list[Path]:
     if _GLOB_CHARS & set(pattern):
+        if Path(pattern).is_absolute():  # Path.glob takes relative patterns only
+            return sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_file())
         return sorted(p for p in root.glob(pattern) if p.is_file())
     path = root / pattern
     if not path.is_file():

@@ -71,8 +71,18 @@ def read_file(path: Path, cfg: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             f"{path.name}: not valid {exc.encoding} at byte {exc.start}; "
             "set csv.encoding (e.g. latin-1)"
         ) from exc
+    except RecursionError:
+        raise ExtractError(f"{path.name}: JSON nested too deeply to read") from None
+    except csv.Error as exc:
+        raise ExtractError(f"{path.name}: not readable as CSV: {exc}") from None
     except OSError as exc:
         raise ExtractError(f"{path.name}: cannot read: {exc.strerror}") from exc
+
+
+# Python's csv module refuses fields over 128 KiB; a product description or a JSON column in an
+# export can be longer. Fields past this are refused with the file and line.
+MAX_CSV_FIELD = 16 * 1024 * 1024
+csv.field_size_limit(MAX_CSV_FIELD)
 
 
 def _read_csv(path: Path, opts: Mapping[str, Any]) -> Iterator[dict[str, Any]]:

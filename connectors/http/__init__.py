@@ -25,7 +25,7 @@ from connectors.base import Connector, ExtractRequest, Page
 from connectors.http.pagination import PageRequest, Paginator, compile_path
 from connectors.paging import CursorTracker, cursor_config, paginate
 from connectors.validate import connector_schema
-from engine.errors import ExtractError
+from engine.errors import ConfigError, ExtractError
 from engine.net import (
     Redactor,
     RequestBudget,
@@ -76,6 +76,7 @@ class HttpConnector(Connector):
 
     def __init__(self, source: Mapping[str, Any], base_dir: Path) -> None:
         super().__init__(source, base_dir)
+        _check_base_url(str(self.source["base_url"]))
         self.redact = Redactor()
         self.auth = build_auth(self.source.get("auth"), self.redact)
         client = httpx.Client(
@@ -185,6 +186,11 @@ class HttpConnector(Connector):
             raise HttpExtractError(
                 f"GET {where}: the body is not JSON", response.status_code
             ) from exc
+        except RecursionError:
+            where = shown_url(response.request.url)
+            raise HttpExtractError(
+                f"GET {where}: the JSON body is nested too deeply to read", response.status_code
+            ) from None
 
     @property
     def requests(self) -> int:
@@ -208,3 +214,14 @@ def _record_list(found: Any, records: str | None, response: httpx.Response) -> l
             response.status_code,
         )
     return found
+
+
+def _check_base_url(url: str) -> None:
+    """An http(s) URL with a host, else a configuration error (exit 2, nothing sent)."""
+    try:
+        parsed = httpx.URL(url)
+        ok = parsed.scheme in ("http", "https") and bool(parsed.host)
+    except httpx.InvalidURL:
+        ok = False
+    if not ok:
+        raise ConfigError(f"source.base_url {url!r} is not an http(s) URL with a host")

@@ -100,3 +100,28 @@ def test_sigterm_ends_the_run_as_interrupted_in_the_state(etl: Etl, loop: Loop) 
     assert status.code == 0, status
     last = json.loads(status.stdout)["runs"][0]
     assert last["status"] == "interrupted" and last["finished_at"] is not None
+
+
+def test_commands_while_a_run_holds_the_state_say_so_cleanly(etl: Etl, loop: Loop) -> None:
+    # paced at 120/min, the run holds the state for minutes: it is stopped at the end
+    slow = Etl(etl.mapping, etl.state, {**etl.env, "LOOP_RATE_LIMIT": "120/min"}, etl.cwd)
+    process = slow.start_run()
+    try:
+        while loop.request_count() < 5:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            time.sleep(POLL_S)
+        for args in (
+            ("run", str(etl.mapping)),
+            ("run", str(etl.mapping), "--dry-run"),
+            ("status", str(etl.mapping)),
+            ("quarantine", str(etl.mapping), "list"),
+            ("reconcile", str(etl.mapping)),
+        ):
+            other = etl(*args)
+            assert other.code == 1, (args, other)
+            assert "another process is using it" in other.stderr, (args, other)
+            assert "Traceback" not in other.stderr, (args, other)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+        process.kill()

@@ -204,3 +204,22 @@ def test_files_csv_a_renamed_repeat_label(tmp_path: Path, data: Path) -> None:
     (data / "export.csv").write_text("SKU,Memo,Memo\nA1,first,second\n", encoding="utf-8")
     cfg = {"path": "export.csv", "csv": {"rename": {"Memo_1": "note"}}}
     assert _extract(tmp_path, cfg) == [{"SKU": "A1", "Memo": "first", "note": "second"}]
+
+
+def test_files_json_nested_too_deep_is_an_extract_error(tmp_path: Path, data: Path) -> None:
+    (data / "deep.json").write_text("[" + '{"a":' * 10_000 + "1" + "}" * 10_000 + "]")
+    with pytest.raises(ExtractError, match=r"deep\.json: JSON nested too deeply"):
+        _extract(tmp_path, {"path": "deep.json"})
+
+
+def test_files_csv_field_over_128_kib_is_read(tmp_path: Path, data: Path) -> None:
+    (data / "big.csv").write_text("id,notes\n1," + "x" * 200_000 + "\n")
+    [record] = _extract(tmp_path, {"path": "big.csv"})
+    assert len(record["notes"]) == 200_000
+
+
+def test_files_an_absolute_glob_is_read(tmp_path: Path, data: Path) -> None:
+    (data / "a.csv").write_text("id\n1\n")
+    (data / "b.csv").write_text("id\n2\n")
+    records = _extract(tmp_path, {"path": str(data / "*.csv")})
+    assert records == [{"id": "1"}, {"id": "2"}]

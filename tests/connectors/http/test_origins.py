@@ -15,7 +15,7 @@ import pytest
 
 from connectors.base import ExtractRequest
 from connectors.http import HttpConnector
-from engine.errors import ExtractError
+from engine.errors import ConfigError, ExtractError
 
 TOKEN = "shpat-ORIGIN-SECRET-42"
 
@@ -31,7 +31,8 @@ class Server:
             def do_GET(self) -> None:
                 outer.seen.append((self.path, dict(self.headers)))
                 status, headers, body = outer.routes.get(self.path.split("?")[0], (404, {}, {}))
-                data = json.dumps(body).encode()
+                raw = isinstance(body, str) and body.startswith("RAW:")
+                data = body[4:].encode() if raw else json.dumps(body).encode()
                 self.send_response(status)
                 for name, value in {**headers, "Content-Type": "application/json"}.items():
                     self.send_header(name, value)
@@ -124,3 +125,19 @@ def test_a_redirect_within_the_origin_keeps_the_credentials() -> None:
         platform.close()
     assert [path.split("?")[0] for path, _ in platform.seen] == ["/items", "/v2/items"]
     assert all(headers["X-Shop-Token"] == TOKEN for _, headers in platform.seen)
+
+
+@pytest.mark.parametrize("url", ["::::", "ftp://x.test", "http://", "not a url"])
+def test_a_base_url_that_is_no_http_url_is_a_config_error(url: str) -> None:
+    with pytest.raises(ConfigError, match="is not an http\\(s\\) URL with a host"):
+        HttpConnector({"connector": "http", "base_url": url}, Path("."))
+
+
+def test_a_json_body_nested_too_deep_is_an_extract_error() -> None:
+    # served as raw text: json.dumps itself would refuse this nesting
+    platform = Server({"/items": (200, {}, "RAW:" + "[" * 10_000 + "]" * 10_000)})
+    try:
+        with pytest.raises(ExtractError, match="nested too deeply"):
+            _extract(platform)
+    finally:
+        platform.close()
