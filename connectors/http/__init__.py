@@ -27,6 +27,7 @@ from connectors.paging import CursorTracker, cursor_config, paginate
 from connectors.validate import connector_schema
 from engine.errors import ConfigError, ExtractError
 from engine.net import (
+    Breaker,
     Redactor,
     RequestBudget,
     RequestFailed,
@@ -37,6 +38,7 @@ from engine.net import (
 )
 
 DEFAULT_PAGE_SIZE = 100
+DEFAULT_OUTAGE_S = 60.0
 DEFAULT_INCREMENTAL_PARAM = "{field}_min"
 
 
@@ -91,6 +93,7 @@ class HttpConnector(Connector):
             retry=retry_policy(self.source.get("retries")),
             redact=self.redact,
             allowed_origins=self.source.get("allowed_origins") or (),
+            breaker=Breaker(float(self.source.get("outage_s", DEFAULT_OUTAGE_S))),
         )
 
     def _extract(self, request: ExtractRequest) -> Iterator[Page]:

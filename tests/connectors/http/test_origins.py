@@ -141,3 +141,30 @@ def test_a_json_body_nested_too_deep_is_an_extract_error() -> None:
             _extract(platform)
     finally:
         platform.close()
+
+
+def test_a_source_that_never_answers_stops_the_extract_within_its_outage_window() -> None:
+    import socket
+    import time
+
+    from engine.net import TargetDown
+
+    listener = socket.socket()  # accepts connections, never answers
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    config = {
+        "connector": "http",
+        "base_url": url,
+        "timeout_s": 0.2,
+        "retries": {"max": 100, "backoff_s": 0.01, "max_backoff_s": 0.02},
+        "outage_s": 1,
+    }
+    started = time.monotonic()
+    try:
+        with HttpConnector(config, Path(".")) as connector, pytest.raises(TargetDown):
+            request = ExtractRequest("items", {"path": "/items", "records": "items"})
+            list(connector.extract(request))
+    finally:
+        listener.close()
+    assert time.monotonic() - started < 10, "100 retries of 0.2 s would take 20 s and more"
