@@ -12,6 +12,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import click
+import duckdb
 
 from engine import __version__
 from engine.cli.mapping import COMMANDS as MAPPING_COMMANDS
@@ -38,6 +39,10 @@ class EtlGroup(click.Group):
             ctx.exit(exc.exit_code)
         except OSError as exc:
             for line in error_lines(EngineError(os_error_text(exc))):
+                click.echo(line, err=True)
+            ctx.exit(1)
+        except duckdb.Error as exc:  # a full disk, a corrupt file: the state's database
+            for line in error_lines(EngineError(f"the state database failed: {exc}")):
                 click.echo(line, err=True)
             ctx.exit(1)
 

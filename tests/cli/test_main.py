@@ -9,6 +9,7 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import click
+import duckdb
 import pytest
 from click.testing import CliRunner
 
@@ -117,3 +118,32 @@ def test_etl_starts_without_the_examples_or_the_sandbox() -> None:
     probe = probe.replace("NAMES", repr(("examples", "engine.sandbox")))
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.split() == []
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        pytest.param(
+            OSError(28, "No space left on device", ".etl/s.duckdb"),
+            "error: No space left on device: .etl/s.duckdb",
+            id="full disk",
+        ),
+        pytest.param(
+            duckdb.IOException("IO Error: No space left on device"),
+            "error: the state database failed: IO Error: No space left on device",
+            id="duckdb full disk",
+        ),
+    ],
+)
+def test_operating_system_and_database_errors_are_one_line_exit_1(
+    error: Exception, shown: str
+) -> None:
+    group = EtlGroup(name="etl")
+
+    @group.command()
+    def boom() -> None:
+        raise error
+
+    result = CliRunner().invoke(group, ["boom"])
+    assert result.exit_code == 1
+    assert result.output.strip() == shown
