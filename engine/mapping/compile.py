@@ -22,6 +22,7 @@ from engine.mapping.expressions import ExpressionCompiler
 from engine.mapping.jmes_plan import truthy
 from engine.mapping.load import load_mapping
 from engine.mapping.model import Entity, Mapping
+from engine.mapping.rules import CompiledRule, compile_rules
 from engine.mapping.suggest import unknown
 from engine.mapping.yamlsource import KeyPath, dotted
 from engine.validation import PayloadValidator, ValidationIssue, validator
@@ -70,7 +71,8 @@ class CompiledEntity:
 class CompiledMapping:
     mapping: Mapping
     entities: dict[str, CompiledEntity]
-    source: str  # the generated Python, for debugging (`etl check --show-code`)
+    source: str  # the generated Python, kept for debugging
+    rules: tuple[CompiledRule, ...] = ()
 
 
 def compile_mapping(mapping: Mapping, plan: bool = True) -> CompiledMapping:
@@ -81,6 +83,8 @@ def compile_mapping(mapping: Mapping, plan: bool = True) -> CompiledMapping:
     """
     compiler = _Compiler(mapping, plan)
     fns = {name: compiler.entity(e) for name, e in mapping.entities.items()}
+    rules, rule_problems = compile_rules(mapping)
+    compiler.problems += rule_problems
     if compiler.problems:
         problems = sorted(compiler.problems, key=lambda p: (p.line, p.col))
         raise ConfigError(f"{len(problems)} problem(s) in {mapping.file}", problems)
@@ -98,7 +102,7 @@ def compile_mapping(mapping: Mapping, plan: bool = True) -> CompiledMapping:
             items_fn=namespace[items_name] if items_name else None,
             validator=validator(e.kind.schema),
         )
-    return CompiledMapping(mapping, compiled, compiler.emitter.source())
+    return CompiledMapping(mapping, compiled, compiler.emitter.source(), rules)
 
 
 def load_and_compile(

@@ -23,7 +23,15 @@ from engine.errors import ConfigError, Problem
 from engine.loop.kinds import KINDS, kind_for_entity
 from engine.mapping.graph import dependency_order, lookups_in
 from engine.mapping.interpolate import interpolate
-from engine.mapping.model import ORDER_LINES, Entity, Mapping, Target, TestCase
+from engine.mapping.model import (
+    ORDER_LINES,
+    Entity,
+    Mapping,
+    Rule,
+    RuleAction,
+    Target,
+    TestCase,
+)
 from engine.mapping.suggest import unknown
 from engine.mapping.yamlsource import KeyPath, Positions, load_yaml_file
 from engine.resources import schemas_dir
@@ -90,6 +98,13 @@ def load_mapping(path: str | Path, env: AnyMapping[str, str] | None = None) -> M
     return mapping
 
 
+def _rule_action(spec: dict[str, Any]) -> RuleAction:
+    ((kind, value),) = spec.items()  # the schema allows exactly one key
+    if kind == "process":
+        return RuleAction(kind, details={str(k): str(v) for k, v in (value or {}).items()})
+    return RuleAction(kind, text=value if isinstance(value, str) else None)
+
+
 class _Build:
     """Builds the dataclasses while collecting every semantic problem."""
 
@@ -119,6 +134,7 @@ class _Build:
             currency=d.get("currency", "USD").upper(),
             state_path=d.get("state", {}).get("path"),
             tests=self._tests(entities),
+            rules=self._rules(),
             positions=self.positions,
             secret_paths=secrets,
         )
@@ -245,6 +261,20 @@ class _Build:
         if via is not None and via not in entities[ref].aliases:
             self.problem((*path, "via"), unknown(f"alias of {ref}", via, entities[ref].aliases))
         return ref
+
+    def _rules(self) -> tuple[Rule, ...]:
+        rules, names = [], set()
+        for i, spec in enumerate(self.data.get("rules", [])):
+            path: KeyPath = ("rules", i)
+            if spec["name"] in names:
+                self.problem((*path, "name"), f"a second rule named {spec['name']!r}")
+                continue
+            names.add(spec["name"])
+            actions = tuple(_rule_action(action) for action in spec["actions"])
+            rules.append(
+                Rule(spec["name"], tuple(spec["trigger"]), actions, path, spec.get("when"))
+            )
+        return tuple(rules)
 
     def _tests(self, entities: dict[str, Entity]) -> tuple[TestCase, ...]:
         cases = []

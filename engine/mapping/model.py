@@ -62,6 +62,27 @@ class TestCase:
 
 
 @dataclass(frozen=True)
+class RuleAction:
+    """One return action of a rule: flag (an optional note), note, process (details), close,
+    cancel. Texts are Jinja templates over the return."""
+
+    kind: str
+    text: str | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """`rules:` entry: on these triggers, when the condition holds, take these actions."""
+
+    name: str
+    triggers: tuple[str, ...]
+    actions: tuple[RuleAction, ...]
+    path: KeyPath
+    when: str | None = None
+
+
+@dataclass(frozen=True)
 class Mapping:
     """A loaded, checked mapping file."""
 
@@ -76,6 +97,7 @@ class Mapping:
     currency: str = "USD"
     state_path: str | None = None
     tests: tuple[TestCase, ...] = ()
+    rules: tuple[Rule, ...] = ()
     positions: Positions = field(default_factory=lambda: Positions(""))
     secret_paths: frozenset[KeyPath] = frozenset()
 

@@ -20,8 +20,9 @@ from typing import Any, Literal
 import duckdb
 
 from engine.errors import StateError
-from engine.state import batch, cursors, idmap, parked, raw, runs, schema
+from engine.state import batch, cursors, idmap, parked, raw, rules, runs, schema
 from engine.state.batch import BatchOutcome
+from engine.state.codec import now
 from engine.state.idmap import Synced
 from engine.state.parked import Parked, ParkedTable
 from engine.state.runs import RunHandle
@@ -160,6 +161,22 @@ class State:
         """--full-refresh: extract everything again (the ID map and hashes stay)."""
         with self.lock:
             cursors.forget(self.db, entity)
+
+    # -- rule firings (bucket III) ------------------------------------------------------------
+    def claim_rule(self, return_id: str, rule: str, trigger: str) -> bool:
+        """True the first time only, for this return and rule (the firing is then recorded)."""
+        with self.lock:
+            return rules.claim(self.db, return_id, rule, trigger, now())
+
+    def finish_rule(
+        self, return_id: str, rule: str, status: str, actions: list[Any], reason: str | None
+    ) -> None:
+        with self.lock:
+            rules.finish(self.db, return_id, rule, status, actions, reason)
+
+    def rule_firings(self, return_id: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            return rules.every(self.db, return_id)
 
 
 def _by_entity(tallies: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:

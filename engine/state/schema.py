@@ -10,6 +10,7 @@ from __future__ import annotations
 import duckdb
 
 from engine.errors import StateError
+from engine.state import rules
 
 META = "CREATE TABLE IF NOT EXISTS state_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 VERSION_KEY = "schema_version"
@@ -40,7 +41,7 @@ CREATE TABLE IF NOT EXISTS held (
 """
 
 # STEPS[n] brings a file from version n to version n + 1; append, never edit a released step.
-STEPS: tuple[str, ...] = (_V1,)
+STEPS: tuple[str, ...] = (_V1, rules.DDL)
 SCHEMA_VERSION = len(STEPS)
 
 
