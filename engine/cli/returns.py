@@ -23,6 +23,7 @@ from engine.mapping.load import load_mapping
 DEFAULT_SINCE = timedelta(hours=24)  # Loop's own default range
 _AGO = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+HEADER = ("id", "state", "created_at", "updated_at", "order", "total")
 
 
 @contextmanager
@@ -137,6 +138,8 @@ def list_command(
     ranges are read in windows under 120 days, page by page."""
     start = since or datetime.now(UTC) - DEFAULT_SINCE
     count = 0
+    if not as_json:
+        click.echo("  ".join(HEADER))
     with loop_of(obj["mapping"]) as loop:
         for record in Returns(loop).list_returns(start, until, state=state):
             count += 1

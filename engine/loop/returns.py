@@ -72,11 +72,7 @@ class ReturnActionError(EngineError):
         self.action, self.return_id = action, return_id
         self.message, self.code, self.status, self.body = message, code, status, body
         what = f"{action} return {return_id}" if return_id else f"{action} returns"
-        said = ", ".join(
-            part
-            for part in (f"code {code}" if code else "", f"HTTP {status}" if status else "")
-            if part
-        )
+        said = ", ".join(p for p in (code and f"code {code}", status and f"HTTP {status}") if p)
         super().__init__(f"{what}: Loop said: {message}" + (f" ({said})" if said else ""))
 
 
@@ -168,11 +164,11 @@ def _code(body: dict[str, Any]) -> str | None:
     return None
 
 
-def return_id_text(value: int | str) -> str:
-    """A return id as Loop's paths take it: digits, from an int or a string."""
+def digits(value: int | str, what: str = "a return id") -> str:
+    """An id as Loop's paths take it: digits, from an int or a string."""
     text = str(value).strip() if isinstance(value, int | str) else ""
     if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
-        raise ConfigError(f"a return id is a whole number, not {value!r}")
+        raise ConfigError(f"{what} is a whole number, not {value!r}")
     return text
 
 
@@ -275,7 +271,7 @@ class Returns:
 
     def details(self, return_id: int | str) -> ReturnRecord:
         """Get Return Details (the list item plus refunds, exchange order, line extras)."""
-        rid = return_id_text(return_id)
+        rid = digits(return_id)
         body = self._send("show", rid, "GET", DETAILS_PATH, params={"return_id": rid})
         if isinstance(body, dict) and isinstance(body.get("return"), dict) and "id" not in body:
             body = body["return"]
@@ -286,7 +282,7 @@ class Returns:
 
     def notes(self, return_id: int | str) -> list[Note]:
         """The return's notes, oldest first; none is an empty list (Loop: 422 "false")."""
-        rid = return_id_text(return_id)
+        rid = digits(return_id)
         try:
             body = self._send("notes", rid, "GET", f"/warehouse/return/{rid}/notes")
         except ReturnActionError as exc:
@@ -329,7 +325,7 @@ class Returns:
 
     def remove(self, return_id: int | str, line_ids: Sequence[int | str]) -> ActionResult:
         """Remove line items (refund or store-credit ones) and process the return (queued)."""
-        ids = [_line_id(value) for value in line_ids]
+        ids = [digits(value, "a line item id") for value in line_ids]
         if not ids:
             raise ConfigError("remove needs at least one line item id")
         params = {"line_item_id": ",".join(dict.fromkeys(ids))}
@@ -345,7 +341,7 @@ class Returns:
         params: dict[str, Any] | None = None,
         queued: bool = False,
     ) -> ActionResult:
-        rid = return_id_text(return_id)
+        rid = digits(return_id)
         path = f"/warehouse/return/{rid}/{suffix}"
         body = self._send(action, rid, "POST", path, json=json, params=params)
         if not is_success(body):
@@ -377,13 +373,6 @@ class Returns:
 
 def _is_false(body: Any) -> bool:
     return body is False or (isinstance(body, str) and body.strip() == "false")
-
-
-def _line_id(value: int | str) -> str:
-    text = str(value).strip() if isinstance(value, int | str) else ""
-    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
-        raise ConfigError(f"a line item id is a whole number, not {value!r}")
-    return text
 
 
 def _note(item: dict[str, Any]) -> Note:
