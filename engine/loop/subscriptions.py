@@ -10,6 +10,7 @@ others (Loop does not say whether it takes the `return.processing` topic).
 from __future__ import annotations
 
 import builtins  # `list` is a method of Subscriptions: the type is builtins.list
+import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,7 +19,6 @@ from urllib.parse import quote, urlsplit
 from engine.errors import ConfigError, EngineError, PermanentLoadError
 from engine.loop.api import LoopAPI
 from engine.loop.returns import loop_failure
-from engine.mapping.suggest import unknown
 
 __all__ = [
     "DEFAULT_TOPICS",
@@ -118,6 +118,15 @@ def triggers_for(names: Iterable[str] = ()) -> list[tuple[str, str]]:
         else:
             raise ConfigError(unknown("webhook topic or trigger", name, [*TOPICS, *by_trigger]))
     return list(dict.fromkeys(pairs))
+
+
+def unknown(what: str, name: str, known: Iterable[str]) -> str:
+    """'unknown topic 'retrun' (did you mean 'return'?) (known: ...)'. (engine.mapping.suggest
+    says the same, but the loop package sits below the mapping's.)"""
+    names = list(known)
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {what} {name!r}{hint} (known: {', '.join(names)})"
 
 
 def check_pair(topic: str, trigger: str) -> None:

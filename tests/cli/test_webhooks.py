@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from engine.cli import main
 from engine.cli.webhooks import RECEIVER_URL
 from engine.loop.subscriptions import TOPICS, triggers_for
 from engine.sandbox.server import SandboxHandle
@@ -127,3 +129,21 @@ def test_webhooks_help_names_the_default_receiver(mapping: str, sb: SandboxHandl
 
     assert result.exit_code == 0
     assert RECEIVER_URL in result.stdout and "etl serve" in result.stdout
+
+
+def test_webhooks_on_an_embedded_loop_start_the_sandbox_and_leave_the_state_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("LOOP_API_URL", "LOOP_API_KEY", "LOOP_RATE_LIMIT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    mapping = str(mapping_file(tmp_path))
+
+    first = CliRunner().invoke(main, ["webhooks", mapping, "subscribe", "--topic", "label"])
+    second = CliRunner().invoke(main, ["webhooks", mapping, "list"])
+
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0 and "2 subscription(s)" in second.stdout, second.output
+    assert sorted(p.name for p in (tmp_path / ".etl").iterdir()) == [
+        "returns-cli.sandbox.duckdb"
+    ], "the embedded sandbox keeps its data beside the state; the state is not opened"
