@@ -137,6 +137,8 @@ def list_command(
     """Returns updated in a time range (Loop's Detailed Returns List, filter updated_at): long
     ranges are read in windows under 120 days, page by page."""
     start = since or datetime.now(UTC) - DEFAULT_SINCE
+    if start > (until or datetime.now(UTC)):
+        raise click.BadParameter("--since is after --until (or in the future)")
     count = 0
     if not as_json:
         click.echo("  ".join(HEADER))

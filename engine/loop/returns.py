@@ -27,6 +27,8 @@ __all__ = [
     "ReturnActionError",
     "ReturnRecord",
     "Returns",
+    "check_note",
+    "digits",
     "loop_failure",
     "normalise_state",
     "windows",
@@ -242,13 +244,19 @@ class Returns:
             raise ConfigError(f"state is one of {', '.join(STATES)}, not {state!r}")
         if not 1 <= page_size <= PAGE_MAX:
             raise ConfigError(f"page_size is between 1 and {PAGE_MAX}, not {page_size}")
-        spans = windows(since, until or datetime.now(UTC))
+        spans = windows(since, until or datetime.now(UTC))  # checked now, not when iterated
+        base = {"filter": filter, "paginate": "true", "pageSize": str(page_size)}
+        if state is not None:
+            base["state"] = str(normalise_state(state))
+        return self._windows(spans, base)
+
+    def _windows(
+        self, spans: list[tuple[datetime, datetime]], base: dict[str, str]
+    ) -> Iterator[ReturnRecord]:
         for start, stop in spans:
-            params = {"filter": filter, "from": f"{start:{LOOP_TIME}}", "to": f"{stop:{LOOP_TIME}}"}
-            if state is not None:
-                params["state"] = str(normalise_state(state))
-            params |= {"paginate": "true", "pageSize": str(page_size)}
-            yield from self._pages(params)
+            yield from self._pages(
+                {**base, "from": f"{start:{LOOP_TIME}}", "to": f"{stop:{LOOP_TIME}}"}
+            )
 
     def _pages(self, params: dict[str, str]) -> Iterator[ReturnRecord]:
         body = self._send("list", None, "GET", LIST_PATH, params=params)

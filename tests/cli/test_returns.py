@@ -251,6 +251,11 @@ def test_returns_unknown_return_is_loops_not_found(sb: SandboxHandle, mapping: s
         pytest.param(("remove", "RID"), "--line", id="remove without lines"),
         pytest.param(("process", "RID", "--detail", "novalue"), "KEY=VALUE", id="a bad detail"),
         pytest.param(("list", "--since", "last week"), "age such as", id="a bad time"),
+        pytest.param(
+            ("list", "--since", "2026-02-01", "--until", "2026-01-01"),
+            "is after",
+            id="since after until",
+        ),
     ],
 )
 def test_returns_bad_arguments_exit_2_and_send_nothing(

@@ -396,7 +396,7 @@ def test_returns_list_refuses_bad_arguments(
     returns, loop = scripted({})
 
     with pytest.raises(ConfigError, match=message):
-        list(call(returns))
+        call(returns)  # at the call, before any page is asked for
 
     assert loop.sent == []
 
