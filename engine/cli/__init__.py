@@ -18,7 +18,9 @@ from engine import __version__
 from engine.cli.mapping import COMMANDS as MAPPING_COMMANDS
 from engine.cli.reconcile import COMMANDS as RECONCILE_COMMANDS
 from engine.cli.render import error_lines, os_error_text
+from engine.cli.returns import COMMANDS as RETURNS_COMMANDS
 from engine.cli.run import COMMANDS as RUN_COMMANDS
+from engine.cli.webhooks import COMMANDS as WEBHOOKS_COMMANDS
 from engine.errors import EngineError
 
 COMMAND_GROUP = "loop_etl.commands"
@@ -87,5 +89,11 @@ def main() -> None:
     """loop-etl: declarative ETL for Loop Anywhere integrations."""
 
 
-for _command in (*MAPPING_COMMANDS, *RUN_COMMANDS, *RECONCILE_COMMANDS):
+for _command in (
+    *MAPPING_COMMANDS,
+    *RUN_COMMANDS,
+    *RECONCILE_COMMANDS,
+    *RETURNS_COMMANDS,
+    *WEBHOOKS_COMMANDS,
+):
     main.add_command(_command)
