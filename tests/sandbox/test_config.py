@@ -26,6 +26,11 @@ def test_config_defaults_are_the_documented_ones() -> None:
     config = SandboxConfig()
     assert config.webhook_timeout_s == 5.0
     assert config.restock_webhooks is True
+    # Loop's delivery policy: 5 retries; Loop sends only X-Loop-Signature; ids as strings.
+    assert config.webhook_retries == 5 and config.webhook_debug_headers is False
+    assert config.integer_ids is False
+    assert config.webhook_duplicate_rate == config.webhook_reorder_rate == 0.0
+    assert config.process_fail_rate == 0.0
     assert config.shop_id == DEFAULT_SHOP_ID > 2**53
 
 
@@ -51,7 +56,7 @@ def test_config_shop_id_is_on_returns_subscriptions_and_payloads() -> None:
         created = create_return(sb, sync_order(sb, tag=str(next(_tags))))
         flush(sb)
     assert hook["shop_id"] == created["shop_id"] == 424242
-    assert rx.received[0].json()["shop_id"] == 424242
+    assert rx.received[0].json()["shop_id"] == "424242"  # ids in webhooks are strings
 
 
 def test_config_webhook_timeout_cuts_a_slow_receiver_off() -> None:
