@@ -137,14 +137,15 @@ def _request_row(row: dict[str, Any]) -> dict[str, Any]:
 def reset_sandbox(sb: Sandbox, initial: SandboxConfig) -> None:
     """Empty every table (through each module's reset hook), drop the background jobs still
     queued (a job already running finishes), and restore the startup knobs."""
-    with sb.transaction():
-        sb.worker.clear()
-        for hook in sb.reset_hooks:
-            hook()
+    # The knobs first: a hook may read them (the webhook sender reseeds from `seed`).
     for knob in KNOBS:
         setattr(sb.config, knob, getattr(initial, knob))
     sb.limiter.set_rate(initial.rate_limit)
     sb.rng.seed(initial.seed)
+    with sb.transaction():
+        sb.worker.clear()
+        for hook in sb.reset_hooks:
+            hook()
 
 
 def apply_knobs(sb: Sandbox, changes: Any) -> None:

@@ -39,6 +39,24 @@ def test_config_rejects_a_webhook_timeout_that_is_not_positive() -> None:
         SandboxConfig(webhook_timeout_s=0)
 
 
+@pytest.mark.parametrize(
+    "setting",
+    [
+        pytest.param({"webhook_duplicate_rate": 1.5}, id="duplicate rate over 1"),
+        pytest.param({"webhook_reorder_rate": -0.5}, id="reorder rate under 0"),
+        pytest.param({"process_fail_rate": 2.0}, id="process fail rate over 1"),
+        pytest.param({"webhook_reorder_delay_s": -1.0}, id="negative reorder delay"),
+        pytest.param({"webhook_retries": -1}, id="negative retries"),
+        pytest.param({"webhook_backoff_s": -0.1}, id="negative backoff"),
+        pytest.param({"webhook_time_scale": -1.0}, id="negative time scale"),
+    ],
+)
+def test_config_rejects_bad_fault_and_schedule_settings(setting: dict[str, float]) -> None:
+    (name,) = setting
+    with pytest.raises(ValueError, match=name):
+        SandboxConfig(**setting)  # type: ignore[arg-type]
+
+
 def test_config_restock_webhooks_off_for_the_whole_sandbox() -> None:
     with sandbox(restock_webhooks=False) as sb, Receiver() as rx:
         subscribe(sb, rx.url, "restock", "restock.requested")
