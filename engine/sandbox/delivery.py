@@ -18,7 +18,9 @@ Per event and active subscription whose topic and trigger match:
 
 from __future__ import annotations
 
+import email.utils
 import functools
+import math
 import random
 import threading
 import time
@@ -31,7 +33,6 @@ from typing import Any
 import httpx
 
 from engine.loop.webhooks import SIGNATURE_HEADER, php_json, sign
-from engine.net.retry import parse_retry_after
 from engine.sandbox.core import Sandbox, SandboxConfig, chance
 
 # (topic, trigger) -> (id, url) of every active subscription to them.
@@ -99,6 +100,26 @@ class Answer:
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds a receiver's Retry-After asks for: delta-seconds or an HTTP date; None when
+    absent or unreadable. (engine.net.retry has the engine's own, but the sandbox may import
+    only shared ground from the engine: see tests/test_architecture.py.)"""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def next_try(

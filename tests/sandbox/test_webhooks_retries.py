@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
 
+from engine.sandbox.delivery import parse_retry_after
 from engine.sandbox.server import SandboxHandle
 from tests.sandbox.support import (
     SECRET,
@@ -167,3 +170,23 @@ def test_webhooks_retries_reset_turns_the_faults_off(sb: SandboxHandle, rx: Rece
     sb.admin.reset()
     made = _one_event(sb, rx)
     assert len(made) == 1 and made[0]["fault"] is None
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        pytest.param("120", 120.0, id="delta seconds"),
+        pytest.param("1.5", 1.5, id="fractional seconds"),
+        pytest.param("-3", 0.0, id="negative is now"),
+        pytest.param("soon", None, id="unreadable: backoff instead"),
+        pytest.param(None, None, id="absent"),
+    ],
+)
+def test_webhooks_retries_read_retry_after(header: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(header) == seconds
+
+
+def test_webhooks_retries_read_retry_after_as_an_http_date() -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=90), usegmt=True)
+    found = parse_retry_after(when)
+    assert found is not None and 85 <= found <= 90
