@@ -18,8 +18,18 @@ from starlette.routing import BaseRoute, Route
 from engine.sandbox.core import API_VERSIONS, Sandbox, SandboxConfig, loop_json, parse_rate
 
 PREFIX = "/_sandbox"
-# The knobs POST /_sandbox/config may change at run time.
-KNOBS = ("rate_limit", "fail_rate", "latency_ms", "seed")
+# The knobs POST /_sandbox/config may change at run time: the API's faults, and those a webhook
+# receiver must survive (duplicate and reordered deliveries, processing that fails later).
+KNOBS = (
+    "rate_limit",
+    "fail_rate",
+    "latency_ms",
+    "seed",
+    "webhook_duplicate_rate",
+    "webhook_reorder_rate",
+    "webhook_reorder_delay_s",
+    "process_fail_rate",
+)
 
 
 def admin_routes(sb: Sandbox) -> list[BaseRoute]:
@@ -46,8 +56,10 @@ def admin_routes(sb: Sandbox) -> list[BaseRoute]:
         return loop_json(request, {"success": True})
 
     async def config(request: Request) -> Response:
-        """The run-time knobs (rate_limit, fail_rate, latency_ms, seed); POST a JSON object
-        to change some (422 when invalid, nothing changed)."""
+        """The run-time knobs (rate_limit, fail_rate, latency_ms, seed,
+        webhook_duplicate_rate, webhook_reorder_rate, webhook_reorder_delay_s,
+        process_fail_rate); POST a JSON object to change some (422 when invalid, nothing
+        changed)."""
         if request.method == "POST":
             try:
                 apply_knobs(sb, await request.json())
@@ -125,18 +137,19 @@ def _request_row(row: dict[str, Any]) -> dict[str, Any]:
 def reset_sandbox(sb: Sandbox, initial: SandboxConfig) -> None:
     """Empty every table (through each module's reset hook), drop the background jobs still
     queued (a job already running finishes), and restore the startup knobs."""
-    with sb.transaction():
-        sb.worker.clear()
-        for hook in sb.reset_hooks:
-            hook()
+    # The knobs first: a hook may read them (the webhook sender reseeds from `seed`).
     for knob in KNOBS:
         setattr(sb.config, knob, getattr(initial, knob))
     sb.limiter.set_rate(initial.rate_limit)
     sb.rng.seed(initial.seed)
+    with sb.transaction():
+        sb.worker.clear()
+        for hook in sb.reset_hooks:
+            hook()
 
 
 def apply_knobs(sb: Sandbox, changes: Any) -> None:
-    """Change rate_limit / fail_rate / latency_ms / seed at run time (ValueError if invalid)."""
+    """Change some of the KNOBS at run time (ValueError if invalid, and nothing changes)."""
     if not isinstance(changes, dict):
         raise ValueError("the body must be a JSON object")
     unknown = sorted(set(changes) - set(KNOBS))

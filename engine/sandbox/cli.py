@@ -65,6 +65,24 @@ def _rate(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="Delay added to every API request.",
 )
 @click.option("--seed", type=int, default=None, help="Seed that makes fault injection repeatable.")
+@click.option(
+    "--webhook-time-scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.0),
+    help="Multiplies every wait of the webhook retry schedule (backoff, Retry-After).",
+)
+@click.option(
+    "--webhook-debug-headers",
+    is_flag=True,
+    help="Add X-Loop-Webhook-Id, X-Loop-Event-Id and X-Loop-Webhook-Attempt to deliveries "
+    "(Loop sends none of them).",
+)
+@click.option(
+    "--integer-ids",
+    is_flag=True,
+    help="Returns data and webhooks carry ids as integers (Loop's are strings).",
+)
 @click.pass_context
 def sandbox(
     ctx: click.Context,
@@ -77,6 +95,9 @@ def sandbox(
     fail_rate: float,
     latency_ms: int,
     seed: int | None,
+    webhook_time_scale: float,
+    webhook_debug_headers: bool,
+    integer_ids: bool,
 ) -> None:
     """Run a local emulator of Loop's API (commerce data, returns, webhooks).
 
@@ -90,6 +111,9 @@ def sandbox(
         fail_rate=fail_rate,
         latency_ms=latency_ms,
         seed=seed,
+        webhook_time_scale=webhook_time_scale,
+        webhook_debug_headers=webhook_debug_headers,
+        integer_ids=integer_ids,
     )
     # Subcommands (e.g. `etl sandbox return ...`) find the settings and the URL here.
     ctx.obj = {"config": config, "host": host, "port": port, "base_url": _url(host, port)}

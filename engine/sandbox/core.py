@@ -37,6 +37,10 @@ UNAUTHORIZED_BODY = {
 }
 
 
+# The settings that are shares of events (0 to 1).
+RATES = ("fail_rate", "webhook_duplicate_rate", "webhook_reorder_rate", "process_fail_rate")
+
+
 def parse_rate(text: str) -> tuple[int, float]:
     """'300/min' -> (300, 60.0); '0/min' disables the limit. ValueError when malformed."""
     try:
@@ -56,11 +60,28 @@ class SandboxConfig:
     fail_rate: float = 0.0
     latency_ms: int = 0
     seed: int | None = None
-    # Webhook delivery retries: attempts after the first, and the first backoff in seconds.
-    webhook_retries: int = 3
+    # Webhook delivery retries, as Loop's (loop-api.md §3.3): 5 after the first attempt, with
+    # exponential backoff and jitter from this first backoff (Loop's own is not documented).
+    webhook_retries: int = 5
     webhook_backoff_s: float = 0.5
+    # Multiplies every wait of the delivery schedule (backoff, Retry-After, reorder delays):
+    # 0.01 runs a 30-minute Retry-After in 18 s. Loop's 30-minute cap is checked unscaled.
+    webhook_time_scale: float = 1.0
     # How long one delivery attempt may take before it counts as a connection error.
     webhook_timeout_s: float = 5.0
+    # Loop sends X-Loop-Signature and nothing else of its own; True adds the sandbox's
+    # X-Loop-Webhook-Id, X-Loop-Event-Id and X-Loop-Webhook-Attempt (for debugging only).
+    webhook_debug_headers: bool = False
+    # Faults a receiver must survive: the share of deliveries sent twice, and the share held
+    # back by 0.5-1x webhook_reorder_delay_s so that later events overtake them.
+    webhook_duplicate_rate: float = 0.0
+    webhook_reorder_rate: float = 0.0
+    webhook_reorder_delay_s: float = 2.0
+    # The share of processings (process, remove, automatic close) that fail: process still
+    # answers 200 "true", then return.processing.failed is sent and the return keeps its state.
+    process_fail_rate: float = 0.0
+    # Loop's returns data and webhooks carry ids as strings; True sends 64-bit integers.
+    integer_ids: bool = False
     # False: processing a return sends no restock.requested (a return can also opt out alone).
     restock_webhooks: bool = True
     # The shop every return and webhook subscription belongs to.
@@ -75,8 +96,14 @@ class SandboxConfig:
         parse_rate(self.rate_limit)
         if self.webhook_timeout_s <= 0:
             raise ValueError("webhook_timeout_s must be positive")
-        if not 0.0 <= self.fail_rate <= 1.0:
-            raise ValueError("fail_rate must be between 0 and 1")
+        for name in RATES:
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        for name in ("webhook_retries", "webhook_backoff_s", "webhook_time_scale"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        if self.webhook_reorder_delay_s < 0:
+            raise ValueError("webhook_reorder_delay_s must not be negative")
         if self.latency_ms < 0:
             raise ValueError("latency_ms must not be negative")
         if not self.api_keys:
@@ -154,7 +181,7 @@ class RateLimiter:
 
 
 class EventSink(Protocol):
-    """Where the sandbox's events go: the webhook sender (`webhooks.Sender`) once mounted."""
+    """Where the sandbox's events go: the webhook sender (`delivery.Sender`) once mounted."""
 
     def emit(self, topic: str, trigger: str, payload: dict[str, Any]) -> int:
         """Queues the event for every matching subscription; returns how many."""
@@ -250,29 +277,41 @@ def wants_string_ids(request: Request) -> bool:
     return request.headers.get("x-loop-global-identifier-type", "").lower() == "string"
 
 
-def _stringify_ids(value: Any) -> Any:
+def stringify_ids(value: Any, extra: tuple[str, ...] = ()) -> Any:
+    """`value` with every integer under an id key (`id`, `*_id`, or a key in `extra`) written
+    as a string, in lists under such a key too (`"line_items": [1, 2]` in a label)."""
     if isinstance(value, dict):
-        return {
-            k: (
-                str(v)
-                if isinstance(v, int) and not isinstance(v, bool) and _is_id_key(k)
-                else _stringify_ids(v)
-            )
-            for k, v in value.items()
-        }
+        return {k: _id_value(k, v, extra) for k, v in value.items()}
     if isinstance(value, list):
-        return [_stringify_ids(v) for v in value]
+        return [stringify_ids(v, extra) for v in value]
     return value
 
 
-def _is_id_key(key: str) -> bool:
-    return key == "id" or key.endswith("_id")
+def _id_value(key: str, value: Any, extra: tuple[str, ...]) -> Any:
+    if key == "id" or key.endswith("_id") or key in extra:
+        if _is_int(value):
+            return str(value)
+        if isinstance(value, list):
+            return [str(v) if _is_int(v) else stringify_ids(v, extra) for v in value]
+    return stringify_ids(value, extra)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def chance(rng: random.Random, rate: float) -> bool:
+    """Whether a fault with this rate fires; rates 0 and 1 draw nothing from `rng`, so turning
+    a fault fully on or off leaves the sequence of the others unchanged."""
+    if rate >= 1.0:
+        return True
+    return rate > 0.0 and rng.random() < rate
 
 
 def loop_json(request: Request, body: Any, status: int = 200) -> Response:
     """A JSON response as Loop sends it; ids become strings when the client asked for that."""
     if wants_string_ids(request):
-        body = _stringify_ids(body)
+        body = stringify_ids(body)
     return Response(
         json.dumps(body, separators=(",", ":")),
         status_code=status,

@@ -87,7 +87,9 @@ class AdminClient(httpx.Client):
         self._ok(self.post("/reset"))
 
     def configure(self, **knobs: Any) -> dict[str, Any]:
-        """Change rate_limit, fail_rate, latency_ms or seed while the sandbox runs."""
+        """Change run-time knobs while the sandbox runs (rate_limit, fail_rate, latency_ms,
+        seed, webhook_duplicate_rate, webhook_reorder_rate, webhook_reorder_delay_s,
+        process_fail_rate)."""
         return dict(self._ok(self.post("/config", json=knobs)))
 
     @staticmethod

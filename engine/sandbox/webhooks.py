@@ -1,39 +1,21 @@
-"""Webhook subscriptions (`/webhooks`, loop-api.md §3.2) and their signed, retried delivery (§3.3).
+"""Webhook subscriptions (`/webhooks`, loop-api.md §3.2) and the deliveries admin.
 
-Delivery, per event and active subscription whose topic and trigger match:
-
-- the body is serialised as PHP's `json_encode` does and `X-Loop-Signature` signs those exact
-  bytes, both by `engine.loop.webhooks` (the module a receiver verifies with);
-- `X-Loop-Webhook-Id` is a delivery id that stays the same over every retry of one delivery, so
-  receivers can de-duplicate; `X-Loop-Event-Id` is shared by all deliveries of one event, and
-  `X-Loop-Webhook-Attempt` counts attempts from 1. (Loop documents none of these three.)
-- attempts run on the sandbox's background worker, never in the request that caused the event;
-  a non-2xx answer or a connection error is retried `webhook_retries` times after
-  `webhook_backoff_s`, doubling each time; every attempt is a row in `sandbox_webhook_attempts`.
-
-Admin: `GET /_sandbox/deliveries` (filters topic, trigger, subscription_id, delivery_id,
-event_id; `wait=1` first waits for the queue to drain) and `POST /_sandbox/deliveries/flush`
-(blocks until idle).
+Events go out through `delivery.Sender` (signing, retries, faults) to the active subscriptions
+kept here. Admin: `GET /_sandbox/deliveries` (filters topic, trigger, subscription_id,
+delivery_id, event_id; `wait=1` first waits for the queue to drain) and
+`POST /_sandbox/deliveries/flush` (blocks until idle).
 """
 
 from __future__ import annotations
 
-import functools
-import threading
-import time
-import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from engine.loop.webhooks import SIGNATURE_HEADER, php_json, sign
 from engine.sandbox import admin
 from engine.sandbox.core import (
     Routes,
@@ -44,6 +26,7 @@ from engine.sandbox.core import (
     json_body,
     loop_json,
 )
+from engine.sandbox.delivery import ATTEMPT_COLUMNS, Sender
 
 TOPICS: dict[str, tuple[str, ...]] = {
     "return": ("return.created", "return.updated", "return.closed"),
@@ -52,153 +35,36 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "label.request": ("label.request.issued", "label.request.cancelled"),
     "giftcard": ("giftcard.requested",),
     "happy.returns.shipment": ("shipment.processed",),
+    # Documented as an event; whether Loop's POST /webhooks takes it is not (§3.3). It does here.
+    "return.processing": ("return.processing.failed",),
 }
 STATUSES = ("active", "inactive")
-USER_AGENT = "Loop-Sandbox-Webhooks/1.0"
 NOT_FOUND = {"errors": {"code": "NOT_FOUND", "message": "Webhook not found."}}
 _DDL = (
     "CREATE TABLE IF NOT EXISTS sandbox_webhooks (id UBIGINT PRIMARY KEY, shop_id UBIGINT,"
-    " topic TEXT NOT NULL, trigger TEXT NOT NULL, url TEXT NOT NULL, status TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS sandbox_webhook_attempts (seq BIGINT NOT NULL,"
-    " delivery_id TEXT NOT NULL, subscription_id UBIGINT NOT NULL, event_id TEXT NOT NULL,"
-    " topic TEXT NOT NULL, trigger TEXT NOT NULL, url TEXT NOT NULL, attempt INTEGER NOT NULL,"
-    " request_body TEXT NOT NULL, signature TEXT NOT NULL, status INTEGER, error TEXT,"
-    " attempted_at TEXT NOT NULL, duration_ms DOUBLE NOT NULL, retry_in_s DOUBLE)",
-)
-_ATTEMPT_COLUMNS = (
-    "seq",
-    "delivery_id",
-    "subscription_id",
-    "event_id",
-    "topic",
-    "trigger",
-    "url",
-    "attempt",
-    "request_body",
-    "signature",
-    "status",
-    "error",
-    "attempted_at",
-    "duration_ms",
-    "retry_in_s",
+    " topic TEXT NOT NULL, trigger TEXT NOT NULL, url TEXT NOT NULL, status TEXT NOT NULL)"
 )
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """One event going to one subscription: the same id, body and signature on every attempt."""
-
-    delivery_id: str
-    subscription_id: int
-    event_id: str
-    topic: str
-    trigger: str
-    url: str
-    body: bytes
-    signature: str
+def ensure_table(sb: Sandbox) -> None:
+    with sb.lock:
+        sb.db.execute(_DDL)
 
 
-class Sender:
-    """A sandbox's webhook sender: its tables, HTTP client and attempt counter; `emit` queues."""
+def clear_table(sb: Sandbox) -> None:
+    with sb.lock:
+        sb.db.execute("DELETE FROM sandbox_webhooks")
 
-    def __init__(self, sb: Sandbox) -> None:
-        self.sb = sb
-        self.client = httpx.Client(
-            timeout=sb.config.webhook_timeout_s, headers={"User-Agent": USER_AGENT}
-        )
-        self._seq_lock = threading.Lock()
-        with sb.lock:
-            for ddl in _DDL:
-                sb.db.execute(ddl)
-            row = sb.db.execute(
-                "SELECT coalesce(max(seq), 0) FROM sandbox_webhook_attempts"
-            ).fetchone()
-        self._seq = int(row[0]) if row else 0
-        sb.reset_hooks.append(self.reset)
-        sb.close_hooks.append(self.client.close)
 
-    def next_seq(self) -> int:
-        with self._seq_lock:
-            self._seq += 1
-            return self._seq
-
-    def reset(self) -> None:
-        with self.sb.lock:
-            self.sb.db.execute("DELETE FROM sandbox_webhooks")
-            self.sb.db.execute("DELETE FROM sandbox_webhook_attempts")
-
-    def emit(self, topic: str, trigger: str, payload: dict[str, Any]) -> int:
-        """Queues `payload` for every active subscription to topic + trigger; returns how many."""
-        with self.sb.lock:
-            subs = self.sb.db.execute(
-                "SELECT id, url FROM sandbox_webhooks WHERE topic = ? AND trigger = ?"
-                " AND status = 'active' ORDER BY id",
-                [topic, trigger],
-            ).fetchall()
-        if not subs:
-            return 0
-        body = php_json(payload)
-        signature = sign(self.sb.config.webhook_secret, body)
-        event_id = uuid.uuid4().hex
-        for sub_id, url in subs:
-            delivery = Delivery(
-                uuid.uuid4().hex, int(sub_id), event_id, topic, trigger, url, body, signature
-            )
-            self.sb.worker.submit(functools.partial(self.attempt, delivery, 1))
-        return len(subs)
-
-    def attempt(self, delivery: Delivery, number: int) -> None:
-        """One POST of a delivery; records it and, on failure, schedules the next try."""
-        started = time.monotonic()
-        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
-        status, error = self._post(delivery, number)
-        config = self.sb.config
-        failed = status is None or not 200 <= status < 300
-        retry_in = (
-            config.webhook_backoff_s * 2 ** (number - 1)
-            if failed and number <= config.webhook_retries
-            else None
-        )
-        row = [
-            self.next_seq(),
-            delivery.delivery_id,
-            delivery.subscription_id,
-            delivery.event_id,
-            delivery.topic,
-            delivery.trigger,
-            delivery.url,
-            number,
-            delivery.body.decode(),
-            delivery.signature,
-            status,
-            error,
-            stamp,
-            (time.monotonic() - started) * 1000,
-            retry_in,
-        ]
-        with self.sb.lock:
-            self.sb.db.execute(
-                f"INSERT INTO sandbox_webhook_attempts VALUES ({','.join('?' * len(row))})", row
-            )
-        if retry_in is not None:
-            self.sb.worker.submit(
-                functools.partial(self.attempt, delivery, number + 1), delay_s=retry_in
-            )
-
-    def _post(self, delivery: Delivery, number: int) -> tuple[int | None, str | None]:
-        """(HTTP status, None), or (None, the error) when no answer came."""
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: delivery.signature,
-            "X-Loop-Webhook-Id": delivery.delivery_id,
-            "X-Loop-Event-Id": delivery.event_id,
-            "X-Loop-Webhook-Attempt": str(number),
-        }
-        try:
-            response = self.client.post(delivery.url, content=delivery.body, headers=headers)
-        except httpx.HTTPError as exc:
-            return None, f"{type(exc).__name__}: {exc}"
-        return response.status_code, None
+def subscribers(sb: Sandbox, topic: str, trigger: str) -> list[tuple[int, str]]:
+    """(id, url) of every active subscription to topic + trigger, oldest first."""
+    with sb.lock:
+        rows = sb.db.execute(
+            "SELECT id, url FROM sandbox_webhooks WHERE topic = ? AND trigger = ?"
+            " AND status = 'active' ORDER BY id",
+            [topic, trigger],
+        ).fetchall()
+    return [(int(r[0]), str(r[1])) for r in rows]
 
 
 # ---- the subscriptions API ----------------------------------------------------------------
@@ -324,7 +190,9 @@ def _int(text: str) -> int:
 def routes(sb: Sandbox) -> Routes:
     """Loop's Programmatic Webhooks API and the deliveries admin; from here on the sandbox's
     events (`sb.events.emit`) go out as signed deliveries."""
-    sb.events = Sender(sb)
+    ensure_table(sb)
+    sb.reset_hooks.append(lambda: clear_table(sb))
+    sb.events = Sender(sb, lambda topic, trigger: subscribers(sb, topic, trigger))
     return Routes(subscription_routes(sb), delivery_routes(sb))
 
 
@@ -343,11 +211,11 @@ def delivery_routes(sb: Sandbox) -> list[BaseRoute]:
             if q.get(key):
                 where.append(f"{key} = ?")
                 args.append(q[key])
-        sql = "SELECT * FROM sandbox_webhook_attempts"
+        sql = f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM sandbox_webhook_attempts"
         sql += (" WHERE " + " AND ".join(where)) if where else ""
         with sb.lock:
             rows = sb.db.execute(sql + " ORDER BY seq", args).fetchall()
-        items = [dict(zip(_ATTEMPT_COLUMNS, r, strict=True)) for r in rows]
+        items = [dict(zip(ATTEMPT_COLUMNS, r, strict=True)) for r in rows]
         return loop_json(request, {"deliveries": items, "pending": sb.worker.pending()})
 
     async def flush(request: Request) -> Response:

@@ -22,15 +22,16 @@ import httpx
 from engine.sandbox.server import SandboxHandle, running_sandbox
 
 SECRET = "test-webhook-secret"
+# Every wait of the delivery schedule is this share of Loop's (backoff, Retry-After, delays).
+TIME_SCALE = 0.02
 
 
 @contextmanager
 def sandbox(**overrides: Any) -> Iterator[SandboxHandle]:
-    """A sandbox on a loopback port, with fast webhook retries."""
+    """A sandbox on a loopback port, with Loop's delivery schedule run 50 times faster."""
     settings: dict[str, Any] = {
         "webhook_secret": SECRET,
-        "webhook_retries": 3,
-        "webhook_backoff_s": 0.05,
+        "webhook_time_scale": TIME_SCALE,
         "rate_limit": "0/min",
     }
     settings.update(overrides)
@@ -241,11 +242,12 @@ class Received:
 
 class Receiver:
     """A webhook receiver on its own loopback port: stores raw bytes and headers of every POST
-    and answers with the next scripted status (200 once the script runs out)."""
+    and answers with the next scripted status, or (status, headers) (200 once the script runs
+    out)."""
 
     def __init__(self) -> None:
         self.received: list[Received] = []
-        self.script: list[int] = []
+        self.script: list[int | tuple[int, dict[str, str]]] = []
         self.delay_s = 0.0
         self.release: threading.Event | None = None  # when set: answer only once released
         self._lock = threading.Lock()
@@ -258,11 +260,14 @@ class Receiver:
                     outer.received.append(
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, raw)
                     )
-                    status = outer.script.pop(0) if outer.script else 200
+                    step = outer.script.pop(0) if outer.script else 200
+                status, extra = step if isinstance(step, tuple) else (step, {})
                 time.sleep(outer.delay_s)
                 if outer.release is not None:
                     outer.release.wait(30)
                 self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

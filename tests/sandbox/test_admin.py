@@ -37,6 +37,7 @@ def test_admin_reset_wipes_records_log_and_knobs(
 ) -> None:
     make.product()
     server.admin.configure(latency_ms=5, fail_rate=0.0, rate_limit="100/s")
+    server.admin.configure(webhook_duplicate_rate=1.0, process_fail_rate=0.5)
     server.admin.reset()
     assert server.admin.records("product") == []
     assert server.admin.requests() == []
@@ -45,11 +46,25 @@ def test_admin_reset_wipes_records_log_and_knobs(
         "fail_rate": 0.0,
         "latency_ms": 0,
         "seed": None,
+        "webhook_duplicate_rate": 0.0,
+        "webhook_reorder_rate": 0.0,
+        "webhook_reorder_delay_s": 2.0,
+        "process_fail_rate": 0.0,
     }
 
 
 def test_admin_config_rejects_bad_values(server: SandboxHandle, api: httpx.Client) -> None:
-    for body in ({"fail_rate": 2}, {"rate_limit": "fast"}, {"latency_ms": -1}, {"colour": 1}):
+    for body in (
+        {"fail_rate": 2},
+        {"rate_limit": "fast"},
+        {"latency_ms": -1},
+        {"colour": 1},
+        {"webhook_duplicate_rate": 1.5},
+        {"webhook_reorder_rate": -0.1},
+        {"webhook_reorder_delay_s": -1},
+        {"process_fail_rate": 2},
+        {"webhook_retries": 0},
+    ):
         response = server.admin.post("/config", json=body)
         assert response.status_code == 422, body
     assert server.admin.get("/config").json()["rate_limit"] == "300/min"
@@ -80,6 +95,7 @@ def test_admin_index_lists_every_admin_endpoint(server: SandboxHandle, api: http
             ("GET", "/_sandbox/returns/{id}"),
             ("POST", "/_sandbox/returns/{id}/expire"),
             ("POST", "/_sandbox/returns/{id}/label"),
+            ("POST", "/_sandbox/returns/{id}/deliver"),
             ("GET", "/_sandbox/deliveries"),
             ("POST", "/_sandbox/deliveries/flush"),
         } == listed

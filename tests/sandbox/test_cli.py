@@ -29,6 +29,9 @@ def test_cli_sandbox_help() -> None:
         "--fail-rate",
         "--latency-ms",
         "--seed",
+        "--webhook-time-scale",
+        "--webhook-debug-headers",
+        "--integer-ids",
         "LOOP_WEBHOOK_SECRET",
     ):
         assert option in result.output

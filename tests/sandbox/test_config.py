@@ -26,12 +26,35 @@ def test_config_defaults_are_the_documented_ones() -> None:
     config = SandboxConfig()
     assert config.webhook_timeout_s == 5.0
     assert config.restock_webhooks is True
+    # Loop's delivery policy: 5 retries; Loop sends only X-Loop-Signature; ids as strings.
+    assert config.webhook_retries == 5 and config.webhook_debug_headers is False
+    assert config.integer_ids is False
+    assert config.webhook_duplicate_rate == config.webhook_reorder_rate == 0.0
+    assert config.process_fail_rate == 0.0
     assert config.shop_id == DEFAULT_SHOP_ID > 2**53
 
 
 def test_config_rejects_a_webhook_timeout_that_is_not_positive() -> None:
     with pytest.raises(ValueError, match="webhook_timeout_s"):
         SandboxConfig(webhook_timeout_s=0)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        pytest.param({"webhook_duplicate_rate": 1.5}, id="duplicate rate over 1"),
+        pytest.param({"webhook_reorder_rate": -0.5}, id="reorder rate under 0"),
+        pytest.param({"process_fail_rate": 2.0}, id="process fail rate over 1"),
+        pytest.param({"webhook_reorder_delay_s": -1.0}, id="negative reorder delay"),
+        pytest.param({"webhook_retries": -1}, id="negative retries"),
+        pytest.param({"webhook_backoff_s": -0.1}, id="negative backoff"),
+        pytest.param({"webhook_time_scale": -1.0}, id="negative time scale"),
+    ],
+)
+def test_config_rejects_bad_fault_and_schedule_settings(setting: dict[str, float]) -> None:
+    (name,) = setting
+    with pytest.raises(ValueError, match=name):
+        SandboxConfig(**setting)  # type: ignore[arg-type]
 
 
 def test_config_restock_webhooks_off_for_the_whole_sandbox() -> None:
@@ -51,7 +74,7 @@ def test_config_shop_id_is_on_returns_subscriptions_and_payloads() -> None:
         created = create_return(sb, sync_order(sb, tag=str(next(_tags))))
         flush(sb)
     assert hook["shop_id"] == created["shop_id"] == 424242
-    assert rx.received[0].json()["shop_id"] == 424242
+    assert rx.received[0].json()["shop_id"] == "424242"  # ids in webhooks are strings
 
 
 def test_config_webhook_timeout_cuts_a_slow_receiver_off() -> None:

@@ -121,8 +121,12 @@ def test_layout_is_the_planned_packages() -> None:
         "engine.sandbox.returns.actions",
         "engine.sandbox.returns.views",
         "engine.sandbox.returns.cli",
+        "engine.sandbox.returns.payloads",
+        "engine.sandbox.returns.processing",
+        "engine.sandbox.returns.totals",
         "engine.sandbox.worker",
         "engine.sandbox.webhooks",
+        "engine.sandbox.delivery",
     }
     assert expected <= NAMES
     assert not [n for n in NAMES if n.rsplit(".", 1)[-1].startswith(("commerce_", "returns_"))]

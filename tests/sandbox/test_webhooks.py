@@ -39,6 +39,9 @@ def test_webhooks_create_defaults_to_inactive(sb: SandboxHandle) -> None:
         pytest.param("label.request", "label.request.cancelled", id="label request"),
         pytest.param("giftcard", "giftcard.requested", id="gift card"),
         pytest.param("happy.returns.shipment", "shipment.processed", id="happy returns"),
+        pytest.param(
+            "return.processing", "return.processing.failed", id="return processing failed"
+        ),
     ],
 )
 def test_webhooks_create_accepts_every_documented_pair(

@@ -12,9 +12,14 @@ Return Details, the ASN report, and the return actions. Under /_sandbox (here):
 - `POST /returns/{id}/expire`: open -> expired (returns whose labels were never used).
 - `POST /returns/{id}/label` `{status, carrier, tracking_number, url, rate, service}`: creates
   the return's label (label.created) or updates it (label.updated); both also send return.updated.
+- `POST /returns/{id}/deliver`: the package arrived. The label becomes `delivered` (created if
+  there was none) and Loop's automation processes the return with no API call: it is closed
+  on the worker and return.closed fires (or, with the process fault, return.processing.failed
+  with `source: null`). Only an open return; 422 from other states (flagged returns wait for
+  a person).
 
-State machine: open -> closed (close, process, remove) | cancelled (cancel) | review (flag) |
-expired (admin); review -> closed (close) only; closed, cancelled and expired are final.
+State machine: open -> closed (close, process, remove, deliver) | cancelled (cancel) | review
+(flag) | expired (admin); review -> closed (close) only; closed, cancelled and expired are final.
 """
 
 from __future__ import annotations
@@ -28,13 +33,20 @@ from starlette.routing import BaseRoute, Route
 from engine.sandbox.core import Routes, Sandbox, error_json, json_body, loop_json
 from engine.sandbox.returns.actions import (
     action_routes,
-    announce,
     not_found,
     return_or_none,
-    set_state,
     wrong_state,
 )
 from engine.sandbox.returns.errors import ReturnSpecError
+from engine.sandbox.returns.lines import current_lines
+from engine.sandbox.returns.payloads import label_payload, send
+from engine.sandbox.returns.processing import (
+    AUTOMATION,
+    announce,
+    processing_fails,
+    queue_processing,
+    set_state,
+)
 from engine.sandbox.returns.query import query_routes
 from engine.sandbox.returns.store import (
     TRANSITIONS,
@@ -45,7 +57,6 @@ from engine.sandbox.returns.store import (
     now_sql,
     save_return,
 )
-from engine.sandbox.returns.views import label_payload
 
 LABEL_STATUSES = ("new", "pre_transit", "in_transit", "out_for_delivery", "delivered")
 LABEL_FIELDS = ("status", "carrier", "tracking_number", "url", "rate", "service")
@@ -97,6 +108,7 @@ def admin_routes(sb: Sandbox) -> list[BaseRoute]:
         Route("/returns/{id}", one, methods=["GET"]),
         Route("/returns/{id}/expire", expire_handler(sb), methods=["POST"]),
         Route("/returns/{id}/label", label_handler(sb), methods=["POST"]),
+        Route("/returns/{id}/deliver", deliver_handler(sb), methods=["POST"]),
     ]
 
 
@@ -127,17 +139,40 @@ def label_handler(sb: Sandbox) -> Any:
             errors = {"status": [f"The status must be one of {', '.join(LABEL_STATUSES)}."]}
             return error_json(request, 422, "The given data was invalid.", errors)
         created = not record["labels"]
-        current = upsert_label(record, body)
-        save_return(sb, record)
-        trigger = "label.created" if created else "label.updated"
-        sb.events.emit("label", trigger, label_payload(record, current, trigger))
-        announce(sb, record, "return.updated")
+        current = change_label(sb, record, body)
         return loop_json(request, current, 201 if created else 200)
 
     return label
 
 
-def upsert_label(record: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+def deliver_handler(sb: Sandbox) -> Any:
+    async def deliver(request: Request) -> Response:
+        """The package arrived: the label becomes delivered and Loop's automation processes
+        the return (closed on the worker, return.closed); 422 unless the return is open."""
+        record = return_or_none(sb, request)
+        if record is None:
+            return not_found(request)
+        if record["state"] not in TRANSITIONS["process"]:
+            return wrong_state(request, record, "processed")
+        change_label(sb, record, {"status": "delivered"})
+        queue_processing(sb, int(record["id"]), {}, AUTOMATION, fails=processing_fails(sb))
+        return loop_json(request, record)
+
+    return deliver
+
+
+def change_label(sb: Sandbox, record: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """Creates or updates the return's label, stores the return and sends label.created or
+    label.updated, then return.updated; returns the label."""
+    trigger = "label.updated" if record["labels"] else "label.created"
+    current = upsert_label(sb, record, body)
+    save_return(sb, record)
+    send(sb, label_payload(record, trigger))
+    announce(sb, record, "return.updated")
+    return current
+
+
+def upsert_label(sb: Sandbox, record: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """Creates the return's label or applies `body` to it; returns the label."""
     stamp = now_sql()
     if not record["labels"]:
@@ -151,7 +186,8 @@ def upsert_label(record: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]
                 "carrier": "USPS",
                 "service": "Ground",
                 "tracking_number": f"SBX{record['id']}",
-                "line_items": [line["line_item_id"] for line in record["line_items"]],
+                "shipment_id": sb.new_id(),
+                "line_items": [line["line_item_id"] for line in current_lines(record)],
             }
         )
     label: dict[str, Any] = record["labels"][-1]

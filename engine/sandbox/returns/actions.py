@@ -1,24 +1,30 @@
 """Return actions (loop-api.md §4): process, remove line items, flag, cancel, close, notes.
 
-Success is HTTP 200 with the JSON string "true". Where the docs leave the error form open, the
-sandbox picks one and keeps it:
+Success is HTTP 200 with the JSON string "true". Process, cancel, flag and close answer a
+return in a state that forbids them with **HTTP 200 and an error body**, as Loop does (only 200
+and 401 are declared), so a client must read the body: anything but "true" failed.
 
-| action  | unknown id | wrong state                                                            |
-|---------|------------|------------------------------------------------------------------------|
-| process | 404 NOT_FOUND | cancelled: **200** `{"message":"Return is cancelled..."}` (the documented 200-with-error-body); review: 422 UNPROCESSABLE_FLAGGED_RETURN (flagged returns need an admin setting); closed/expired: 422 UNPROCESSABLE_RETURN |
-| remove  | 404 | not open: 422 UNPROCESSABLE_RETURN "cannot be modified"; `line_item_id` missing, none qualify, not all qualify (only refund / store-credit lines), or every line would go: 422 `{"errors":{"message"}}` |
-| cancel  | 404 | review: 422 UNPROCESSABLE_FLAGGED_RETURN; expired/closed/cancelled: 422 UNPROCESSABLE_RETURN |
-| flag    | 404 | review: 422 UNPROCESSABLE_FLAGGED_RETURN; closed/cancelled/expired: 422 UNPROCESSABLE_RETURN |
-| close   | 404 | closed/cancelled/expired: 422 UNPROCESSABLE_RETURN (a flagged return can be closed) |
-| note    | 404 | content missing, not a string, empty or 255+ characters: 422 `{"errors":{"message"}}` |
-| notes   | 404 | no notes: 422 `{"errors":{"message"}}` |
+| action  | wrong state (HTTP 200)                                                            |
+|---------|-----------------------------------------------------------------------------------|
+| process | cancelled: `{"message":"Return is cancelled and therefore cannot be processed."}`; |
+|         | review: `{"errors":{"message","code":"UNPROCESSABLE_FLAGGED_RETURN"}}`;           |
+|         | closed, expired: `{"errors":{"message":"Return is closed and therefore cannot be  |
+|         | processed.","code":"UNPROCESSABLE_RETURN"}}`                                      |
+| cancel  | review: UNPROCESSABLE_FLAGGED_RETURN; expired, closed, cancelled: UNPROCESSABLE_RETURN |
+| flag    | review: UNPROCESSABLE_FLAGGED_RETURN; closed, cancelled, expired: UNPROCESSABLE_RETURN |
+| close   | closed, cancelled, expired: UNPROCESSABLE_RETURN (a flagged return can be closed) |
 
-404 bodies are `{"errors":{"code":"NOT_FOUND","message":...}}`. Processing is asynchronous: the
-200 means queued; the sandbox's worker then closes the return (lines get `returned_at`, refund
-lines a refund), sends return.closed and return.updated and, unless restock webhooks are off for
-the return or the sandbox (`restock_webhooks`, in the admin body or in SandboxConfig),
-restock.requested. The optional JSON object sent
-to process is kept as the return's `additional_details` (visible in the admin API).
+Remove and notes keep Loop's 4xx/5xx: remove answers 422 `{"error":{"message"}}` (singular)
+when `line_item_id` is missing, 422 `{"errors":{"message"[,"code"]}}` when the return cannot be
+modified (not open) or not all lines qualify (only refund / store-credit lines, and at least one
+must stay), and 500 when processing fails (the `process_fail_rate` fault; nothing changes).
+Create note: content missing, not a string, empty or 255+ characters -> 422
+`{"errors":{"message"}}`. Get notes with none -> 422 with the JSON string "false". An unknown
+return id is 404 `{"errors":{"code":"NOT_FOUND","message"}}` everywhere; process with a body that
+is not a JSON object is 422.
+
+Process is asynchronous (see `returns.processing`): the 200 means queued. The optional JSON object
+sent to process is kept as the return's `additional_details` (visible in the admin API).
 """
 
 from __future__ import annotations
@@ -30,17 +36,24 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from engine.sandbox.core import Sandbox, ascii_int, json_body, loop_json
-from engine.sandbox.returns.lines import restock_location
+from engine.sandbox.returns.lines import current_lines, line_outcome, remove_line
+from engine.sandbox.returns.payloads import FAILED_MESSAGE
+from engine.sandbox.returns.processing import (
+    API,
+    announce,
+    processing_fails,
+    queue_processing,
+    set_state,
+)
 from engine.sandbox.returns.store import (
     TRANSITIONS,
     add_note,
-    compute_totals,
     load_return,
     notes_of,
     now_sql,
     save_return,
 )
-from engine.sandbox.returns.views import restock_payload, webhook_view
+from engine.sandbox.returns.totals import compute_totals
 
 NOTE_MAX = 255
 REMOVABLE = ("refund", "store_credit")
@@ -63,57 +76,26 @@ def unprocessable(request: Request, message: str, code: str | None = None) -> Re
     return loop_json(request, {"errors": errors}, 422)
 
 
-def wrong_state(request: Request, record: dict[str, Any], action: str) -> Response:
+def state_error(record: dict[str, Any], verb: str) -> dict[str, Any]:
+    """Loop's error body for an action the return's state forbids (`verb`: processed, ...)."""
     state = record["state"]
+    if state == "cancelled" and verb == "processed":
+        return {"message": "Return is cancelled and therefore cannot be processed."}
     if state == "review":
-        return unprocessable(
-            request,
-            f"Return {record['id']} is flagged for review and cannot be {action}.",
-            "UNPROCESSABLE_FLAGGED_RETURN",
-        )
-    return unprocessable(
-        request, f"Return {record['id']} is {state} and cannot be {action}.", "UNPROCESSABLE_RETURN"
-    )
+        message = f"Return is flagged for review and therefore cannot be {verb}."
+        return {"errors": {"message": message, "code": "UNPROCESSABLE_FLAGGED_RETURN"}}
+    message = f"Return is {state} and therefore cannot be {verb}."
+    return {"errors": {"message": message, "code": "UNPROCESSABLE_RETURN"}}
 
 
-def announce(sb: Sandbox, record: dict[str, Any], *triggers: str) -> None:
-    for trigger in triggers:
-        sb.events.emit("return", trigger, webhook_view(record, trigger))
+def refused(request: Request, record: dict[str, Any], verb: str) -> Response:
+    """The action's answer to a state that forbids it: HTTP 200 with an error body, as Loop's."""
+    return loop_json(request, state_error(record, verb))
 
 
-def set_state(sb: Sandbox, record: dict[str, Any], state: str) -> None:
-    record["state"] = state
-    save_return(sb, record)
-    announce(sb, record, *(("return.closed",) if state == "closed" else ()), "return.updated")
-
-
-def finish_processing(sb: Sandbox, return_id: int, details: dict[str, Any]) -> None:
-    """The worker's half of process: close the return, fulfil outcomes, send the webhooks."""
-    record = load_return(sb, return_id)
-    if record is None or record["state"] != "open":
-        return
-    stamp = now_sql()
-    for line in record["line_items"]:
-        line["returned_at"] = stamp
-    record["additional_details"] = {**record.get("additional_details", {}), **details}
-    if record["refund"] and float(record["refund"]) > 0:
-        record["refunds"] = [
-            {
-                "gateway": "sandbox",
-                "amount": record["refund"],
-                "currency": record["currency"],
-                "provider_refund_id": sb.new_id(),
-                "provider": "sandbox",
-            }
-        ]
-    set_state(sb, record, "closed")
-    if record.get("restock_webhooks", True) and sb.config.restock_webhooks:
-        location = restock_location(sb, int(record["order_id"]))
-        sb.events.emit("restock", "restock.requested", restock_payload(record, location))
-
-
-def queue_processing(sb: Sandbox, return_id: int, details: dict[str, Any]) -> None:
-    sb.worker.submit(lambda: finish_processing(sb, return_id, details))
+def wrong_state(request: Request, record: dict[str, Any], verb: str) -> Response:
+    """The sandbox admin's answer to a state that forbids a change: 422 with the same body."""
+    return loop_json(request, state_error(record, verb), 422)
 
 
 def return_or_none(sb: Sandbox, request: Request) -> dict[str, Any] | None:
@@ -140,11 +122,9 @@ def action_routes(sb: Sandbox) -> list[BaseRoute]:
         details = await _details(request)
         if details is None:
             return unprocessable(request, "The additional details must be a JSON object.")
-        if record["state"] == "cancelled":
-            return loop_json(request, {"message": "Return is cancelled and cannot be processed."})
         if record["state"] not in TRANSITIONS["process"]:
-            return wrong_state(request, record, "processed")
-        queue_processing(sb, int(record["id"]), details)
+            return refused(request, record, "processed")
+        queue_processing(sb, int(record["id"]), details, API, fails=processing_fails(sb))
         return ok(request)
 
     def transition(action: str, state: str, past: str) -> Any:
@@ -153,7 +133,7 @@ def action_routes(sb: Sandbox) -> list[BaseRoute]:
             if record is None:
                 return not_found(request)
             if record["state"] not in TRANSITIONS[action]:
-                return wrong_state(request, record, past)
+                return refused(request, record, past)
             set_state(sb, record, state)
             return ok(request)
 
@@ -194,38 +174,49 @@ def remove_handler(sb: Sandbox) -> Any:
             return not_found(request)
         ids = _line_ids(request.query_params.get("line_item_id"))
         if ids is None:
-            return unprocessable(
-                request,
-                "The line_item_id query parameter is required "
-                "(comma-separated return line item ids).",
-            )
+            message = "The line_item_id query parameter is required (comma-separated ids)."
+            return loop_json(request, {"error": {"message": message}}, 422)
         if record["state"] != "open":
             return unprocessable(
                 request,
                 f"Return {record['id']} is {record['state']} and cannot be modified.",
                 "UNPROCESSABLE_RETURN",
             )
-        lines = {int(line["line_item_id"]): line for line in record["line_items"]}
-        ok_ids = [i for i in ids if i in lines and lines[i]["outcome"] in REMOVABLE]
-        if not ok_ids:
-            return unprocessable(
-                request,
-                "None of the line items qualify for removal: only "
-                "refund or store-credit items can be removed.",
-            )
-        if len(set(ok_ids)) != len(set(ids)):
-            bad = ", ".join(str(i) for i in sorted(set(ids) - set(ok_ids)))
-            return unprocessable(request, f"Not all line items qualify for removal: {bad}.")
-        if len(set(ok_ids)) == len(lines):
-            return unprocessable(request, "A return must keep at least one line item.")
-        record["line_items"] = [ln for i, ln in lines.items() if i not in set(ok_ids)]
+        problem = _removal_problem(record, ids)
+        if problem:
+            return unprocessable(request, problem)
+        if processing_fails(sb):
+            body = {"errors": {"code": "UNEXPECTED_ERROR", "message": FAILED_MESSAGE}}
+            return loop_json(request, body, 500)
+        stamp = now_sql()
+        for line in current_lines(record):
+            if int(line["line_item_id"]) in ids:
+                remove_line(line, stamp, record["currency"])
         compute_totals(record)
         save_return(sb, record, edited=True)
         announce(sb, record, "return.updated")
-        queue_processing(sb, int(record["id"]), {})
+        queue_processing(sb, int(record["id"]), {}, API, fails=False)
         return ok(request)
 
     return remove
+
+
+def _removal_problem(record: dict[str, Any], ids: list[int]) -> str | None:
+    """Why these lines cannot be removed, or None: only current refund or store-credit lines
+    qualify, all of them must, and at least one line must stay."""
+    lines = {int(line["line_item_id"]): line for line in current_lines(record)}
+    good = {i for i in ids if i in lines and line_outcome(lines[i]) in REMOVABLE}
+    if not good:
+        return (
+            "None of the line items qualify for removal: "
+            "only refund or store-credit items can be removed."
+        )
+    if good != set(ids):
+        bad = ", ".join(str(i) for i in sorted(set(ids) - good))
+        return f"Not all line items qualify for removal: {bad}."
+    if len(good) == len(lines):
+        return "A return must keep at least one line item."
+    return None
 
 
 def note_routes(sb: Sandbox) -> list[BaseRoute]:
@@ -251,7 +242,8 @@ def note_routes(sb: Sandbox) -> list[BaseRoute]:
             return not_found(request)
         notes = notes_of(sb, int(record["id"]))
         if not notes:
-            return unprocessable(request, f"Return {record['id']} has no notes.")
+            # Loop answers a return without notes with 422 and the JSON string "false".
+            return loop_json(request, "false", 422)
         return loop_json(request, {"notes": notes})
 
     return [

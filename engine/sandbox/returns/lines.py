@@ -15,6 +15,17 @@ from engine.sandbox.core import Sandbox
 from engine.sandbox.returns.errors import ReturnSpecError
 
 OUTCOMES = ("refund", "exchange", "store_credit")
+# A removed line stays in `line_items` with these amounts zeroed (loop-api.md §3.3).
+AMOUNT_KEYS = (
+    "price",
+    "discount",
+    "tax",
+    "refund",
+    "refund_item",
+    "refund_tax",
+    "refund_shipping",
+    "refund_shipping_tax",
+)
 # ISO 4217 minor-unit exponents that are not 2.
 _DIGITS = {
     "JPY": 0,
@@ -41,6 +52,26 @@ def money(minor: Any, currency: str) -> str:
     return str(
         (Decimal(int(minor or 0)) / (Decimal(10) ** digits)).quantize(Decimal(1).scaleb(-digits))
     )
+
+
+def line_outcome(line: dict[str, Any]) -> str:
+    """What the shopper asked for on a line. Loop's line items all say `outcome: "default"`, so
+    the sandbox keeps the real one in `requested_outcome` (a file database from before that
+    change has it in `outcome`)."""
+    return str(line.get("requested_outcome") or line["outcome"])
+
+
+def current_lines(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lines still in the return: those not removed by the remove action."""
+    return [line for line in record["line_items"] if not line.get("removed_at")]
+
+
+def remove_line(line: dict[str, Any], stamp: str, currency: str) -> None:
+    """Marks a line removed as Loop keeps it: still listed, amounts zeroed, returned_at null."""
+    line["removed_at"] = stamp
+    line["returned_at"] = None
+    for key in AMOUNT_KEYS:
+        line[key] = money(0, currency)
 
 
 def order_currency(order: dict[str, Any]) -> str:
@@ -85,9 +116,10 @@ def fulfilled_quantities(order: dict[str, Any]) -> dict[int, int]:
 
 
 def build_lines(
-    sb: Sandbox, order: dict[str, Any], specs: Any, held: dict[int, int]
+    sb: Sandbox, order: dict[str, Any], specs: Any, held: dict[int, int], stamp: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(return line items, exchanges) for the admin body's `line_items`; raises ReturnSpecError."""
+    """(return line items, exchanges) for the admin body's `line_items`, returned at `stamp`;
+    raises ReturnSpecError."""
     if not isinstance(specs, list) or not specs:
         raise ReturnSpecError({"line_items": ["at least one line item is required"]})
     order_lines = {int(li["id"]): li for li in order.get("line_items") or []}
@@ -102,7 +134,7 @@ def build_lines(
             continue
         line = order_lines[int(spec["line_item_id"])]
         for _ in range(int(spec.get("quantity", 1))):
-            lines.append(_return_line(sb, order, line, spec))
+            lines.append(_return_line(sb, order, line, spec, stamp))
             if spec.get("outcome") == "exchange":
                 exchanges.append(_exchange(sb, order, int(spec["exchange_variant_id"])))
     if errors:
@@ -145,7 +177,7 @@ def _variant(sb: Sandbox, variant_id: Any) -> dict[str, Any] | None:
 
 
 def _return_line(
-    sb: Sandbox, order: dict[str, Any], line: dict[str, Any], spec: dict[str, Any]
+    sb: Sandbox, order: dict[str, Any], line: dict[str, Any], spec: dict[str, Any], stamp: str
 ) -> dict[str, Any]:
     currency = order_currency(order)
     product_id = (line.get("product") or {}).get("id")
@@ -184,12 +216,14 @@ def _return_line(
         "refund_tax": tax_s if refunded else money(0, currency),
         "refund_shipping": money(0, currency),
         "refund_shipping_tax": money(0, currency),
-        "returned_at": None,
+        # Real line items carry returned_at from creation on (loop-api.md §3.3).
+        "returned_at": stamp,
         "exchange_variant": int(spec["exchange_variant_id"]) if outcome == "exchange" else None,
         "return_reason": spec.get("return_reason"),
         "parent_return_reason": None,
         "return_comment": spec.get("return_comment"),
-        "outcome": outcome,
+        "outcome": "default",
+        "requested_outcome": outcome,
     }
 
 

@@ -4,7 +4,8 @@
 bare date means its whole day); neither -> the last 24 hours, only one -> 24 hours from/to it;
 more than 120 days, `from` after `to`, or a bad value -> 422 with Laravel-style field errors.
 Paging (`paginate=true`, `pageSize` 1-750, default 100) is keyset-based on (timestamp, id); the
-cursor in `nextPageUrl` / `previousPageUrl` is base64 of a small JSON object.
+cursor in `nextPageUrl` / `previousPageUrl` is base64 of a small JSON object. Ids are strings,
+as in Loop's returns data, unless the sandbox runs with `integer_ids`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from engine.sandbox.returns.store import (
     query_returns,
     returns_of_order,
 )
-from engine.sandbox.returns.views import asn_rows, details_view, list_view
+from engine.sandbox.returns.views import asn_rows, details_view, list_view, loop_ids
 
 MAX_RANGE = timedelta(days=120)
 DEFAULT_RANGE = timedelta(hours=24)
@@ -140,7 +141,7 @@ def paged(sb: Sandbox, request: Request, window: Window) -> Response:
         "nextPageUrl": link("after", key(items[-1])) if items else None,
         "previousPageUrl": link("before", key(items[0])) if items else None,
     }
-    return loop_json(request, body)
+    return loop_json(request, loop_ids(sb, body))
 
 
 def query_routes(sb: Sandbox) -> list[BaseRoute]:
@@ -150,7 +151,8 @@ def query_routes(sb: Sandbox) -> list[BaseRoute]:
             return error_json(request, 422, INVALID, window)
         if request.query_params.get("paginate", "").lower() in ("true", "1"):
             return paged(sb, request, window)
-        return loop_json(request, [list_view(r) for r in query_returns(sb, window)])
+        items = [list_view(r) for r in query_returns(sb, window)]
+        return loop_json(request, loop_ids(sb, items))
 
     async def details(request: Request) -> Response:
         q = request.query_params
@@ -166,14 +168,15 @@ def query_routes(sb: Sandbox) -> list[BaseRoute]:
             body = {"errors": {"code": "NOT_FOUND", "message": "Return not found."}}
             return loop_json(request, body, 404)
         location = restock_location(sb, int(record["order_id"]))
-        return loop_json(request, details_view(record, location))
+        return loop_json(request, loop_ids(sb, details_view(record, location)))
 
     async def asn(request: Request) -> Response:
         found = parse_range(request.query_params)
         if isinstance(found, dict):
             return error_json(request, 422, INVALID, found)
         window = Window(found[0], found[1], "created_at", STATES)
-        return loop_json(request, [row for r in query_returns(sb, window) for row in asn_rows(r)])
+        rows = [row for r in query_returns(sb, window) for row in asn_rows(r)]
+        return loop_json(request, loop_ids(sb, rows))
 
     return [
         Route("/warehouse/return/list", returns_list, methods=["GET"]),

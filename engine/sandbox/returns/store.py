@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from engine.sandbox.core import Sandbox
@@ -18,9 +17,11 @@ from engine.sandbox.returns.errors import ReturnSpecError
 from engine.sandbox.returns.lines import (
     build_lines,
     currency_digits,
+    current_lines,
     order_currency,
     order_customer,
 )
+from engine.sandbox.returns.totals import compute_totals
 
 STATES = ("open", "closed", "cancelled", "expired", "review")
 # Which state each action may start from; anything else is UNPROCESSABLE_RETURN.
@@ -90,7 +91,7 @@ def held_quantities(sb: Sandbox, order_id: int) -> dict[int, int]:
     held: dict[int, int] = {}
     for record in returns_of_order(sb, order_id):
         if record["state"] in HOLDING_STATES:
-            for line in record["line_items"]:
+            for line in current_lines(record):
                 key = int(line["provider_line_item_id"])
                 held[key] = held.get(key, 0) + 1
     return held
@@ -112,8 +113,9 @@ def new_return(sb: Sandbox, spec: dict[str, Any]) -> dict[str, Any]:
         raise ReturnSpecError({"state": [f"must be one of {', '.join(STATES)}"]})
     order = find_order(sb, spec)
     order_id = int(order["id"])
-    lines, exchanges = build_lines(sb, order, spec.get("line_items"), held_quantities(sb, order_id))
     created = _created_at(spec)
+    held = held_quantities(sb, order_id)
+    lines, exchanges = build_lines(sb, order, spec.get("line_items"), held, created)
     record = _header(sb, order, state, created)
     record.update(
         line_items=lines,
@@ -202,46 +204,6 @@ def _address(address: dict[str, Any], detail: dict[str, Any]) -> dict[str, Any]:
         "country_code": address.get("country_code"),
         "phone": detail.get("phone"),
     }
-
-
-def _sum(items: list[dict[str, Any]], key: str) -> Decimal:
-    return sum((Decimal(i[key]) for i in items), Decimal(0))
-
-
-def _net(items: list[dict[str, Any]]) -> Decimal:
-    """What returned lines are worth: price less discount plus tax."""
-    return _sum(items, "price") - _sum(items, "discount") + _sum(items, "tax")
-
-
-def compute_totals(record: dict[str, Any]) -> None:
-    """Fills the return's decimal-string totals and outcome from its lines and exchanges."""
-    lines, exchanges = record["line_items"], record["exchanges"]
-    by = {
-        o: [ln for ln in lines if ln["outcome"] == o]
-        for o in ("refund", "exchange", "store_credit")
-    }
-    exchange_credit, exchange_total = _net(by["exchange"]), _sum(exchanges, "total")
-    amounts = {
-        "return_product_total": _sum(lines, "price"),
-        "return_discount_total": _sum(lines, "discount"),
-        "return_tax_total": _sum(lines, "tax"),
-        "return_total": _net(lines),
-        "return_credit_total": _net(lines),
-        "exchange_product_total": _sum(exchanges, "price"),
-        "exchange_discount_total": _sum(exchanges, "discount"),
-        "exchange_tax_total": _sum(exchanges, "tax"),
-        "exchange_total": exchange_total,
-        "exchange_credit_total": exchange_credit,
-        "gift_card": _net(by["store_credit"]),
-        "handling_fee": Decimal(0),
-        "refund": _net(by["refund"]),
-        "upsell": max(Decimal(0), exchange_total - exchange_credit),
-    }
-    quantum = Decimal(1).scaleb(-record.get("currency_digits", 2))
-    for key, value in amounts.items():
-        record[key] = str(value.quantize(quantum))
-    record["total"] = record["return_total"]
-    record["outcome"] = next((o for o in ("exchange", "store_credit", "refund") if by[o]), "refund")
 
 
 def load_return(sb: Sandbox, return_id: int) -> dict[str, Any] | None:

@@ -1,15 +1,17 @@
-"""The shapes a stored return takes on each endpoint: list item, details, webhook payload, ASN row.
+"""The shapes a stored return takes on the pull endpoints: list item, details, ASN row.
 
-Field sets follow loop-api.md §3.3 (webhook) and §3.4 (pull endpoints). Pull endpoints keep
-timestamps as `YYYY-MM-DD HH:MM:SS` (UTC); webhook payloads use ISO 8601 with an offset, as the
-webhook reference describes. Ids stay 64-bit integers (strings on request, see core.loop_json).
+Field sets follow loop-api.md §3.4. Timestamps are `YYYY-MM-DD HH:MM:SS` (UTC). Ids are strings,
+as in Loop's returns data, unless the sandbox runs with `integer_ids` (see `loop_ids`). Every
+line says `outcome: "default"`; removed lines stay with zeroed amounts, and `presentment.line_items`
+holds the lines still in the return. The webhook payloads are in `returns.payloads`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from engine.sandbox.returns.store import parse_sql_time
+from engine.sandbox.core import Sandbox, stringify_ids
+from engine.sandbox.returns.lines import current_lines, line_outcome
 
 MONEY_KEYS = (
     "return_product_total",
@@ -71,39 +73,29 @@ LINE_KEYS = (
     "barcode",
     "outcome",
 )
-WEBHOOK_KEYS = (
-    "shop_id",
-    "id",
-    "state",
-    "created_at",
-    "updated_at",
-    "edited_at",
-    "total",
-    "outcome",
-    "order_id",
-    "order_name",
-    "order_number",
-    "provider_order_id",
-    "provider_order_number",
-    "provider_order_external_id",
-    "provider_order_sales_channel",
-    "customer",
-    "customer_detail",
-    "address",
-    "currency",
-    *MONEY_KEYS,
-    "status_page_url",
-    "is_gift_return",
-    "refunds",
-)
 NA = "N/A"
-# Ids a line may lack (a product without variants); left out of webhooks rather than sent null.
-ID_KEYS = ("product_id", "variant_id")
+# Keys that hold ids without saying so in their name (`exchange_variant`; a label's line ids).
+ID_EXTRA = ("exchange_variant", "line_items")
 
 
-def iso(value: str | None) -> str | None:
-    """'2024-03-01 10:00:00' -> '2024-03-01T10:00:00+00:00'."""
-    return None if value is None else parse_sql_time(value).isoformat()
+def loop_ids(sb: Sandbox, body: Any) -> Any:
+    """`body` with its ids as Loop's returns data has them: strings, unless `integer_ids`."""
+    return body if sb.config.integer_ids else stringify_ids(body, ID_EXTRA)
+
+
+def line_view(line: dict[str, Any]) -> dict[str, Any]:
+    """A return line item as Loop shows it: empty exchange variant and barcode are ""."""
+    out = {k: line.get(k) for k in LINE_KEYS}
+    for key in ("exchange_variant", "barcode"):
+        if out[key] is None:
+            out[key] = ""
+    out["outcome"] = "default"
+    return out
+
+
+def presentment(record: dict[str, Any]) -> dict[str, Any]:
+    """What the return holds now: its lines without the removed ones (loop-api.md §3.3)."""
+    return {"line_items": [line_view(line) for line in current_lines(record)]}
 
 
 def latest_label(record: dict[str, Any]) -> dict[str, Any] | None:
@@ -127,7 +119,8 @@ def list_view(record: dict[str, Any]) -> dict[str, Any]:
     out = {k: record.get(k) for k in LIST_KEYS}
     out["gift_card_order_name"] = None
     out["gift_card_order_id"] = None
-    out["line_items"] = [{k: line.get(k) for k in LINE_KEYS} for line in record["line_items"]]
+    out["line_items"] = [line_view(line) for line in record["line_items"]]
+    out["presentment"] = presentment(record)
     out["exchanges"] = [dict(e) for e in record["exchanges"]]
     out.update(label_fields(record))
     return out
@@ -146,76 +139,6 @@ def details_view(record: dict[str, Any], location_id: int | None) -> dict[str, A
         line["image"] = full.get("image")
         line["provider_restock_location_id"] = location_id
     return out
-
-
-def webhook_view(record: dict[str, Any], trigger: str) -> dict[str, Any]:
-    """The `return` topic payload for one trigger."""
-    out: dict[str, Any] = {"topic": "return", "trigger": trigger}
-    out.update({k: record.get(k) for k in WEBHOOK_KEYS})
-    for key in ("created_at", "updated_at", "edited_at"):
-        out[key] = iso(out[key])
-    out["labels"] = [
-        {**label, "updated_at": iso(label.get("updated_at"))}
-        for label in record.get("labels") or []
-    ]
-    out["line_items"] = [
-        {k: line.get(k) for k in LINE_KEYS if line.get(k) is not None or k not in ID_KEYS}
-        for line in record["line_items"]
-    ]
-    for line in out["line_items"]:
-        line["returned_at"] = iso(line["returned_at"])
-    out["exchanges"] = [dict(e) for e in record["exchanges"]]
-    fields = label_fields(record)
-    out["carrier"], out["tracking_number"] = fields["carrier"], fields["tracking_number"]
-    return out
-
-
-def label_payload(record: dict[str, Any], label: dict[str, Any], trigger: str) -> dict[str, Any]:
-    """The `label` topic payload: the label, and the return and order it belongs to."""
-    return {
-        "topic": "label",
-        "trigger": trigger,
-        "shop_id": record["shop_id"],
-        "return_id": record["id"],
-        "order_id": record["order_id"],
-        "order_name": record["order_name"],
-        "provider_order_id": record["provider_order_id"],
-        "label": {
-            **label,
-            "updated_at": iso(label.get("updated_at")),
-            "created_at": iso(label.get("created_at")),
-        },
-    }
-
-
-def restock_payload(record: dict[str, Any], location_id: int | None) -> dict[str, Any]:
-    """`restock.requested`: one item per returned variant, with the platform's (Loop's) ids."""
-    counts: dict[Any, int] = {}
-    for line in record["line_items"]:
-        counts[line["variant_id"]] = counts.get(line["variant_id"], 0) + 1
-    items = [
-        {
-            "location_id": location_id,
-            "variant_id": variant_id,
-            "inventory_item_id": variant_id,
-            "available_adjustment": count,
-            "inventory_management": "loop",
-        }
-        for variant_id, count in counts.items()
-        if variant_id is not None
-    ]
-    if location_id is None:  # no location synced yet: leave the key out rather than send null
-        for item in items:
-            del item["location_id"]
-    return {
-        "topic": "restock",
-        "trigger": "restock.requested",
-        "shop_id": record["shop_id"],
-        "id": record["id"],
-        "order_id": record["order_id"],
-        "provider_order_id": record["provider_order_id"],
-        "restock_items": items,
-    }
 
 
 def asn_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -245,12 +168,13 @@ def asn_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
             "return_method": "shipping_label",
             "return_method_rma_code": None,
             "return_method_state": fields["label_status"],
-            "outcome": line["outcome"],
+            # An ASN row is per line, so it says what that line asked for.
+            "outcome": line_outcome(line),
             "package_reference": None,
             "destination_id": record.get("destination_id"),
             "destination_name": None,
             "created_at": record["created_at"],
             "updated_at": record["updated_at"],
         }
-        for line in record["line_items"]
+        for line in current_lines(record)
     ]

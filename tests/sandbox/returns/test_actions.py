@@ -39,25 +39,25 @@ FLAGGED = {"code": "UNPROCESSABLE_FLAGGED_RETURN"}
 
 
 @pytest.mark.parametrize(
-    ("action", "start", "status", "error", "end"),
+    ("action", "start", "error", "end"),
     [
-        pytest.param("flag", "open", 200, None, "review", id="flag open -> review"),
-        pytest.param("flag", "review", 422, FLAGGED, "review", id="flag review"),
-        pytest.param("flag", "closed", 422, UNPROCESSABLE, "closed", id="flag closed"),
-        pytest.param("cancel", "open", 200, None, "cancelled", id="cancel open"),
-        pytest.param("cancel", "review", 422, FLAGGED, "review", id="flagged cannot be cancelled"),
+        pytest.param("flag", "open", None, "review", id="flag open -> review"),
+        pytest.param("flag", "review", FLAGGED, "review", id="flag review"),
+        pytest.param("flag", "closed", UNPROCESSABLE, "closed", id="flag closed"),
+        pytest.param("cancel", "open", None, "cancelled", id="cancel open"),
+        pytest.param("cancel", "review", FLAGGED, "review", id="flagged cannot be cancelled"),
         pytest.param(
-            "cancel", "expired", 422, UNPROCESSABLE, "expired", id="expired cannot be cancelled"
+            "cancel", "expired", UNPROCESSABLE, "expired", id="expired cannot be cancelled"
         ),
-        pytest.param("cancel", "closed", 422, UNPROCESSABLE, "closed", id="cancel closed"),
-        pytest.param("cancel", "cancelled", 422, UNPROCESSABLE, "cancelled", id="cancel twice"),
-        pytest.param("close", "open", 200, None, "closed", id="close open"),
-        pytest.param("close", "review", 200, None, "closed", id="close review"),
-        pytest.param("close", "closed", 422, UNPROCESSABLE, "closed", id="close closed"),
-        pytest.param("close", "cancelled", 422, UNPROCESSABLE, "cancelled", id="close cancelled"),
-        pytest.param("process", "review", 422, FLAGGED, "review", id="process flagged"),
-        pytest.param("process", "closed", 422, UNPROCESSABLE, "closed", id="process closed"),
-        pytest.param("process", "expired", 422, UNPROCESSABLE, "expired", id="process expired"),
+        pytest.param("cancel", "closed", UNPROCESSABLE, "closed", id="cancel closed"),
+        pytest.param("cancel", "cancelled", UNPROCESSABLE, "cancelled", id="cancel twice"),
+        pytest.param("close", "open", None, "closed", id="close open"),
+        pytest.param("close", "review", None, "closed", id="close review"),
+        pytest.param("close", "closed", UNPROCESSABLE, "closed", id="close closed"),
+        pytest.param("close", "cancelled", UNPROCESSABLE, "cancelled", id="close cancelled"),
+        pytest.param("process", "review", FLAGGED, "review", id="process flagged"),
+        pytest.param("process", "closed", UNPROCESSABLE, "closed", id="process closed"),
+        pytest.param("process", "expired", UNPROCESSABLE, "expired", id="process expired"),
     ],
 )
 def test_return_actions_state_machine(
@@ -65,13 +65,13 @@ def test_return_actions_state_machine(
     order: Order,
     action: str,
     start: str,
-    status: int,
     error: dict[str, str] | None,
     end: str,
 ) -> None:
+    """Loop answers an action its state forbids with HTTP 200 and an error body (was 422)."""
     return_id = make(sb, order, start)
     response = api(sb).post(f"/warehouse/return/{return_id}/{action}")
-    assert response.status_code == status, response.text
+    assert response.status_code == 200, response.text
     if error is None:
         assert response.json() == "true"
     else:
@@ -79,6 +79,18 @@ def test_return_actions_state_machine(
         assert body["code"] == error["code"] and body["message"]
     flush(sb)
     assert state_of(sb, return_id) == end
+
+
+def test_return_actions_refusal_texts_are_loops(sb: SandboxHandle, order: Order) -> None:
+    return_id = make(sb, order, "closed")
+    response = api(sb).post(f"/warehouse/return/{return_id}/process")
+    assert response.status_code == 200
+    assert response.json() == {
+        "errors": {
+            "message": "Return is closed and therefore cannot be processed.",
+            "code": "UNPROCESSABLE_RETURN",
+        }
+    }
 
 
 def test_return_actions_process_is_queued_then_closes(sb: SandboxHandle, order: Order) -> None:
@@ -92,7 +104,10 @@ def test_return_actions_process_is_queued_then_closes(sb: SandboxHandle, order: 
     assert stored["state"] == "closed"
     assert stored["additional_details"] == {"erp_credit_memo": "CM-1"}
     assert all(line["returned_at"] for line in stored["line_items"])
-    assert stored["refunds"][0]["amount"] == "31.65"
+    # On Loop Anywhere the integrator refunds on its own platform: Loop fills no refunds[].
+    assert stored["refunds"] == []
+    details = api(sb).get("/warehouse/return/details", params={"return_id": return_id}).json()
+    assert details["refunds"] == [] and details["refund"] == "31.65"
 
 
 def test_return_actions_process_cancelled_answers_200_with_message(
@@ -101,7 +116,7 @@ def test_return_actions_process_cancelled_answers_200_with_message(
     return_id = make(sb, order, "cancelled")
     response = api(sb).post(f"/warehouse/return/{return_id}/process")
     assert response.status_code == 200
-    assert response.json()["message"].startswith("Return is cancelled")
+    assert response.json() == {"message": "Return is cancelled and therefore cannot be processed."}
     assert state_of(sb, return_id) == "cancelled"
 
 
@@ -123,7 +138,7 @@ def test_return_actions_notes_round_trip(sb: SandboxHandle, order: Order) -> Non
     return_id = make(sb, order)
     client = api(sb)
     empty = client.get(f"/warehouse/return/{return_id}/notes")
-    assert empty.status_code == 422 and empty.json()["errors"]["message"]
+    assert empty.status_code == 422 and empty.json() == "false"
     assert (
         client.post(
             f"/warehouse/return/{return_id}/note", json={"content": "Box arrived damaged"}
@@ -174,24 +189,33 @@ def mixed(sb: SandboxHandle, order: Order) -> dict[str, Any]:
     )
 
 
-def test_return_actions_remove_removes_and_processes(sb: SandboxHandle, order: Order) -> None:
+def test_return_actions_remove_keeps_removed_lines_zeroed_and_processes(
+    sb: SandboxHandle, order: Order
+) -> None:
     created = mixed(sb, order)
-    refund, credit = (line["line_item_id"] for line in created["line_items"][:2])
+    refund, credit, exchange = (line["line_item_id"] for line in created["line_items"])
     response = api(sb).post(
         f"/warehouse/return/{created['id']}/remove", params={"line_item_id": f"{refund},{credit}"}
     )
     assert response.status_code == 200 and response.json() == "true"
     flush(sb)
-    stored = sb.admin.get(f"/returns/{created['id']}").json()
-    assert [line["outcome"] for line in stored["line_items"]] == ["exchange"]
-    assert stored["state"] == "closed" and stored["edited_at"] is not None
-    assert stored["return_total"] == "31.65"
+    details = api(sb).get("/warehouse/return/details", params={"return_id": created["id"]}).json()
+    assert details["state"] == "closed" and details["edited_at"] is not None
+    assert details["return_total"] == "31.65"
+    # Loop keeps removed lines, amounts zeroed and returned_at null; presentment has the rest.
+    lines = {line["line_item_id"]: line for line in details["line_items"]}
+    assert list(lines) == [str(refund), str(credit), str(exchange)]
+    for removed in (lines[str(refund)], lines[str(credit)]):
+        assert removed["price"] == removed["refund"] == removed["tax"] == "0.00"
+        assert removed["returned_at"] is None
+    assert lines[str(exchange)]["price"] == "31.65" and lines[str(exchange)]["returned_at"]
+    kept = details["presentment"]["line_items"]
+    assert [line["line_item_id"] for line in kept] == [str(exchange)]
 
 
 @pytest.mark.parametrize(
     ("which", "start", "code"),
     [
-        pytest.param("missing", "open", None, id="line_item_id missing"),
         pytest.param("exchange", "open", None, id="none qualify"),
         pytest.param("refund+exchange", "open", None, id="not all qualify"),
         pytest.param("refund+unknown", "open", None, id="unknown line"),
@@ -204,15 +228,38 @@ def test_return_actions_remove_errors(
     created = mixed(sb, order)
     if start != "open":
         api(sb).post(f"/warehouse/return/{created['id']}/close")
-    by_outcome = {line["outcome"]: line["line_item_id"] for line in created["line_items"]}
+    by_outcome = {line["requested_outcome"]: line["line_item_id"] for line in created["line_items"]}
     by_outcome["unknown"] = 1
-    params = (
-        {}
-        if which == "missing"
-        else {"line_item_id": ",".join(str(by_outcome[w]) for w in which.split("+"))}
-    )
+    params = {"line_item_id": ",".join(str(by_outcome[w]) for w in which.split("+"))}
     response = api(sb).post(f"/warehouse/return/{created['id']}/remove", params=params)
     assert response.status_code == 422, response.text
     assert response.json()["errors"]["message"]
     assert response.json()["errors"].get("code") == code
     assert len(sb.admin.get(f"/returns/{created['id']}").json()["line_items"]) == 3
+
+
+def test_return_actions_remove_without_line_ids_is_422_with_a_singular_error(
+    sb: SandboxHandle, order: Order
+) -> None:
+    created = mixed(sb, order)
+    response = api(sb).post(f"/warehouse/return/{created['id']}/remove")
+    assert response.status_code == 422
+    assert set(response.json()) == {"error"} and response.json()["error"]["message"]
+
+
+def test_return_actions_remove_answers_500_when_processing_fails(
+    sb: SandboxHandle, order: Order
+) -> None:
+    created = mixed(sb, order)
+    refund = created["line_items"][0]["line_item_id"]
+    sb.admin.configure(process_fail_rate=1.0)
+    try:
+        response = api(sb).post(
+            f"/warehouse/return/{created['id']}/remove", params={"line_item_id": str(refund)}
+        )
+    finally:
+        sb.admin.configure(process_fail_rate=0.0)
+    assert response.status_code == 500 and response.json()["errors"]["message"]
+    flush(sb)
+    stored = sb.admin.get(f"/returns/{created['id']}").json()
+    assert stored["state"] == "open" and stored["edited_at"] is None

@@ -70,7 +70,8 @@ def test_returns_create_exchange_and_store_credit(sb: SandboxHandle, order: Orde
         {"line_item_id": order.lines[1], "outcome": "store_credit"},
     )
     assert created["outcome"] == "exchange"
-    assert [ln["outcome"] for ln in created["line_items"]] == ["exchange", "store_credit"]
+    assert [ln["outcome"] for ln in created["line_items"]] == ["default", "default"]
+    assert [ln["requested_outcome"] for ln in created["line_items"]] == ["exchange", "store_credit"]
     assert created["line_items"][0]["exchange_variant"] == order.exchange_variant
     (exchange,) = created["exchanges"]
     assert exchange["variant_id"] == order.exchange_variant and exchange["price"] == "40.00"
