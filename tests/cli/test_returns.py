@@ -149,8 +149,13 @@ def test_returns_remove_removes_the_lines_and_processes(
     assert result.exit_code == 0, result.output
     assert "line items removed; processing queued" in result.stdout
     flush(sb)
-    after = stored(sb, rid)
-    assert [str(li["line_item_id"]) for li in after["line_items"]] == [lines[2]]
+    # As Loop does (loop-api.md §3.3): removed lines stay, zeroed; the current ones are in
+    # presentment.line_items.
+    with sb.client() as api:
+        after = api.get("/warehouse/return/details", params={"return_id": rid}).json()
+    current = [str(li["line_item_id"]) for li in after["presentment"]["line_items"]]
+    assert current == [lines[2]]
+    assert [str(li["line_item_id"]) for li in after["line_items"]] == lines
     assert after["state"] == "closed"
 
 
