@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 from engine.errors import ConfigError, EngineError, PermanentLoadError
 from engine.loop.api import LoopAPI
 from engine.loop.returns import loop_failure
+from engine.loop.webhooks import TOPICS
 
 __all__ = [
     "DEFAULT_TOPICS",
@@ -31,17 +32,6 @@ __all__ = [
 ]
 
 PATH = "/webhooks"
-TOPICS: dict[str, tuple[str, ...]] = {
-    "return": ("return.created", "return.updated", "return.closed"),
-    "label": ("label.created", "label.updated"),
-    "restock": ("restock.requested",),
-    "label.request": ("label.request.issued", "label.request.cancelled"),
-    "giftcard": ("giftcard.requested",),
-    "happy.returns.shipment": ("shipment.processed",),
-    "return.processing": ("return.processing.failed",),
-}
-"""Every topic and its triggers, as the Programmatic Webhooks API defines them."""
-
 DEFAULT_TOPICS = ("return", "label", "restock", "giftcard", "return.processing")
 """What a receiver of return events subscribes to when no topic is named: the label request
 flow (OAuth only) and Happy Returns shipments are left out."""

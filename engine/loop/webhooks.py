@@ -52,3 +52,17 @@ def verify(raw_body: bytes, header_value: str | None, secrets: Sequence[str]) ->
             expected = sign(secret, raw_body).encode("ascii")
             matched |= hmac.compare_digest(expected, given)
     return matched
+
+
+TOPICS: dict[str, tuple[str, ...]] = {
+    "return": ("return.created", "return.updated", "return.closed"),
+    "label": ("label.created", "label.updated"),
+    "restock": ("restock.requested",),
+    "label.request": ("label.request.issued", "label.request.cancelled"),
+    "giftcard": ("giftcard.requested",),
+    "happy.returns.shipment": ("shipment.processed",),
+    # Documented as an event (loop-api.md §3.3); whether Loop's POST /webhooks takes it is not.
+    "return.processing": ("return.processing.failed",),
+}
+"""Every webhook topic and its triggers, as the Programmatic Webhooks API defines them: the
+sandbox accepts these subscriptions, the engine subscribes with them."""

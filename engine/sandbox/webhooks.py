@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from engine.loop.webhooks import TOPICS
 from engine.sandbox import admin
 from engine.sandbox.core import (
     Routes,
@@ -28,16 +29,6 @@ from engine.sandbox.core import (
 )
 from engine.sandbox.delivery import ATTEMPT_COLUMNS, Sender
 
-TOPICS: dict[str, tuple[str, ...]] = {
-    "return": ("return.created", "return.updated", "return.closed"),
-    "label": ("label.created", "label.updated"),
-    "restock": ("restock.requested",),
-    "label.request": ("label.request.issued", "label.request.cancelled"),
-    "giftcard": ("giftcard.requested",),
-    "happy.returns.shipment": ("shipment.processed",),
-    # Documented as an event; whether Loop's POST /webhooks takes it is not (§3.3). It does here.
-    "return.processing": ("return.processing.failed",),
-}
 STATUSES = ("active", "inactive")
 NOT_FOUND = {"errors": {"code": "NOT_FOUND", "message": "Webhook not found."}}
 _DDL = (
