@@ -288,6 +288,22 @@ class Returns:
             raise ReturnActionError("show", rid, message, code, 200, body)
         return ReturnRecord.from_loop(body)
 
+    def find(
+        self, *, order_id: str | None = None, order_name: str | None = None
+    ) -> ReturnRecord | None:
+        """The newest return of an order (by its Loop order id, else its name); None when the
+        order has none."""
+        params = {"order_id": digits(order_id)} if order_id else {"order_name": str(order_name)}
+        try:
+            body = self._send("show", None, "GET", DETAILS_PATH, params=params)
+        except ReturnActionError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if isinstance(body, dict) and isinstance(body.get("return"), dict) and "id" not in body:
+            body = body["return"]
+        return ReturnRecord.from_loop(body) if isinstance(body, dict) and "id" in body else None
+
     def notes(self, return_id: int | str) -> list[Note]:
         """The return's notes, oldest first; none is an empty list (Loop: 422 "false")."""
         rid = digits(return_id)

@@ -22,6 +22,7 @@ from engine.mapping.expressions import ExpressionCompiler
 from engine.mapping.jmes_plan import truthy
 from engine.mapping.load import load_mapping
 from engine.mapping.model import Entity, Mapping
+from engine.mapping.return_actions import CompiledReturnActions, compile_return_actions
 from engine.mapping.rules import CompiledRule, compile_rules
 from engine.mapping.suggest import unknown
 from engine.mapping.yamlsource import KeyPath, dotted
@@ -73,6 +74,7 @@ class CompiledMapping:
     entities: dict[str, CompiledEntity]
     source: str  # the generated Python, kept for debugging
     rules: tuple[CompiledRule, ...] = ()
+    return_actions: tuple[CompiledReturnActions, ...] = ()
 
 
 def compile_mapping(mapping: Mapping, plan: bool = True) -> CompiledMapping:
@@ -84,7 +86,8 @@ def compile_mapping(mapping: Mapping, plan: bool = True) -> CompiledMapping:
     compiler = _Compiler(mapping, plan)
     fns = {name: compiler.entity(e) for name, e in mapping.entities.items()}
     rules, rule_problems = compile_rules(mapping)
-    compiler.problems += rule_problems
+    actions, action_problems = compile_return_actions(mapping)
+    compiler.problems += rule_problems + action_problems
     if compiler.problems:
         problems = sorted(compiler.problems, key=lambda p: (p.line, p.col))
         raise ConfigError(f"{len(problems)} problem(s) in {mapping.file}", problems)
@@ -102,7 +105,7 @@ def compile_mapping(mapping: Mapping, plan: bool = True) -> CompiledMapping:
             items_fn=namespace[items_name] if items_name else None,
             validator=validator(e.kind.schema),
         )
-    return CompiledMapping(mapping, compiled, compiler.emitter.source(), rules)
+    return CompiledMapping(mapping, compiled, compiler.emitter.source(), rules, actions)
 
 
 def load_and_compile(

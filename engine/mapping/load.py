@@ -27,6 +27,7 @@ from engine.mapping.model import (
     ORDER_LINES,
     Entity,
     Mapping,
+    ReturnActionSource,
     Rule,
     RuleAction,
     Target,
@@ -135,6 +136,7 @@ class _Build:
             state_path=d.get("state", {}).get("path"),
             tests=self._tests(entities),
             rules=self._rules(),
+            return_actions=self._return_actions(entities),
             positions=self.positions,
             secret_paths=secrets,
         )
@@ -261,6 +263,36 @@ class _Build:
         if via is not None and via not in entities[ref].aliases:
             self.problem((*path, "via"), unknown(f"alias of {ref}", via, entities[ref].aliases))
         return ref
+
+    def _return_actions(self, entities: dict[str, Entity]) -> tuple[ReturnActionSource, ...]:
+        out = []
+        for name, spec in self.data.get("return_actions", {}).items():
+            path: KeyPath = ("return_actions", name)
+            if name in entities:
+                self.problem(path, f"{name!r} is an entity already: name the source apart")
+                continue
+            if not any(spec.get(k) for k in ("return_id", "order", "order_name")):
+                self.problem(path, "say which return: `return_id`, `order` or `order_name`")
+                continue
+            orders = spec.get("orders_entity", "orders")
+            if spec.get("order") and orders not in entities:
+                self.problem((*path, "order"), unknown("entity", orders, entities))
+                continue
+            fields = {k: spec[k] for k in ("return_id", "order", "order_name", "note", "lines")
+                      if k in spec}  # fmt: skip
+            out.append(
+                ReturnActionSource(
+                    name,
+                    spec["extract"],
+                    spec["key"],
+                    spec["action"],
+                    path,
+                    orders_entity=orders,
+                    details=dict(spec.get("details", {})),
+                    **fields,
+                )
+            )
+        return tuple(out)
 
     def _rules(self) -> tuple[Rule, ...]:
         rules, names = [], set()

@@ -83,6 +83,24 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class ReturnActionSource:
+    """`return_actions:` entry: records from the platform that become actions on returns."""
+
+    name: str
+    extract: dict[str, Any]
+    key: str
+    action: str
+    path: KeyPath
+    return_id: str | None = None
+    order: str | None = None
+    order_name: str | None = None
+    orders_entity: str = "orders"
+    note: str | None = None
+    lines: str | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Mapping:
     """A loaded, checked mapping file."""
 
@@ -98,6 +116,7 @@ class Mapping:
     state_path: str | None = None
     tests: tuple[TestCase, ...] = ()
     rules: tuple[Rule, ...] = ()
+    return_actions: tuple[ReturnActionSource, ...] = ()
     positions: Positions = field(default_factory=lambda: Positions(""))
     secret_paths: frozenset[KeyPath] = frozenset()
 
