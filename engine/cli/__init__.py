@@ -15,10 +15,12 @@ import click
 import duckdb
 
 from engine import __version__
+from engine.cli.inbox import COMMANDS as INBOX_COMMANDS
 from engine.cli.mapping import COMMANDS as MAPPING_COMMANDS
 from engine.cli.reconcile import COMMANDS as RECONCILE_COMMANDS
 from engine.cli.render import error_lines, os_error_text
 from engine.cli.run import COMMANDS as RUN_COMMANDS
+from engine.cli.serve import COMMANDS as SERVE_COMMANDS
 from engine.errors import EngineError
 
 COMMAND_GROUP = "loop_etl.commands"
@@ -87,5 +89,11 @@ def main() -> None:
     """loop-etl: declarative ETL for Loop Anywhere integrations."""
 
 
-for _command in (*MAPPING_COMMANDS, *RUN_COMMANDS, *RECONCILE_COMMANDS):
+for _command in (
+    *MAPPING_COMMANDS,
+    *RUN_COMMANDS,
+    *RECONCILE_COMMANDS,
+    *SERVE_COMMANDS,
+    *INBOX_COMMANDS,
+):
     main.add_command(_command)
