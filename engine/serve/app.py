@@ -2,7 +2,8 @@
 
 `POST /webhooks/loop` reads the body up to a size limit (413 past it, never read whole),
 checks `X-Loop-Signature` on those exact bytes (401 and nothing stored when it does not
-match), stores the event in the inbox and answers 200 at once: processing happens later, off
+match), stores the event in the inbox (intake.py: batched with the deliveries arriving meanwhile) and
+answers 200 as soon as it is committed: processing happens later, off
 the request path (engine/serve/worker.py). Loop does not retry a 4xx, so a correctly signed
 body is never refused: an unreadable one is stored as `unprocessable`, a duplicate is counted
 and answered 200, and a state that cannot store it answers 503 (which Loop retries).
@@ -25,6 +26,7 @@ from starlette.routing import Route
 
 from engine import redaction
 from engine.loop.webhooks import SIGNATURE_HEADER, verify
+from engine.serve.intake import Intake
 from engine.serve.metrics import (
     ACCEPTED,
     CONTENT_TYPE,
@@ -34,8 +36,8 @@ from engine.serve.metrics import (
     Metrics,
 )
 from engine.serve.server import BackgroundJob
-from engine.state import Received, State
-from engine.state.inbox import UNPROCESSABLE, WEBHOOK, received
+from engine.state import State
+from engine.state.inbox import UNPROCESSABLE
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +84,7 @@ def build_app(
     """The receiver over one state; `on_received` is called after a new event is stored (the
     worker's wake-up), and `jobs` are reported by /healthz."""
 
-    def store(raw: bytes) -> tuple[bool, Received]:
-        event = received(raw, WEBHOOK)
-        return state.receive_event(event), event
+    intake = Intake(state, on_received)
 
     async def webhook(request: Request) -> Response:
         started = time.perf_counter()
@@ -100,7 +100,7 @@ def build_app(
         if not verify(raw, request.headers.get(SIGNATURE_HEADER), settings.secrets):
             return answer(401, {"error": f"missing or wrong {SIGNATURE_HEADER}"}, REJECTED)
         try:
-            new, event = await run_in_threadpool(store, raw)
+            new, event = await intake.store(raw)
         except Exception as exc:  # the state failed (full disk?): 503, so that Loop retries
             log.error("a signed delivery could not be stored: %s", _safe(exc))
             return answer(503, {"error": "the event could not be stored; send it again"}, ERROR)

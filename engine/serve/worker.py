@@ -77,6 +77,7 @@ class Worker:
         retry: RetryPolicy = RETRY,
         batch: int = BATCH,
         poll_s: float = 0.5,
+        linger_s: float = 0.05,
     ) -> None:
         self.state = state
         self.metrics = metrics
@@ -84,6 +85,7 @@ class Worker:
         self.retry = retry
         self.batch = batch
         self.poll_s = poll_s
+        self.linger_s = linger_s
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._draining = threading.Lock()
@@ -155,5 +157,9 @@ class Worker:
                 self._stop.wait(self.retry.ceiling(errors))
                 continue
             errors = 0
-            if not done:
+            if done:
+                # Under load, let events gather for a moment: a batch costs about the same
+                # however many it holds, and each one holds the state lock intake needs.
+                self._stop.wait(self.linger_s)
+            else:
                 self._wake.wait(self.poll_s)

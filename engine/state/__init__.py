@@ -179,8 +179,12 @@ class State:
     def receive_event(self, event: Received) -> bool:
         """Store a received event unless its key is known: True when new, False for a
         duplicate (counted on the stored row, nothing stored twice)."""
+        return self.receive_events([event])[0]
+
+    def receive_events(self, events: Sequence[Received]) -> list[bool]:
+        """Store a batch of received events in one statement: per event, whether it is new."""
         with self.lock:
-            return inbox.insert(self.db, event, now())
+            return inbox.insert(self.db, events, now())
 
     def due_events(self, limit: int, keys: Sequence[str] | None = None) -> list[InboxEvent]:
         """Received events, and failed ones whose retry is due, oldest first."""

@@ -177,29 +177,50 @@ def _key_parts(topic: str | None, body: dict[str, Any]) -> list[str | None] | No
 # -- writes --------------------------------------------------------------------------------
 
 
-def insert(db: duckdb.DuckDBPyConnection, event: Received, now: datetime) -> bool:
-    """Store the event unless its key is known: True when new. One statement, so two
-    deliveries of one event racing each other store it once; a duplicate only counts."""
-    status, reasons = (UNPROCESSABLE, [event.problem]) if event.problem else (RECEIVED, [])
-    row = db.execute(
+def insert(db: duckdb.DuckDBPyConnection, events: Sequence[Received], now: datetime) -> list[bool]:
+    """Store each event unless its key is known: per event, True when it is new. One
+    statement for the whole batch (DuckDB spends milliseconds a statement, however many rows
+    it writes), so deliveries racing each other store an event once; a duplicate only counts
+    on the stored row, whether it meets the row in the table or earlier in the same batch."""
+    first: dict[str, Received] = {}
+    repeats: dict[str, int] = {}
+    for event in events:
+        if event.key in first:
+            repeats[event.key] += 1
+        else:
+            first[event.key], repeats[event.key] = event, 0
+    if not first:
+        return []
+    unique = list(first.values())
+    found = db.execute(
         "INSERT INTO inbox (key, topic, trigger, return_id, return_state, received_at, body, "
-        "status, reasons, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::JSON, ?) "
-        "ON CONFLICT (key) DO UPDATE SET duplicates = inbox.duplicates + 1, "
-        "last_duplicate_at = excluded.received_at RETURNING duplicates",
+        "status, reasons, source, duplicates) SELECT unnest(?), unnest(?), unnest(?), "
+        "unnest(?), unnest(?), ?, unnest(?), unnest(?), unnest(?)::JSON, unnest(?), unnest(?) "
+        "ON CONFLICT (key) DO UPDATE SET "
+        "duplicates = inbox.duplicates + excluded.duplicates + 1, "
+        "last_duplicate_at = excluded.received_at RETURNING key, duplicates",
         [
-            event.key,
-            event.topic,
-            event.trigger,
-            event.return_id,
-            event.return_state,
+            [e.key for e in unique],
+            [e.topic for e in unique],
+            [e.trigger for e in unique],
+            [e.return_id for e in unique],
+            [e.return_state for e in unique],
             now,
-            event.body,
-            status,
-            dumps(reasons),
-            event.source,
+            [e.body for e in unique],
+            [UNPROCESSABLE if e.problem else RECEIVED for e in unique],
+            [dumps([e.problem] if e.problem else []) for e in unique],
+            [e.source for e in unique],
+            [repeats[e.key] for e in unique],
         ],
-    ).fetchone()
-    return row is not None and int(row[0]) == 0
+    ).fetchall()
+    # A new row keeps the batch's own repeat count; a known one counts at least one more.
+    new = {key for key, duplicates in found if int(duplicates) == repeats[key]}
+    seen: set[str] = set()
+    out = []
+    for event in events:
+        out.append(event.key in new and event.key not in seen)
+        seen.add(event.key)
+    return out
 
 
 def due(

@@ -285,3 +285,22 @@ def test_receiver_the_signature_is_checked_on_the_bytes_not_a_parse(receiver: Re
     header = sign(SECRET, raw + b" ")
     response = receiver.http.post("/webhooks/loop", content=raw, headers={SIGNATURE_HEADER: header})
     assert response.status_code == 401
+
+
+def test_receiver_concurrent_deliveries_of_one_event_store_it_once(receiver: Receiver) -> None:
+    """Batched intake: copies arriving together meet in one batch and are still one event."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = return_event(return_id="31337", state="open")
+    others = [return_event(state="open") for _ in range(30)]
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(receiver.post, [body] * 20 + others))
+    assert {a.status_code for a in answers} == {200}
+    assert sum(not a.json()["duplicate"] for a in answers[:20]) == 1
+    assert not any(a.json()["duplicate"] for a in answers[20:])
+    receiver.settle()
+    rows = receiver.state.inbox_events()
+    assert len(rows) == 31
+    (mine,) = [r for r in rows if r["return_id"] == "31337"]
+    assert mine["duplicates"] == 19
+    assert len(receiver.state.return_effects()) == 31

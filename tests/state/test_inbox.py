@@ -183,3 +183,11 @@ def test_inbox_survives_reopening(tmp_path: Path) -> None:
     with State(path) as state:
         assert [e.key for e in state.due_events(10)] == [event_key(RETURN)]
         assert state.inbox_last_received() is not None
+
+
+def test_inbox_a_batch_with_repeats_stores_each_key_once(state: State) -> None:
+    one, two = received(php_json(RETURN)), received(php_json({**RETURN, "id": "2"}))
+    assert state.receive_events([one, two, one, one]) == [True, True, False, False]
+    assert state.receive_events([two, one]) == [False, False]
+    counts = {r["key"]: r["duplicates"] for r in state.inbox_events()}
+    assert counts == {one.key: 3, two.key: 1}
