@@ -40,14 +40,14 @@ def _etl(mapping: Path, state: Path, *args: str) -> Result:
     return CliRunner().invoke(main, ["inbox", str(mapping), *args, "--state", str(state)])
 
 
-def _key(state: Path, raw: bytes) -> str:
+def _key(raw: bytes) -> str:
     return received(raw).key
 
 
 def test_inbox_list_shows_every_event_with_status_and_reasons(mapping: Path, state: Path) -> None:
     result = _etl(mapping, state, "list")
     assert result.exit_code == 0, result.output
-    assert f"{_key(state, php_json(GOOD))} [processed] return.closed" in result.output
+    assert f"{_key(php_json(GOOD))} [processed] return.closed" in result.output
     assert "1 duplicate(s)" in result.output
     assert "[unprocessable]" in result.output and "    $: " in result.output  # the reason
     assert "the body is not UTF-8 text" in result.output
@@ -68,7 +68,7 @@ def test_inbox_list_refuses_an_unknown_status(mapping: Path, state: Path) -> Non
 
 
 def test_inbox_show_prints_the_raw_body(mapping: Path, state: Path) -> None:
-    result = _etl(mapping, state, "show", _key(state, php_json(GOOD)))
+    result = _etl(mapping, state, "show", _key(php_json(GOOD)))
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
     assert shown["body"] == php_json(GOOD).decode()
@@ -77,7 +77,7 @@ def test_inbox_show_prints_the_raw_body(mapping: Path, state: Path) -> None:
 
 
 def test_inbox_show_a_body_that_is_not_text_as_base64(mapping: Path, state: Path) -> None:
-    result = _etl(mapping, state, "show", _key(state, NOT_UTF8))
+    result = _etl(mapping, state, "show", _key(NOT_UTF8))
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["body_base64"] == "/wAgbm90IHRleHQ="
 
@@ -88,7 +88,7 @@ def test_inbox_show_an_unknown_key_is_an_error(mapping: Path, state: Path) -> No
 
 
 def test_inbox_replay_processes_again_and_the_effect_stays_once(mapping: Path, state: Path) -> None:
-    key = _key(state, php_json(GOOD))
+    key = _key(php_json(GOOD))
     for _ in range(2):
         result = _etl(mapping, state, "replay", key)
         assert result.exit_code == 0, result.output
@@ -100,7 +100,7 @@ def test_inbox_replay_processes_again_and_the_effect_stays_once(mapping: Path, s
 
 
 def test_inbox_replay_an_unprocessable_event_says_why_again(mapping: Path, state: Path) -> None:
-    result = _etl(mapping, state, "replay", _key(state, SHAPELESS))
+    result = _etl(mapping, state, "replay", _key(SHAPELESS))
     assert result.exit_code == 0, result.output
     assert "[unprocessable]" not in result.output and ": unprocessable" in result.output
     assert "id" in result.output

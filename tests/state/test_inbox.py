@@ -191,3 +191,20 @@ def test_inbox_a_batch_with_repeats_stores_each_key_once(state: State) -> None:
     assert state.receive_events([two, one]) == [False, False]
     counts = {r["key"]: r["duplicates"] for r in state.inbox_events()}
     assert counts == {one.key: 3, two.key: 1}
+
+
+def test_inbox_a_version_1_state_file_gains_the_inbox_and_keeps_its_rows(tmp_path: Path) -> None:
+    import duckdb
+
+    from engine.state.schema import STEPS
+
+    path = tmp_path / "v1.duckdb"
+    with duckdb.connect(str(path)) as db:  # a state file as loop-etl wrote it before the inbox
+        db.execute(STEPS[0])
+        db.execute("CREATE TABLE state_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO state_meta VALUES ('schema_version', '1')")
+        db.execute("INSERT INTO cursors VALUES ('orders', 'c1', now())")
+    with State(path) as state:
+        assert state.cursor("orders") == "c1"
+        assert state.receive_event(received(php_json(RETURN)))
+        assert state.inbox_counts()["received"] == 1
