@@ -15,11 +15,13 @@ import click
 import duckdb
 
 from engine import __version__
+from engine.cli.inbox import COMMANDS as INBOX_COMMANDS
 from engine.cli.mapping import COMMANDS as MAPPING_COMMANDS
 from engine.cli.reconcile import COMMANDS as RECONCILE_COMMANDS
 from engine.cli.render import error_lines, os_error_text
 from engine.cli.returns import COMMANDS as RETURNS_COMMANDS
 from engine.cli.run import COMMANDS as RUN_COMMANDS
+from engine.cli.serve import COMMANDS as SERVE_COMMANDS
 from engine.cli.webhooks import COMMANDS as WEBHOOKS_COMMANDS
 from engine.errors import EngineError
 
@@ -95,5 +97,7 @@ for _command in (
     *RECONCILE_COMMANDS,
     *RETURNS_COMMANDS,
     *WEBHOOKS_COMMANDS,
+    *SERVE_COMMANDS,
+    *INBOX_COMMANDS,
 ):
     main.add_command(_command)

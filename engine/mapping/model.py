@@ -24,8 +24,9 @@ class Target:
     timeout_s: float = 30.0
     max_retries: int = 6
     outage_s: float = 60.0
+    webhook_secret: str | None = None  # what Loop signs webhooks with (`etl serve` verifies)
 
-    def __repr__(self) -> str:  # the API key is a secret: never in a repr
+    def __repr__(self) -> str:  # the API key and the webhook secret: never in a repr
         return f"Target(base_url={self.base_url!r}, api_version={self.api_version!r})"
 
 

@@ -1,8 +1,9 @@
-"""The mapping's state in one DuckDB file: raw records, ID map, cursors, runs, parked records.
+"""The mapping's state in one DuckDB file: raw records, ID map, cursors, runs, parked records,
+and the inbox of received Loop events with its once-per-(return, state) effect record.
 
 `State` is the one object callers hold: it opens the file (creating its folder), checks and
 migrates the schema version, and owns the connection and its lock; each table's SQL lives in
-its own module (runs, cursors, idmap, parked, raw), and `batch` writes a batch's outcome.
+its own module (runs, cursors, idmap, parked, raw, inbox), and `batch` writes a batch's outcome.
 Every write is a batch (list parameters unnested in SQL, never one row per call), and what a
 batch decides about its records — ID map rows, quarantine and held-back rows, the cursor — is
 written in one transaction, so a crash leaves either all of it or none of it.
@@ -14,21 +15,33 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 
 from engine.errors import StateError
-from engine.state import batch, cursors, idmap, parked, raw, rules, runs, schema
+from engine.state import batch, cursors, idmap, inbox, parked, raw, rules, runs, schema
 from engine.state.batch import BatchOutcome
 from engine.state.codec import now
 from engine.state.idmap import Synced
+from engine.state.inbox import InboxEvent, Received, Settlement
 from engine.state.parked import Parked, ParkedTable
 from engine.state.runs import RunHandle
 from engine.state.tx import transaction
 
-__all__ = ["BatchOutcome", "Parked", "ParkedTable", "RunHandle", "State", "Synced"]
+__all__ = [
+    "BatchOutcome",
+    "InboxEvent",
+    "Parked",
+    "ParkedTable",
+    "Received",
+    "RunHandle",
+    "Settlement",
+    "State",
+    "Synced",
+]
 
 
 def _connect(path: str) -> duckdb.DuckDBPyConnection:
@@ -177,6 +190,56 @@ class State:
     def rule_firings(self, return_id: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
             return rules.every(self.db, return_id)
+
+    # -- the inbox (received Loop events) ----------------------------------------------------
+    def receive_event(self, event: Received) -> bool:
+        """Store a received event unless its key is known: True when new, False for a
+        duplicate (counted on the stored row, nothing stored twice)."""
+        return self.receive_events([event])[0]
+
+    def receive_events(self, events: Sequence[Received]) -> list[bool]:
+        """Store a batch of received events in one statement: per event, whether it is new."""
+        with self.lock:
+            return inbox.insert(self.db, events, now())
+
+    def due_events(self, limit: int, keys: Sequence[str] | None = None) -> list[InboxEvent]:
+        """Received events, and failed ones whose retry is due, oldest first."""
+        with self.lock:
+            return inbox.due(self.db, now(), limit, keys)
+
+    def settle_events(self, settled: Sequence[Settlement]) -> None:
+        """Statuses and new (return, state) effects of processed events, in one transaction."""
+        with self.transaction() as db:
+            inbox.settle(db, settled, now())
+
+    def replay_event(self, key: str) -> bool:
+        """Mark an event to be processed again; False when no event has that key."""
+        with self.lock:
+            return inbox.replay(self.db, key)
+
+    def inbox_counts(self) -> dict[str, int]:
+        """Events per status, and `duplicates`: deliveries recognised as already stored."""
+        with self.lock:
+            return inbox.counts(self.db)
+
+    def inbox_last_received(self) -> datetime | None:
+        with self.lock:
+            return inbox.last_received(self.db)
+
+    def inbox_events(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Every event (or those with one status), oldest first, without bodies."""
+        with self.lock:
+            return inbox.rows(self.db, status)
+
+    def inbox_event(self, key: str) -> dict[str, Any] | None:
+        """One event with its raw body, or None."""
+        with self.lock:
+            return inbox.get(self.db, key)
+
+    def return_effects(self) -> list[dict[str, Any]]:
+        """Every (return, state) transition recorded, once each."""
+        with self.lock:
+            return inbox.effects(self.db)
 
 
 def _by_entity(tallies: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:

@@ -40,8 +40,24 @@ CREATE TABLE IF NOT EXISTS held (
     parent JSON, run_id BIGINT, created_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (entity, key));
 """
 
+# Version 2: the inbox of received Loop events (one row per key derived from the body, the raw
+# body kept as received) and the once-per-(return, state) effect record (engine/state/inbox.py).
+_V2 = """
+CREATE SEQUENCE IF NOT EXISTS inbox_seq START 1;
+CREATE TABLE IF NOT EXISTS inbox (
+    key TEXT PRIMARY KEY, seq BIGINT NOT NULL DEFAULT nextval('inbox_seq'), topic TEXT,
+    trigger TEXT, return_id TEXT, return_state TEXT, received_at TIMESTAMPTZ NOT NULL,
+    body BLOB NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    reasons JSON NOT NULL, next_attempt_at TIMESTAMPTZ, processed_at TIMESTAMPTZ,
+    source TEXT NOT NULL, duplicates INTEGER NOT NULL DEFAULT 0, last_duplicate_at TIMESTAMPTZ,
+    effect TEXT);
+CREATE TABLE IF NOT EXISTS return_effects (
+    return_id TEXT NOT NULL, state TEXT NOT NULL, event_key TEXT NOT NULL,
+    recorded_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (return_id, state));
+"""
+
 # STEPS[n] brings a file from version n to version n + 1; append, never edit a released step.
-STEPS: tuple[str, ...] = (_V1, rules.DDL)
+STEPS: tuple[str, ...] = (_V1, _V2, rules.DDL)
 SCHEMA_VERSION = len(STEPS)
 
 

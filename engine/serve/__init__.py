@@ -1,0 +1,136 @@
+"""`etl serve`: the one long-running process that owns a mapping's state file.
+
+It runs the receiver app (app.py: Loop's signed webhooks into the inbox, /healthz, /metrics)
+and, beside it, the background jobs of `ServeProcess.jobs`: the inbox worker (worker.py);
+scheduled work (a first sync, a schedule) joins that list. With the embedded sandbox as its
+Loop it subscribes itself to the sandbox's return events.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping as EnvMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+
+from engine import redaction
+from engine.errors import ConfigError
+from engine.loop.api import LoopAPI
+from engine.mapping.model import Target
+from engine.serve.app import RECEIVER_PATH, ReceiverSettings, build_app
+from engine.serve.metrics import Metrics
+from engine.serve.server import BackgroundJob, listen, run_server, running_server
+from engine.serve.worker import Worker
+from engine.state import State
+
+__all__ = [
+    "RETURN_TRIGGERS",
+    "SANDBOX_WEBHOOK_SECRET",
+    "BackgroundJob",
+    "ReceiverSettings",
+    "ServeProcess",
+    "build_process",
+    "listen",
+    "receiver_url",
+    "run_server",
+    "running_server",
+    "subscribe",
+    "webhook_secrets",
+]
+
+SECRET_ENV = "LOOP_WEBHOOK_SECRET"
+PREVIOUS_SECRET_ENV = "LOOP_WEBHOOK_SECRET_PREVIOUS"
+# What the embedded sandbox signs with (its SandboxConfig default, as `embedded` starts it).
+SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"
+RETURN_TRIGGERS = ("return.created", "return.updated", "return.closed")
+
+
+def webhook_secrets(
+    target: Target, *, embedded: bool, env: EnvMapping[str, str] | None = None
+) -> tuple[str, ...]:
+    """The secrets a delivery may be signed with: LOOP_WEBHOOK_SECRET, else the mapping's
+    `target.webhook_secret`; LOOP_WEBHOOK_SECRET_PREVIOUS too while a rotation lasts; and,
+    when Loop is the embedded sandbox, the secret the sandbox signs with. ConfigError when
+    there is none (a receiver that verifies nothing must not start)."""
+    env = os.environ if env is None else env
+    current = env.get(SECRET_ENV) or target.webhook_secret
+    found = [s for s in (current, env.get(PREVIOUS_SECRET_ENV)) if s]
+    redaction.remember(found)  # never echoed, wherever an error might quote one
+    if embedded:
+        found.append(SANDBOX_WEBHOOK_SECRET)
+    if not found:
+        raise ConfigError(
+            f"etl serve needs the secret Loop signs webhooks with: set {SECRET_ENV} (or "
+            "`target.webhook_secret` in the mapping); Loop shows it under Developer Tools"
+        )
+    return tuple(dict.fromkeys(found))
+
+
+@dataclass
+class ServeProcess:
+    """What `etl serve` runs: the app, and the jobs started before it serves and stopped after
+    (append scheduled work to `jobs`; /healthz reports each one)."""
+
+    app: Starlette
+    metrics: Metrics
+    worker: Worker | None
+    jobs: list[BackgroundJob] = field(default_factory=list)
+
+
+def build_process(
+    state: State, settings: ReceiverSettings, *, process_events: bool = True
+) -> ServeProcess:
+    """The receiver over `state`, with the inbox worker unless `process_events` is False (then
+    events are only stored, for a later process to handle)."""
+    metrics = Metrics(state)
+    worker = Worker(state, metrics) if process_events else None
+    jobs: list[BackgroundJob] = [worker] if worker is not None else []
+    app = build_app(
+        state,
+        settings,
+        metrics,
+        on_received=worker.wake if worker is not None else lambda: None,
+        jobs=jobs,  # the same list: jobs appended later are reported too
+    )
+    return ServeProcess(app, metrics, worker, jobs)
+
+
+def receiver_url(host: str, port: int) -> str:
+    """Where this machine reaches the receiver (a wildcard address becomes loopback)."""
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def subscribe(
+    loop: LoopAPI, url: str, topic: str = "return", triggers: tuple[str, ...] = RETURN_TRIGGERS
+) -> list[dict[str, Any]]:
+    """Active subscriptions of `url` to `topic` with each trigger (POST /webhooks, `status:
+    active`, since Loop's default is inactive). One that exists is kept (made active), and one
+    of an earlier receiver on the same host is moved here rather than left to fail."""
+    listed = loop.request("GET", "/webhooks")
+    hooks = listed.get("webhooks", []) if isinstance(listed, dict) else []
+    host = urlsplit(url).netloc.rpartition(":")[0]
+    out = []
+    for trigger in triggers:
+        mine = [h for h in hooks if h.get("topic") == topic and h.get("trigger") == trigger]
+        same = [h for h in mine if h.get("url") == url]
+        moved = [h for h in mine if _earlier_receiver(str(h.get("url")), host)]
+        body = {"topic": topic, "trigger": trigger, "url": url, "status": "active"}
+        found = (same or moved or [None])[0]
+        if found is None:
+            created = loop.request("POST", "/webhooks", json=body)
+            out.append(created if isinstance(created, dict) else body)
+        else:
+            if found.get("status") != "active" or found.get("url") != url:
+                loop.request("PUT", f"/webhooks/{found['id']}", json=body)
+            out.append({**found, **body})
+    return out
+
+
+def _earlier_receiver(url: str, host: str) -> bool:
+    parts = urlsplit(url)
+    return parts.path == RECEIVER_PATH and parts.netloc.rpartition(":")[0] == host

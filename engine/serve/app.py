@@ -1,0 +1,146 @@
+"""`etl serve`'s ASGI app: Loop's signed webhooks into the inbox, `/healthz` and `/metrics`.
+
+`POST /webhooks/loop` reads the body up to a size limit (413 past it, never read whole),
+checks `X-Loop-Signature` on those exact bytes (401 and nothing stored when it does not
+match), stores the event in the inbox (intake.py: batched with the deliveries arriving meanwhile) and
+answers 200 as soon as it is committed: processing happens later, off
+the request path (engine/serve/worker.py). Loop does not retry a 4xx, so a correctly signed
+body is never refused: an unreadable one is stored as `unprocessable`, a duplicate is counted
+and answered 200, and a state that cannot store it answers 503 (which Loop retries).
+No answer and no log line quotes a body or a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from engine import redaction
+from engine.loop.webhooks import SIGNATURE_HEADER, verify
+from engine.serve.intake import Intake
+from engine.serve.metrics import (
+    ACCEPTED,
+    CONTENT_TYPE,
+    DUPLICATE,
+    ERROR,
+    REJECTED,
+    Metrics,
+)
+from engine.serve.server import BackgroundJob
+from engine.state import State
+from engine.state.inbox import UNPROCESSABLE
+
+log = logging.getLogger(__name__)
+
+RECEIVER_PATH = "/webhooks/loop"
+HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
+MAX_BODY_BYTES = 1 << 20  # 1 MiB: a return with hundreds of lines is far below it
+
+
+@dataclass(frozen=True, repr=False)
+class ReceiverSettings:
+    """The secrets a delivery may be signed with (the current one, and the previous one while
+    a rotation lasts) and the largest body read."""
+
+    secrets: tuple[str, ...]
+    max_body_bytes: int = MAX_BODY_BYTES
+
+    def __repr__(self) -> str:  # secrets are never shown
+        return f"ReceiverSettings(secrets=<{len(self.secrets)}>, max_body={self.max_body_bytes})"
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it is known to be over `limit` bytes (from Content-Length,
+    else while streaming), so an oversized body is never held whole."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def build_app(
+    state: State,
+    settings: ReceiverSettings,
+    metrics: Metrics,
+    *,
+    on_received: Callable[[], None] = lambda: None,
+    jobs: Sequence[BackgroundJob] = (),
+) -> Starlette:
+    """The receiver over one state; `on_received` is called after a new event is stored (the
+    worker's wake-up), and `jobs` are reported by /healthz."""
+
+    intake = Intake(state, on_received)
+
+    async def webhook(request: Request) -> Response:
+        started = time.perf_counter()
+
+        def answer(status: int, body: dict[str, Any], result: str) -> Response:
+            metrics.delivery(result, time.perf_counter() - started)
+            return JSONResponse(body, status_code=status)
+
+        raw = await read_body(request, settings.max_body_bytes)
+        if raw is None:
+            limit = settings.max_body_bytes
+            return answer(413, {"error": f"the body is over {limit} bytes"}, REJECTED)
+        if not verify(raw, request.headers.get(SIGNATURE_HEADER), settings.secrets):
+            return answer(401, {"error": f"missing or wrong {SIGNATURE_HEADER}"}, REJECTED)
+        try:
+            new, event = await intake.store(raw)
+        except Exception as exc:  # the state failed (full disk?): 503, so that Loop retries
+            log.error("a signed delivery could not be stored: %s", _safe(exc))
+            return answer(503, {"error": "the event could not be stored; send it again"}, ERROR)
+        if new:
+            on_received()
+            if event.problem:
+                metrics.settled(UNPROCESSABLE)
+        return answer(200, {"received": True, "duplicate": not new}, ACCEPTED if new else DUPLICATE)
+
+    async def health(request: Request) -> Response:
+        alive = {job.name: job.alive for job in jobs}
+        try:
+            counts, last = await run_in_threadpool(
+                lambda: (state.inbox_counts(), state.inbox_last_received())
+            )
+        except Exception as exc:
+            return JSONResponse({"ok": False, "error": _safe(exc), "jobs": alive}, status_code=503)
+        ok = all(alive.values())
+        report = {
+            "ok": ok,
+            "inbox": counts,
+            "last_event_at": last.isoformat() if last is not None else None,
+            "jobs": alive,
+        }
+        return JSONResponse(report, status_code=200 if ok else 503)
+
+    async def scrape(request: Request) -> Response:
+        text = await run_in_threadpool(metrics.exposition)
+        return Response(text, media_type=CONTENT_TYPE)
+
+    return Starlette(
+        routes=[
+            Route(RECEIVER_PATH, webhook, methods=["POST"]),
+            Route(HEALTH_PATH, health, methods=["GET"]),
+            Route(METRICS_PATH, scrape, methods=["GET"]),
+        ]
+    )
+
+
+def _safe(exc: Exception) -> str:
+    """An error's type and first line, without values from the environment."""
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return redaction.scrub(f"{type(exc).__name__}: {first[:300]}")
