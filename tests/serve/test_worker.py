@@ -147,15 +147,17 @@ def test_worker_survives_a_state_error_and_carries_on(state: State) -> None:
 
     worker = Worker(state, processor=processor, poll_s=0.05,
                     retry=RetryPolicy(backoff_s=0.01, max_backoff_s=0.02))  # fmt: skip
-    state.db.execute("ALTER TABLE inbox RENAME TO inbox_away")
+    with state.lock:  # the worker thread shares the connection: never alter it under its feet
+        state.db.execute("ALTER TABLE inbox RENAME TO inbox_away")
     worker.start()
     try:
         time.sleep(0.2)
         assert worker.alive
-        state.db.execute("ALTER TABLE inbox_away RENAME TO inbox")
+        with state.lock:
+            state.db.execute("ALTER TABLE inbox_away RENAME TO inbox")
         state.receive_event(received(php_json(return_event())))
         worker.wake()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30
         while state.inbox_counts()["processed"] < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert state.inbox_counts()["processed"] == 1
