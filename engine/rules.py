@@ -6,7 +6,8 @@ claimed in the state first (so a repeated webhook, an overlapping poll or a repl
 twice), then its actions run in order through Loop's return actions; the first failure stops
 the rule, and the firing is recorded `done` or `failed` with Loop's words. At most once, not at
 least once: a crash between the claim and the actions leaves the firing `started`, visible,
-rather than risking a second flag or note.
+rather than risking a second flag or note. When Loop cannot take an action now (retries spent,
+or down), the claim is released and the error raised, so the event is tried again later.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from engine.errors import EngineError, RecordError
+from engine.errors import EngineError, RecordError, TransientLoadError
 from engine.mapping.rules import Action, CompiledRule
+from engine.net.breaker import TargetDown
 from engine.state import State
 
 
@@ -73,7 +75,12 @@ def apply_rules(
         if not state.claim_rule(return_id, rule.name, str(event.get("trigger"))):
             fired.append(Firing(rule.name, return_id, "skipped"))
             continue
-        firing = _act(rule.name, return_id, actions, loop)
+        try:
+            firing = _act(rule.name, return_id, actions, loop)
+        except (TransientLoadError, TargetDown):
+            # Loop could not take it now: the event is tried again later, so the rule is too.
+            state.release_rule(return_id, rule.name)
+            raise
         state.finish_rule(return_id, rule.name, firing.status, firing.actions, firing.reason)
         fired.append(firing)
     return fired
@@ -95,6 +102,8 @@ def _act(rule: str, return_id: str, actions: list[Action], loop: ReturnActions) 
                 loop.close(return_id)
             else:
                 loop.cancel(return_id)
+        except (TransientLoadError, TargetDown):
+            raise
         except EngineError as exc:
             firing.status, firing.reason = "failed", f"{kind}: {exc}"
             return firing

@@ -12,6 +12,7 @@ from engine.cli.options import mapping_argument, state_option
 from engine.context import Context, open_context, state_path_for
 from engine.embedded import is_embedded, loop_target
 from engine.errors import EngineError
+from engine.loop.returns import Returns
 from engine.mapping.compile import load_and_compile
 from engine.serve import (
     RETURN_TRIGGERS,
@@ -74,7 +75,11 @@ def serve(
         raise EngineError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     with closing(sock), open_context(compiled.mapping, path) as ctx:
         process = build_process(
-            ctx.state, ReceiverSettings(secrets, max_body), process_events=not receive_only
+            ctx.state,
+            ReceiverSettings(secrets, max_body),
+            process_events=not receive_only,
+            rules=compiled.rules,
+            actions=Returns(ctx.loop) if ctx.loop is not None else None,
         )
         base = receiver_url(host, sock.getsockname()[1])
         _announce(ctx, process, base, path)

@@ -9,6 +9,7 @@ Loop it subscribes itself to the sandbox's return events.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from collections.abc import Mapping as EnvMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,11 +21,14 @@ from engine import redaction
 from engine.errors import ConfigError
 from engine.loop.api import LoopAPI
 from engine.mapping.model import Target
+from engine.mapping.rules import CompiledRule
+from engine.rules import ReturnActions, apply_rules
 from engine.serve.app import RECEIVER_PATH, ReceiverSettings, build_app
 from engine.serve.metrics import Metrics
 from engine.serve.server import BackgroundJob, listen, run_server, running_server
-from engine.serve.worker import Worker
-from engine.state import State
+from engine.serve.worker import Worker, process
+from engine.state import InboxEvent, Settlement, State
+from engine.state.inbox import PROCESSED, parse
 
 __all__ = [
     "RETURN_TRIGGERS",
@@ -81,12 +85,19 @@ class ServeProcess:
 
 
 def build_process(
-    state: State, settings: ReceiverSettings, *, process_events: bool = True
+    state: State,
+    settings: ReceiverSettings,
+    *,
+    process_events: bool = True,
+    rules: tuple[CompiledRule, ...] = (),
+    actions: ReturnActions | None = None,
 ) -> ServeProcess:
     """The receiver over `state`, with the inbox worker unless `process_events` is False (then
-    events are only stored, for a later process to handle)."""
+    events are only stored, for a later process to handle); the mapping's `rules` act on the
+    events it processes through `actions` (Loop's return actions)."""
     metrics = Metrics(state)
-    worker = Worker(state, metrics) if process_events else None
+    processor = with_rules(rules, actions, state) if rules and actions is not None else process
+    worker = Worker(state, metrics, processor=processor) if process_events else None
     jobs: list[BackgroundJob] = [worker] if worker is not None else []
     app = build_app(
         state,
@@ -96,6 +107,23 @@ def build_process(
         jobs=jobs,  # the same list: jobs appended later are reported too
     )
     return ServeProcess(app, metrics, worker, jobs)
+
+
+def with_rules(
+    rules: tuple[CompiledRule, ...], actions: ReturnActions, state: State
+) -> Callable[[InboxEvent], Settlement]:
+    """Processing, then the mapping's rules on each event it processed (once per return and
+    rule; a rule Loop cannot take now makes the event fail, to be tried again)."""
+
+    def processor(event: InboxEvent) -> Settlement:
+        settled = process(event)
+        if settled.status == PROCESSED:
+            body, _ = parse(event.body)
+            if body is not None:
+                apply_rules(rules, body, actions, state)
+        return settled
+
+    return processor
 
 
 def receiver_url(host: str, port: int) -> str:

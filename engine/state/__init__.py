@@ -181,6 +181,10 @@ class State:
         with self.lock:
             return rules.claim(self.db, return_id, rule, trigger, now())
 
+    def release_rule(self, return_id: str, rule: str) -> None:
+        with self.lock:
+            rules.release(self.db, return_id, rule)
+
     def finish_rule(
         self, return_id: str, rule: str, status: str, actions: list[Any], reason: str | None
     ) -> None:

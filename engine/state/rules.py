@@ -30,6 +30,11 @@ def claim(
     return row is not None
 
 
+def release(db: duckdb.DuckDBPyConnection, return_id: str, rule: str) -> None:
+    """Forget a claim whose actions could not be sent now (tried again with the event)."""
+    db.execute("DELETE FROM rule_firings WHERE return_id = ? AND rule = ?", [return_id, rule])
+
+
 def finish(
     db: duckdb.DuckDBPyConnection,
     return_id: str,

@@ -1,0 +1,59 @@
+"""Bucket III end to end: `etl serve` receives the embedded sandbox's signed `return.created`,
+and the mapping's rule flags the high-value return with its note, once, in the sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.sandbox.server import AdminClient, SandboxHandle
+from engine.state import State
+from tests.cli.serve_support import start_serve, write_mapping
+from tests.sandbox.support import create_return, flush, sync_order
+
+RULES = """\
+rules:
+  - name: inspect high-value returns
+    trigger: [return.created]
+    when: "to_number(total) > `10`"
+    actions:
+      - flag: "Inspect before refunding: {{ total }} {{ currency }} on {{ order_name }}"
+  - name: never
+    trigger: [return.created]
+    when: "to_number(total) > `100000`"
+    actions: [{close: true}]
+"""
+
+
+def _handle(url: str) -> SandboxHandle:
+    admin = AdminClient(base_url=f"{url}/_sandbox", timeout=30)
+    return SandboxHandle(url, None, admin, "sandbox")  # type: ignore[arg-type]
+
+
+def test_a_rule_flags_a_high_value_return_once_with_its_note(tmp_path: Path) -> None:
+    mapping, state = write_mapping(tmp_path, target="embedded"), tmp_path / "state.duckdb"
+    mapping.write_text(mapping.read_text() + RULES)
+    served = start_serve(mapping, state, LOOP_WEBHOOK_SECRET="")
+    try:
+        sandbox = _handle(served.urls["sandbox"])
+        # every delivery sent twice, as Loop may: the rule must still act once
+        answer = sandbox.admin.post("/config", json={"webhook_duplicate_rate": 1.0})
+        assert answer.status_code == 200, answer.text
+        order = sync_order(sandbox, tag="777")
+        created = create_return(sandbox, order)
+        flush(sandbox)
+        served.wait_until(lambda h: h["inbox"]["processed"] >= 1 and h["inbox"]["duplicates"] >= 1)
+        rid = str(created["id"])
+        with sandbox.client() as api:
+            notes = api.get(f"/warehouse/return/{rid}/notes").json()
+            details = api.get("/warehouse/return/details", params={"return_id": rid}).json()
+    finally:
+        code, _, err = served.terminate()
+    assert code == 0, err
+    assert details["state"] == "review"
+    [note] = notes["notes"]
+    assert note["content"].startswith("Inspect before refunding: ")
+    with State(state) as s:
+        firings = s.rule_firings(rid)
+    assert [(f["rule"], f["status"], f["actions"]) for f in firings] == [
+        ("inspect high-value returns", "done", ["flag"])
+    ]
