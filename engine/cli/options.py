@@ -50,6 +50,7 @@ def entity_option(
 
 def check_entities(compiled: CompiledMapping, names: Iterable[str | None]) -> None:
     """Every name is an entity of the mapping, else a ConfigError suggesting the nearest."""
+    known = [*compiled.entities, *(source.name for source in compiled.return_actions)]
     for name in names:
-        if name is not None and name not in compiled.entities:
-            raise ConfigError(unknown("entity", name, compiled.entities))
+        if name is not None and name not in known:
+            raise ConfigError(unknown("entity", name, known))

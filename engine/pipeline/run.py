@@ -17,7 +17,9 @@ from typing import Any
 
 from connectors.base import Connector, ExtractRequest
 from engine.loop.api import LoopAPI
+from engine.loop.returns import Returns
 from engine.mapping.compile import CompiledEntity, CompiledMapping
+from engine.pipeline.actions import ActionRunner
 from engine.pipeline.batch import BatchResult, BatchSync, Item
 from engine.pipeline.prefetch import prefetched
 from engine.pipeline.prepare import fallback_key, record_key
@@ -126,6 +128,32 @@ class Runner:
         batches = BatchSync(self.compiled, self.state, self.loop, self.run_id)
         for name in source_entities(self.compiled, self.options.entities):
             summary.entities += self._entity(batches, name)
+        summary.entities += self._return_actions()
+
+    def _return_actions(self) -> list[EntityStats]:
+        """Bucket III from the platform: after the entities (the orders they find are synced)."""
+        wanted = set(self.options.entities)
+        sources = [s for s in self.compiled.return_actions if not wanted or s.name in wanted]
+        if not sources:
+            return []
+        returns = Returns(self.loop) if self.loop is not None else None
+        runner = ActionRunner(self.compiled, self.state, self.connector, returns, self.run_id)
+        out = []
+        for source in sources:
+            started, before = time.monotonic(), self._sent()
+            counts = runner.run(
+                source, full_refresh=self.options.full_refresh, limit=self.options.limit
+            )
+            stats = EntityStats(source.name, extracted=counts["extracted"])
+            stats.created, stats.unchanged = counts["sent"], counts["unchanged"]
+            stats.quarantined, stats.held = counts["quarantined"], counts["held"]
+            stats.requests = self._sent() - before
+            stats.seconds = time.monotonic() - started
+            out.append(stats)
+        return out
+
+    def _sent(self) -> int:
+        return self.loop.stats.snapshot().sent if self.loop is not None else 0
 
     def _settle(self, summary: RunSummary) -> None:
         """What this run left parked (a record parked and then synced in the same run, as a
