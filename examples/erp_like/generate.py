@@ -51,6 +51,9 @@ FILES: dict[str, tuple[str, ...]] = {
                               "QTY_RETURNED", "MODIFIED"),
     "credit_notes.csv": ("CN_NO", "SO_NO", "LINE_NO", "ITEM_NO", "QTY", "AMOUNT", "TAX_AMOUNT",
                          "CN_DATE", "REASON", "MODIFIED"),
+    # The warehouse's receipts of returned parcels (bucket III): empty in the export; the
+    # warehouse (or a test) appends a row per parcel received, pointing at its sales order.
+    "return_receipts.csv": ("RECEIPT_NO", "SO_NO", "STATUS", "NOTE", "RECEIVED"),
 }  # fmt: skip
 WAREHOUSES = ("WH01", "ST02", "ST03")
 STATUS_CODES = {"open": "O", "closed": "C", "cancelled": "X"}
@@ -176,6 +179,7 @@ def generate_erp_csv(out_dir: str | Path, orders: int = 200, seed: int = 1,
     _write(paths["customers.csv"], FILES["customers.csv"], _customers(data), encoding)
     _write(paths["warehouses.csv"], FILES["warehouses.csv"], _warehouses(data), encoding)
     _write(paths["stock.csv"], FILES["stock.csv"], _stock(data), encoding)
+    _write(paths["return_receipts.csv"], FILES["return_receipts.csv"], [], encoding)
     names = ("sales_orders.csv", "sales_order_lines.csv", "credit_notes.csv")
     handles = [paths[n].open("w", encoding=encoding, newline="") for n in names]
     try:

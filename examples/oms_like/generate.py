@@ -73,9 +73,12 @@ CREATE TABLE refunds (id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENC
 CREATE TABLE refund_lines (id INTEGER PRIMARY KEY, refund_id INTEGER NOT NULL REFERENCES refunds(id),
   order_line_id INTEGER NOT NULL REFERENCES order_lines(id), quantity INTEGER NOT NULL,
   amount_cents INTEGER NOT NULL, tax_cents INTEGER NOT NULL);
+CREATE TABLE return_inspections (id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL
+  REFERENCES orders(id), result TEXT NOT NULL, note TEXT, inspected_at INTEGER NOT NULL);
 """
 TABLES = ("stores", "products", "skus", "collections", "product_collections", "customers",
-          "stock_levels", "orders", "order_lines", "shipments", "refunds", "refund_lines")  # fmt: skip
+          "stock_levels", "orders", "order_lines", "shipments", "refunds", "refund_lines",
+          "return_inspections")  # fmt: skip
 INDEXED = (
     "stores",
     "products",
