@@ -170,6 +170,11 @@ class State:
         with self.transaction() as db:
             batch.write(db, outcome, run_id)
 
+    def set_cursor(self, name: str, value: str) -> None:
+        """Save a cursor outside a batch (the returns poll's)."""
+        with self.lock:
+            cursors.put(self.db, name, value, now())
+
     def forget_cursor(self, entity: str | None = None) -> None:
         """--full-refresh: extract everything again (the ID map and hashes stay)."""
         with self.lock:

@@ -3,8 +3,8 @@ effect record, one row per (return id, state) however many events report that tr
 
 Loop sends no event or delivery id (loop-api.md §3.3), so the key is made from the body:
 
-    return   return:{id}:{state}:{stamp}:{trigger}   stamp: updated_at, else edited_at,
-                                                     else created_at (Loop sends no updated_at)
+    return   return:{id}:{state}:{stamp}:{trigger}   stamp: edited_at, else created_at (never
+                                                     updated_at, which only the list has)
     label    label:{id}:{label_status}:{label_updated_at}
     restock  restock:{id}:{trigger}
     other    {topic}:sha256:{SHA-256 of the canonical JSON}   (also when a field above is missing)
@@ -21,7 +21,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -144,6 +144,22 @@ def return_state(topic: str | None, body: dict[str, Any]) -> str | None:
     return None
 
 
+def moment(value: Any) -> str | None:
+    """A timestamp as one text whatever Loop's spelling: its webhooks say
+    `2026-12-02T10:38:33+00:00`, its returns list `2026-12-02 10:38:33` (UTC). Other text is
+    kept as it is."""
+    shown = text(value)
+    if shown is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(shown.replace("Z", "+00:00"))
+    except ValueError:
+        return shown
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed.replace(microsecond=0).isoformat() + "Z"
+
+
 def event_key(body: dict[str, Any]) -> str:
     """The body's de-duplication key (see the module docstring)."""
     topic = text(body.get("topic"))
@@ -157,8 +173,10 @@ def event_key(body: dict[str, Any]) -> str:
 
 def _key_parts(topic: str | None, body: dict[str, Any]) -> list[str | None] | None:
     if topic == "return":
+        # Not updated_at: Loop's webhooks have none, its returns list has one, and a poll must
+        # find the key the matching webhook has (engine/serve/poll.py).
         stamp = next(
-            (text(body.get(k)) for k in ("updated_at", "edited_at", "created_at") if body.get(k)),
+            (moment(body.get(k)) for k in ("edited_at", "created_at") if body.get(k)),
             None,
         )
         return [return_id(topic, body), text(body.get("state")), stamp, text(body.get("trigger"))]

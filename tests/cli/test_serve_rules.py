@@ -57,3 +57,34 @@ def test_a_rule_flags_a_high_value_return_once_with_its_note(tmp_path: Path) -> 
     assert [(f["rule"], f["status"], f["actions"]) for f in firings] == [
         ("inspect high-value returns", "done", ["flag"])
     ]
+
+
+def test_a_poll_overlapping_the_webhooks_stores_and_does_nothing_twice(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    mapping, state = write_mapping(tmp_path, target="embedded"), tmp_path / "state.duckdb"
+    served = start_serve(mapping, state, LOOP_WEBHOOK_SECRET="")
+    try:
+        sandbox = _handle(served.urls["sandbox"])
+        created = create_return(sandbox, sync_order(sandbox, tag="778"))
+        flush(sandbox)
+        served.wait_until(lambda h: h["inbox"]["processed"] >= 1)
+    finally:
+        code, _, err = served.terminate()
+    assert code == 0, err
+
+    # the embedded sandbox keeps its data beside the state: the poll lists the same return
+    result = CliRunner().invoke(
+        main,
+        ["poll", str(mapping), "--state", str(state), "--since", "1d"],
+        env={"LOOP_WEBHOOK_SECRET": ""},
+    )
+    assert result.exit_code == 0, result.output
+    assert "listed 1 return(s), 0 new in the inbox" in result.output
+    with State(state) as s:
+        events = s.inbox_events()
+        effects = s.return_effects()
+    assert len(events) == 1 and events[0]["duplicates"] >= 1
+    assert [(e["return_id"], e["state"]) for e in effects] == [(str(created["id"]), "open")]

@@ -31,16 +31,16 @@ def state(tmp_path: Path) -> Iterator[State]:
 
 
 KEYS = [
-    pytest.param(RETURN, "return:6042537:closed:2026-03-01 10:00:00:return.updated", id="return"),
+    pytest.param(RETURN, "return:6042537:closed:2026-03-01T10:00:00Z:return.updated", id="return"),
     pytest.param(
         {**RETURN, "id": 6042537, "edited_at": "2026-03-02 09:00:00"},
-        "return:6042537:closed:2026-03-02 09:00:00:return.updated",
+        "return:6042537:closed:2026-03-02T09:00:00Z:return.updated",
         id="integer id, edited",
     ),
     pytest.param(
         {**RETURN, "updated_at": "2026-03-03T00:00:00+00:00"},
-        "return:6042537:closed:2026-03-03T00:00:00+00:00:return.updated",
-        id="updated_at when sent",
+        "return:6042537:closed:2026-03-01T10:00:00Z:return.updated",
+        id="updated_at ignored (a polled return gets its webhook's key)",
     ),
     pytest.param(
         {
