@@ -26,6 +26,7 @@ from engine.serve import (
     webhook_secrets,
 )
 from engine.serve.app import HEALTH_PATH, MAX_BODY_BYTES, METRICS_PATH, RECEIVER_PATH
+from engine.serve.scheduled import scheduled_work
 
 
 @click.command()
@@ -46,6 +47,11 @@ from engine.serve.app import HEALTH_PATH, MAX_BODY_BYTES, METRICS_PATH, RECEIVER
     help="Largest webhook body read, in bytes (413 past it).",
 )
 @click.option(
+    "--no-schedule",
+    is_flag=True,
+    help="Run no scheduled sync, poll or reconcile (the mapping's `schedule:`); receive only.",
+)
+@click.option(
     "--receive-only",
     is_flag=True,
     help="Store events without processing them; the next `etl serve` processes them.",
@@ -56,6 +62,7 @@ def serve(
     host: str,
     port: int,
     max_body: int,
+    no_schedule: bool,
     receive_only: bool,
     state_path: Path | None,
 ) -> None:
@@ -81,6 +88,10 @@ def serve(
             rules=compiled.rules,
             actions=Returns(ctx.loop) if ctx.loop is not None else None,
         )
+        if not no_schedule and not receive_only:
+            scheduler = scheduled_work(compiled, ctx)
+            if scheduler.tasks:
+                process.jobs.append(scheduler)
         base = receiver_url(host, sock.getsockname()[1])
         _announce(ctx, process, base, path)
         run_server(process.app, sock, process.jobs)
@@ -99,8 +110,16 @@ def _announce(ctx: Context, process: ServeProcess, base: str, path: Path) -> Non
     else:
         click.echo(f"loop:     {loop_url}")
     click.echo(f"state:    {path}")
+    for job in process.jobs:
+        tasks = getattr(job, "tasks", None)
+        if tasks:
+            click.echo("schedule: " + ", ".join(_every(t.name, t.every_s) for t in tasks))
     worker = "off (--receive-only)" if process.worker is None else "on"
     click.echo(f"processing {worker}; serving until Ctrl-C or SIGTERM")
+
+
+def _every(name: str, seconds: float | None) -> str:
+    return f"{name} every {seconds:g} s" if seconds else f"{name} once"
 
 
 COMMANDS = (serve,)

@@ -118,6 +118,9 @@ class Mapping:
     tests: tuple[TestCase, ...] = ()
     rules: tuple[Rule, ...] = ()
     return_actions: tuple[ReturnActionSource, ...] = ()
+    schedule: dict[str, str | None] = field(
+        default_factory=lambda: {"sync": "15m", "poll": "5m", "reconcile": None}
+    )
     positions: Positions = field(default_factory=lambda: Positions(""))
     secret_paths: frozenset[KeyPath] = frozenset()
 

@@ -24,6 +24,7 @@ version: 1
 name: serve-test
 source: {{connector: files, root: data}}
 target: {{base_url: "{target}", api_key: sandbox, rate_limit: 0/min}}
+schedule: {{sync: null, poll: null}}  # these tests watch the webhooks alone
 entities:
   customers:
     extract: {{path: customers.json}}

@@ -88,3 +88,33 @@ def test_a_poll_overlapping_the_webhooks_stores_and_does_nothing_twice(tmp_path:
         effects = s.return_effects()
     assert len(events) == 1 and events[0]["duplicates"] >= 1
     assert [(e["return_id"], e["state"]) for e in effects] == [(str(created["id"]), "open")]
+
+
+def test_serve_runs_the_first_sync_and_polls_on_its_schedule(tmp_path: Path) -> None:
+    mapping, state = write_mapping(tmp_path, target="embedded"), tmp_path / "state.duckdb"
+    text = mapping.read_text().replace(
+        "schedule: {sync: null, poll: null}", "schedule: {sync: 1h, poll: 1s}"
+    )
+    mapping.write_text(text)
+    served = start_serve(mapping, state, LOOP_WEBHOOK_SECRET="")
+    try:
+        assert any(
+            line.startswith("schedule: sync every 3600 s, poll every 1 s") for line in served.lines
+        )
+        sandbox = _handle(served.urls["sandbox"])
+        served.wait_until(lambda h: len(sandbox.admin.records("customer")) == 1)
+        served.wait_until(lambda h: h["jobs"].get("schedule") is True)
+
+        def polls() -> int:
+            listed = sandbox.admin.requests(path="/api/2026-10/warehouse/return/list")
+            return len(listed)
+
+        served.wait_until(lambda h: polls() >= 6)  # each poll asks for 3 sets of states
+    finally:
+        code, _, err = served.terminate()
+    assert code == 0, err
+    with State(state) as s:
+        runs = s.runs()
+        cursor = s.cursor("loop:returns")
+    assert runs and runs[-1]["command"] == "run" and runs[-1]["status"] == "ok"
+    assert (sandbox is not None and cursor is None) or isinstance(cursor, str)

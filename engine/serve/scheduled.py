@@ -1,0 +1,46 @@
+"""The scheduled tasks of `etl serve`, built from the mapping's `schedule:` over the context it
+opened: sync (as `etl run`), poll (as `etl poll`), reconcile (as `etl reconcile`)."""
+
+from __future__ import annotations
+
+import logging
+
+from engine.context import Context
+from engine.loop.returns import Returns
+from engine.mapping.compile import CompiledMapping
+from engine.pipeline.run import Runner, RunOptions
+from engine.reconcile import ReconcileOptions, Reconciler
+from engine.serve.poll import poll
+from engine.serve.schedule import Scheduler, Task, interval
+
+log = logging.getLogger(__name__)
+
+
+def scheduled_work(compiled: CompiledMapping, ctx: Context) -> Scheduler:
+    """The mapping's schedule as a Scheduler (a task per interval that is set)."""
+    plan = compiled.mapping.schedule
+    loop = ctx.loop
+    tasks: list[Task] = []
+    if plan.get("sync"):
+
+        def sync() -> None:
+            summary = Runner(compiled, ctx.state, ctx.connector, loop, RunOptions()).run()
+            log.info("scheduled sync: %s record(s) parked", summary.parked)
+
+        tasks.append(Task("sync", interval(str(plan["sync"])), sync))
+    if plan.get("poll") and loop is not None:
+        returns = Returns(loop)
+
+        def poll_returns() -> None:
+            result = poll(ctx.state, returns)
+            log.info("scheduled poll: %d listed, %d new", result.listed, result.new)
+
+        tasks.append(Task("poll", interval(str(plan["poll"])), poll_returns))
+    if plan.get("reconcile") and loop is not None:
+
+        def reconcile() -> None:
+            report = Reconciler(compiled, ctx.state, ctx.connector, loop, ReconcileOptions()).run()
+            log.info("scheduled reconcile: %d difference(s)", report.remaining)
+
+        tasks.append(Task("reconcile", interval(str(plan["reconcile"])), reconcile))
+    return Scheduler(tasks)
