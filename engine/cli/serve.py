@@ -26,6 +26,7 @@ from engine.serve import (
     webhook_secrets,
 )
 from engine.serve.app import HEALTH_PATH, MAX_BODY_BYTES, METRICS_PATH, RECEIVER_PATH
+from engine.serve.platform import PlatformWebhooks
 from engine.serve.scheduled import scheduled_work
 
 
@@ -81,12 +82,16 @@ def serve(
     except OSError as exc:
         raise EngineError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     with closing(sock), open_context(compiled.mapping, path) as ctx:
+        platform = None
+        if compiled.mapping.platform_webhooks:
+            platform = PlatformWebhooks(compiled, ctx.state, ctx.loop)
         process = build_process(
             ctx.state,
             ReceiverSettings(secrets, max_body),
             process_events=not receive_only,
             rules=compiled.rules,
             actions=Returns(ctx.loop) if ctx.loop is not None else None,
+            platform=platform,
         )
         if not no_schedule and not receive_only:
             scheduler = scheduled_work(compiled, ctx)
@@ -94,7 +99,11 @@ def serve(
                 process.jobs.append(scheduler)
         base = receiver_url(host, sock.getsockname()[1])
         _announce(ctx, process, base, path)
-        run_server(process.app, sock, process.jobs)
+        try:
+            run_server(process.app, sock, process.jobs)
+        finally:
+            if platform is not None:
+                platform.close()
 
 
 def _announce(ctx: Context, process: ServeProcess, base: str, path: Path) -> None:
@@ -103,6 +112,8 @@ def _announce(ctx: Context, process: ServeProcess, base: str, path: Path) -> Non
     click.echo(f"receiver: {base}{RECEIVER_PATH}")
     click.echo(f"health:   {base}{HEALTH_PATH}")
     click.echo(f"metrics:  {base}{METRICS_PATH}")
+    if process.platform is not None:
+        click.echo(f"platform: {base}/webhooks/platform/{{entity}}")
     loop_url = ctx.target["base_url"]
     if ctx.target["embedded"] and ctx.loop is not None:
         subscribe(ctx.loop, f"{base}{RECEIVER_PATH}")

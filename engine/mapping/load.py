@@ -137,6 +137,7 @@ class _Build:
             tests=self._tests(entities),
             rules=self._rules(),
             return_actions=self._return_actions(entities),
+            platform_webhooks=d.get("platform_webhooks"),
             schedule={"sync": "15m", "poll": "5m", "reconcile": None, **d.get("schedule", {})},
             positions=self.positions,
             secret_paths=secrets,

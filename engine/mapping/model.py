@@ -118,6 +118,7 @@ class Mapping:
     tests: tuple[TestCase, ...] = ()
     rules: tuple[Rule, ...] = ()
     return_actions: tuple[ReturnActionSource, ...] = ()
+    platform_webhooks: dict[str, Any] | None = None
     schedule: dict[str, str | None] = field(
         default_factory=lambda: {"sync": "15m", "poll": "5m", "reconcile": None}
     )

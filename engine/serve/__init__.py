@@ -25,6 +25,7 @@ from engine.mapping.rules import CompiledRule
 from engine.rules import ReturnActions, apply_rules
 from engine.serve.app import RECEIVER_PATH, ReceiverSettings, build_app
 from engine.serve.metrics import Metrics
+from engine.serve.platform import PlatformWebhooks
 from engine.serve.server import BackgroundJob, listen, run_server, running_server
 from engine.serve.worker import Worker, process
 from engine.state import InboxEvent, Settlement, State
@@ -82,6 +83,7 @@ class ServeProcess:
     metrics: Metrics
     worker: Worker | None
     jobs: list[BackgroundJob] = field(default_factory=list)
+    platform: PlatformWebhooks | None = None
 
 
 def build_process(
@@ -91,12 +93,15 @@ def build_process(
     process_events: bool = True,
     rules: tuple[CompiledRule, ...] = (),
     actions: ReturnActions | None = None,
+    platform: PlatformWebhooks | None = None,
 ) -> ServeProcess:
     """The receiver over `state`, with the inbox worker unless `process_events` is False (then
     events are only stored, for a later process to handle); the mapping's `rules` act on the
     events it processes through `actions` (Loop's return actions)."""
     metrics = Metrics(state)
-    processor = with_rules(rules, actions, state) if rules and actions is not None else process
+    processor = (
+        with_rules(rules, actions, state, metrics) if rules and actions is not None else process
+    )
     worker = Worker(state, metrics, processor=processor) if process_events else None
     jobs: list[BackgroundJob] = [worker] if worker is not None else []
     app = build_app(
@@ -105,12 +110,16 @@ def build_process(
         metrics,
         on_received=worker.wake if worker is not None else lambda: None,
         jobs=jobs,  # the same list: jobs appended later are reported too
+        platform=platform,
     )
-    return ServeProcess(app, metrics, worker, jobs)
+    return ServeProcess(app, metrics, worker, jobs, platform)
 
 
 def with_rules(
-    rules: tuple[CompiledRule, ...], actions: ReturnActions, state: State
+    rules: tuple[CompiledRule, ...],
+    actions: ReturnActions,
+    state: State,
+    metrics: Metrics | None = None,
 ) -> Callable[[InboxEvent], Settlement]:
     """Processing, then the mapping's rules on each event it processed (once per return and
     rule; a rule Loop cannot take now makes the event fail, to be tried again)."""
@@ -120,7 +129,10 @@ def with_rules(
         if settled.status == PROCESSED:
             body, _ = parse(event.body)
             if body is not None:
-                apply_rules(rules, body, actions, state)
+                for firing in apply_rules(rules, body, actions, state):
+                    if metrics is not None:
+                        for action in firing.actions or ["rule"]:
+                            metrics.action(action, firing.status)
         return settled
 
     return processor

@@ -35,6 +35,8 @@ from engine.serve.metrics import (
     REJECTED,
     Metrics,
 )
+from engine.serve.platform import PATH as PLATFORM_PATH
+from engine.serve.platform import PlatformWebhooks
 from engine.serve.server import BackgroundJob
 from engine.state import State
 from engine.state.inbox import UNPROCESSABLE
@@ -80,6 +82,7 @@ def build_app(
     *,
     on_received: Callable[[], None] = lambda: None,
     jobs: Sequence[BackgroundJob] = (),
+    platform: PlatformWebhooks | None = None,
 ) -> Starlette:
     """The receiver over one state; `on_received` is called after a new event is stored (the
     worker's wake-up), and `jobs` are reported by /healthz."""
@@ -127,6 +130,22 @@ def build_app(
         }
         return JSONResponse(report, status_code=200 if ok else 503)
 
+    async def platform_webhook(request: Request) -> Response:
+        if platform is None:
+            return JSONResponse({"error": "the mapping declares no platform_webhooks"}, 404)
+        raw = await read_body(request, platform.max_body)
+        if raw is None:
+            return JSONResponse({"error": f"the body is over {platform.max_body} bytes"}, 413)
+        entity = request.path_params["entity"]
+        signature = request.headers.get(platform.header)
+        try:
+            outcome = await run_in_threadpool(platform.handle, entity, raw, signature)
+        except Exception as exc:  # Loop or the state failed: 503, so that the platform retries
+            log.error("a platform webhook could not be synced: %s", _safe(exc))
+            return JSONResponse({"error": "not synced now; send it again"}, status_code=503)
+        metrics.platform(entity, outcome.status)
+        return JSONResponse(outcome.body, status_code=outcome.status)
+
     async def scrape(request: Request) -> Response:
         text = await run_in_threadpool(metrics.exposition)
         return Response(text, media_type=CONTENT_TYPE)
@@ -134,6 +153,7 @@ def build_app(
     return Starlette(
         routes=[
             Route(RECEIVER_PATH, webhook, methods=["POST"]),
+            Route(PLATFORM_PATH, platform_webhook, methods=["POST"]),
             Route(HEALTH_PATH, health, methods=["GET"]),
             Route(METRICS_PATH, scrape, methods=["GET"]),
         ]

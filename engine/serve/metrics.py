@@ -50,6 +50,18 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.platform_webhooks = Counter(
+            "etl_platform_webhooks",
+            "Platform change webhooks received, by entity and HTTP status answered.",
+            ["entity", "status"],
+            registry=self.registry,
+        )
+        self.return_actions = Counter(
+            "etl_return_actions",
+            "Actions on Loop returns (rules and return_actions), by action and result.",
+            ["action", "result"],
+            registry=self.registry,
+        )
         for result in RESULTS:  # every series exists from the start, at 0
             self.webhooks.labels(result=result)
         for status in (PROCESSED, FAILED, UNPROCESSABLE):
@@ -60,6 +72,12 @@ class Metrics:
     def delivery(self, result: str, seconds: float) -> None:
         self.webhooks.labels(result=result).inc()
         self.latency.observe(seconds)
+
+    def platform(self, entity: str, status: int) -> None:
+        self.platform_webhooks.labels(entity=entity, status=str(status)).inc()
+
+    def action(self, action: str, result: str) -> None:
+        self.return_actions.labels(action=action, result=result).inc()
 
     def settled(self, status: str, count: int = 1) -> None:
         self.events.labels(status=status).inc(count)

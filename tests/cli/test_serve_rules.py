@@ -118,3 +118,39 @@ def test_serve_runs_the_first_sync_and_polls_on_its_schedule(tmp_path: Path) -> 
         cursor = s.cursor("loop:returns")
     assert runs and runs[-1]["command"] == "run" and runs[-1]["status"] == "ok"
     assert (sandbox is not None and cursor is None) or isinstance(cursor, str)
+
+
+PLATFORM = """\
+platform_webhooks:
+  secret: shop-webhook-secret
+  header: X-Shopify-Hmac-Sha256
+"""
+
+
+def test_a_platform_webhook_reaches_loop_at_once_without_a_sync(tmp_path: Path) -> None:
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    import httpx
+
+    mapping, state = write_mapping(tmp_path, target="embedded"), tmp_path / "state.duckdb"
+    mapping.write_text(mapping.read_text() + PLATFORM)
+    served = start_serve(mapping, state, LOOP_WEBHOOK_SECRET="")
+    try:
+        sandbox = _handle(served.urls["sandbox"])
+        url = served.urls["receiver"].replace("/webhooks/loop", "/webhooks/platform/customers")
+        raw = json.dumps({"id": 42, "email": "changed@example.test"}).encode()
+        good = base64.b64encode(hmac.new(b"shop-webhook-secret", raw, hashlib.sha256).digest())
+        wrong = httpx.post(url, content=raw, headers={"X-Shopify-Hmac-Sha256": "nope"})
+        # the answer comes once the record is in Loop: no sync run is involved
+        answer = httpx.post(url, content=raw, headers={"X-Shopify-Hmac-Sha256": good.decode()})
+        stored = {c["external_id"]: c["email"] for c in sandbox.admin.records("customer")}
+    finally:
+        code, _, err = served.terminate()
+    assert code == 0, err
+    assert wrong.status_code == 401
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["synced"]["customers"]["created"] == 1
+    assert stored == {"42": "changed@example.test"}
