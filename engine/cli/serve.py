@@ -93,8 +93,10 @@ def serve(
             actions=Returns(ctx.loop) if ctx.loop is not None else None,
             platform=platform,
         )
+        if ctx.loop is not None:
+            process.metrics.watch_loop(ctx.loop.stats.snapshot)
         if not no_schedule and not receive_only:
-            scheduler = scheduled_work(compiled, ctx)
+            scheduler = scheduled_work(compiled, ctx, process.metrics)
             if scheduler.tasks:
                 process.jobs.append(scheduler)
         base = receiver_url(host, sock.getsockname()[1])

@@ -144,6 +144,8 @@ def build_app(
             log.error("a platform webhook could not be synced: %s", _safe(exc))
             return JSONResponse({"error": "not synced now; send it again"}, status_code=503)
         metrics.platform(entity, outcome.status)
+        for synced_entity, counts in outcome.body.get("synced", {}).items():
+            metrics.synced(synced_entity, counts)
         return JSONResponse(outcome.body, status_code=outcome.status)
 
     async def scrape(request: Request) -> Response:

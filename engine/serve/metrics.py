@@ -7,10 +7,11 @@ never share counts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
@@ -62,6 +63,13 @@ class Metrics:
             ["action", "result"],
             registry=self.registry,
         )
+        self.sync_records = Counter(
+            "etl_sync_records",
+            "Records synced into Loop by the scheduled sync and platform webhooks, by entity and "
+            "result (created, updated, unchanged, quarantined, held).",
+            ["entity", "result"],
+            registry=self.registry,
+        )
         for result in RESULTS:  # every series exists from the start, at 0
             self.webhooks.labels(result=result)
         for status in (PROCESSED, FAILED, UNPROCESSABLE):
@@ -78,6 +86,15 @@ class Metrics:
 
     def action(self, action: str, result: str) -> None:
         self.return_actions.labels(action=action, result=result).inc()
+
+    def synced(self, entity: str, counts: dict[str, int]) -> None:
+        for result, count in counts.items():
+            if count:
+                self.sync_records.labels(entity=entity, result=result).inc(count)
+
+    def watch_loop(self, stats: Callable[[], Any]) -> None:
+        """Report the Loop client's request counters (`stats()`: a SendStats snapshot)."""
+        self.registry.register(LoopRequestsCollector(stats))
 
     def settled(self, status: str, count: int = 1) -> None:
         self.events.labels(status=status).inc(count)
@@ -114,3 +131,23 @@ class InboxCollector(Collector):
             "When the last delivery arrived (Unix time; 0 when none has).",
             value=last.timestamp() if last is not None else 0.0,
         )
+
+
+class LoopRequestsCollector(Collector):
+    """The Loop client's requests since the process started, by what came back."""
+
+    def __init__(self, stats: Callable[[], Any]) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterable[Metric]:
+        snapshot = self.stats()
+        family = CounterMetricFamily(
+            "etl_loop_requests",
+            "Requests sent to Loop, by outcome (ok, rate_limited: 429, retried, failed).",
+            labels=["status"],
+        )
+        family.add_metric(["ok"], snapshot.ok)
+        family.add_metric(["rate_limited"], snapshot.rate_limited)
+        family.add_metric(["retried"], snapshot.retries)
+        family.add_metric(["failed"], snapshot.transient_failures + snapshot.permanent_failures)
+        yield family

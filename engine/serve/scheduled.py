@@ -10,13 +10,18 @@ from engine.loop.returns import Returns
 from engine.mapping.compile import CompiledMapping
 from engine.pipeline.run import Runner, RunOptions
 from engine.reconcile import ReconcileOptions, Reconciler
+from engine.serve.metrics import Metrics
 from engine.serve.poll import poll
 from engine.serve.schedule import Scheduler, Task, interval
+
+RESULTS = ("created", "updated", "unchanged", "quarantined", "held")
 
 log = logging.getLogger(__name__)
 
 
-def scheduled_work(compiled: CompiledMapping, ctx: Context) -> Scheduler:
+def scheduled_work(
+    compiled: CompiledMapping, ctx: Context, metrics: Metrics | None = None
+) -> Scheduler:
     """The mapping's schedule as a Scheduler (a task per interval that is set)."""
     plan = compiled.mapping.schedule
     loop = ctx.loop
@@ -26,6 +31,9 @@ def scheduled_work(compiled: CompiledMapping, ctx: Context) -> Scheduler:
         def sync() -> None:
             summary = Runner(compiled, ctx.state, ctx.connector, loop, RunOptions()).run()
             log.info("scheduled sync: %s record(s) parked", summary.parked)
+            if metrics is not None:
+                for stats in summary.entities:
+                    metrics.synced(stats.entity, {k: getattr(stats, k) for k in RESULTS})
 
         tasks.append(Task("sync", interval(str(plan["sync"])), sync))
     if plan.get("poll") and loop is not None:

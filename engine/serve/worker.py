@@ -22,7 +22,7 @@ from engine.net.retry import RetryPolicy
 from engine.serve.metrics import Metrics
 from engine.state import InboxEvent, Settlement, State
 from engine.state.codec import now
-from engine.state.inbox import FAILED, PROCESSED, UNPROCESSABLE, parse, return_id, text
+from engine.state.inbox import FAILED, PROCESSED, UNPROCESSABLE, parse, return_id, state_of
 from engine.validation import validator
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def _transition(topic: str, body: dict[str, Any]) -> tuple[str, str] | None:
     """(return id, state) for a return event that names both."""
     if topic != "return":
         return None
-    rid, state = return_id(topic, body), text(body.get("state"))
+    rid, state = return_id(topic, body), state_of(body.get("state"))
     return (rid, state) if rid is not None and state is not None else None
 
 

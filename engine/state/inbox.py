@@ -136,11 +136,18 @@ def return_id(topic: str | None, body: dict[str, Any]) -> str | None:
     return text(body.get("return_id"))
 
 
+def state_of(value: Any) -> str | None:
+    """A return state as text; Loop's flagged state is `review` in its data and "needs review"
+    in its prose (and, unverified, maybe in webhooks): both are `review`."""
+    shown = text(value)
+    return "review" if shown is not None and shown.lower() == "needs review" else shown
+
+
 def return_state(topic: str | None, body: dict[str, Any]) -> str | None:
     if topic == "return":
-        return text(body.get("state"))
+        return state_of(body.get("state"))
     if topic == "return.processing":
-        return text(body.get("return_state"))
+        return state_of(body.get("return_state"))
     return None
 
 
@@ -179,7 +186,12 @@ def _key_parts(topic: str | None, body: dict[str, Any]) -> list[str | None] | No
             (moment(body.get(k)) for k in ("edited_at", "created_at") if body.get(k)),
             None,
         )
-        return [return_id(topic, body), text(body.get("state")), stamp, text(body.get("trigger"))]
+        return [
+            return_id(topic, body),
+            state_of(body.get("state")),
+            stamp,
+            text(body.get("trigger")),
+        ]
     if topic == "label":
         # Loop's label payload is flat; the sandbox nests the label under `label`.
         label = body.get("label")

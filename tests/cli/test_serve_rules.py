@@ -46,6 +46,9 @@ def test_a_rule_flags_a_high_value_return_once_with_its_note(tmp_path: Path) -> 
         with sandbox.client() as api:
             notes = api.get(f"/warehouse/return/{rid}/notes").json()
             details = api.get("/warehouse/return/details", params={"return_id": rid}).json()
+        import httpx
+
+        metrics = httpx.get(served.urls["metrics"], timeout=10).text
     finally:
         code, _, err = served.terminate()
     assert code == 0, err
@@ -57,6 +60,7 @@ def test_a_rule_flags_a_high_value_return_once_with_its_note(tmp_path: Path) -> 
     assert [(f["rule"], f["status"], f["actions"]) for f in firings] == [
         ("inspect high-value returns", "done", ["flag"])
     ]
+    assert 'etl_return_actions_total{action="flag",result="done"} 1.0' in metrics
 
 
 def test_a_poll_overlapping_the_webhooks_stores_and_does_nothing_twice(tmp_path: Path) -> None:
@@ -147,6 +151,7 @@ def test_a_platform_webhook_reaches_loop_at_once_without_a_sync(tmp_path: Path) 
         # the answer comes once the record is in Loop: no sync run is involved
         answer = httpx.post(url, content=raw, headers={"X-Shopify-Hmac-Sha256": good.decode()})
         stored = {c["external_id"]: c["email"] for c in sandbox.admin.records("customer")}
+        metrics = httpx.get(served.urls["metrics"], timeout=10).text
     finally:
         code, _, err = served.terminate()
     assert code == 0, err
@@ -154,3 +159,6 @@ def test_a_platform_webhook_reaches_loop_at_once_without_a_sync(tmp_path: Path) 
     assert answer.status_code == 200, answer.text
     assert answer.json()["synced"]["customers"]["created"] == 1
     assert stored == {"42": "changed@example.test"}
+    assert 'etl_sync_records_total{entity="customers",result="created"} 1.0' in metrics
+    assert 'etl_platform_webhooks_total{entity="customers",status="401"} 1.0' in metrics
+    assert 'etl_loop_requests_total{status="ok"}' in metrics

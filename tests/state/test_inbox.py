@@ -208,3 +208,11 @@ def test_inbox_a_version_1_state_file_gains_the_inbox_and_keeps_its_rows(tmp_pat
         assert state.cursor("orders") == "c1"
         assert state.receive_event(received(php_json(RETURN)))
         assert state.inbox_counts()["received"] == 1
+
+
+def test_both_spellings_of_the_flagged_state_are_one_state() -> None:
+    from engine.state.inbox import event_key
+
+    spelled = {**RETURN, "state": "needs review"}
+    assert event_key(spelled) == event_key({**RETURN, "state": "review"})
+    assert ":review:" in event_key(spelled)
