@@ -113,7 +113,8 @@ def test_connectors_import_only_errors_net_and_validation_from_the_engine() -> N
 def test_the_sandbox_imports_only_shared_ground_from_the_engine() -> None:
     allowed = (
         "engine.errors", "engine.validation", "engine.resources", "engine.state.tx",
-        "engine.net.budget", "engine.loop.webhooks", "engine.loop.kinds", "engine.sandbox",
+        "engine.net.budget", "engine.net.sockets", "engine.loop.webhooks", "engine.loop.kinds",
+        "engine.sandbox",
     )  # fmt: skip
     offences = [
         f"{m.rel}:{line} imports {target}"

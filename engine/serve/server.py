@@ -20,8 +20,8 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from engine.errors import EngineError
+from engine.net.sockets import listen as _listen
 
-BACKLOG = 2048  # uvicorn's default
 START_TIMEOUT_S = 10.0
 GRACE_S = 5  # seconds uvicorn lets answers in flight finish on shutdown
 
@@ -41,20 +41,8 @@ class BackgroundJob(Protocol):
 
 
 def listen(host: str = "127.0.0.1", port: int = 8080) -> socket.socket:
-    """A listening TCP socket on host:port (port 0: a free one). Bound before serving, so the
-    caller knows the real port and a client that connects early waits in the backlog.
-    OSError when the address cannot be bound."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only then (else ~40 ms waits).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(BACKLOG)
-    except OSError:
-        sock.close()
-        raise
-    return sock
+    """engine.net.sockets.listen, with this server's default port."""
+    return _listen(host, port)
 
 
 def _server(app: ASGIApp, sock: socket.socket) -> uvicorn.Server:

@@ -19,6 +19,7 @@ ALLOWED = (
     "engine.validation",
     "engine.state.tx",
     "engine.net.budget",
+    "engine.net.sockets",
     "engine.net.retry",
     "engine.loop.webhooks",
     "engine.loop.kinds",
