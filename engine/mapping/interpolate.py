@@ -19,6 +19,12 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _ESCAPED = "$${"
 
 
+IN_CODE = (
+    "${VAR} may not be used inside a query (its text would become SQL): bind it as a "
+    'parameter instead, `params: {name: "${VAR}"}` and `$name` in the query'
+)
+
+
 def is_code(path: KeyPath) -> bool:
     """Values that are code, where an environment value would become code: SQL queries."""
     return len(path) == 4 and path[0] == "entities" and path[2:] == ("extract", "query")
@@ -56,14 +62,7 @@ def interpolate(
         if "${" not in text:
             return text
         if is_code(path) and _VAR.search(text.replace(_ESCAPED, "")):
-            problems.append(
-                positions.problem(
-                    path,
-                    "${VAR} may not be used inside a query (its text would become SQL): bind "
-                    'it as a parameter instead, `params: {name: "${VAR}"}` and `$name` in '
-                    "the query",
-                )
-            )
+            problems.append(positions.problem(path, IN_CODE))
             return text
         touched.add(path)
         parts = text.split(_ESCAPED)

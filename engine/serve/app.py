@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,6 +130,26 @@ def build_app(
         }
         return JSONResponse(report, status_code=200 if ok else 503)
 
+    async def scrape(request: Request) -> Response:
+        text = await run_in_threadpool(metrics.exposition)
+        return Response(text, media_type=CONTENT_TYPE)
+
+    return Starlette(
+        routes=[
+            Route(RECEIVER_PATH, webhook, methods=["POST"]),
+            Route(PLATFORM_PATH, platform_endpoint(platform, metrics), methods=["POST"]),
+            Route(HEALTH_PATH, health, methods=["GET"]),
+            Route(METRICS_PATH, scrape, methods=["GET"]),
+        ]
+    )
+
+
+def platform_endpoint(
+    platform: PlatformWebhooks | None, metrics: Metrics
+) -> Callable[[Request], Awaitable[Response]]:
+    """`POST /webhooks/platform/{entity}`: the platform's change webhooks (engine.serve.platform),
+    synced off the event loop."""
+
     async def platform_webhook(request: Request) -> Response:
         if platform is None:
             return JSONResponse({"error": "the mapping declares no platform_webhooks"}, 404)
@@ -148,18 +168,7 @@ def build_app(
             metrics.synced(synced_entity, counts)
         return JSONResponse(outcome.body, status_code=outcome.status)
 
-    async def scrape(request: Request) -> Response:
-        text = await run_in_threadpool(metrics.exposition)
-        return Response(text, media_type=CONTENT_TYPE)
-
-    return Starlette(
-        routes=[
-            Route(RECEIVER_PATH, webhook, methods=["POST"]),
-            Route(PLATFORM_PATH, platform_webhook, methods=["POST"]),
-            Route(HEALTH_PATH, health, methods=["GET"]),
-            Route(METRICS_PATH, scrape, methods=["GET"]),
-        ]
-    )
+    return platform_webhook
 
 
 def _safe(exc: Exception) -> str:
