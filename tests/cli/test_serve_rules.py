@@ -162,3 +162,55 @@ def test_a_platform_webhook_reaches_loop_at_once_without_a_sync(tmp_path: Path) 
     assert 'etl_sync_records_total{entity="customers",result="created"} 1.0' in metrics
     assert 'etl_platform_webhooks_total{entity="customers",status="401"} 1.0' in metrics
     assert 'etl_loop_requests_total{status="ok"}' in metrics
+
+
+def test_a_changed_product_from_the_shops_webhook_reaches_loop_without_a_sync(
+    tmp_path: Path,
+) -> None:
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    import httpx
+
+    from examples.shopify_like import running_shopify_like
+    from tests.e2e.conftest import MAPPINGS
+
+    state = tmp_path / "state.duckdb"
+    with running_shopify_like(orders=6, seed=2) as shop:
+        served = start_serve(
+            MAPPINGS / "shopify-like.yaml", state, SHOP_URL=shop.api_url,
+            SHOP_LOCATION_IDS="", LOOP_RATE_LIMIT="0/min", LOOP_WEBHOOK_SECRET="",
+        )  # fmt: skip
+        try:
+            sandbox = _handle(served.urls["sandbox"])
+            served.wait_until(lambda h: len(sandbox.admin.records("product")) > 0, 120)
+            served.wait_until(lambda h: _idle(sandbox), 120)  # the first sync is over
+            headers = {"X-Shopify-Access-Token": "demo"}
+            products = httpx.get(f"{shop.api_url}/products.json", headers=headers).json()
+            product = products["products"][0] | {"title": "Renamed by the merchant"}
+            raw = json.dumps(product).encode()
+            digest = hmac.new(b"demo-webhook-secret", raw, hashlib.sha256).digest()
+            url = served.urls["receiver"].replace("/webhooks/loop", "/webhooks/platform/products")
+            answer = httpx.post(
+                url,
+                content=raw,
+                headers={"X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode()},
+            )
+            names = {p["external_id"]: p["name"] for p in sandbox.admin.records("product")}
+        finally:
+            code, _, err = served.terminate()
+    assert code == 0, err
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["synced"]["products"]["updated"] == 1
+    assert names[str(product["id"])] == "Renamed by the merchant"
+
+
+def _idle(sandbox: SandboxHandle) -> bool:
+    """No write reached the sandbox in the last second."""
+    import time
+
+    before = len(sandbox.admin.requests())
+    time.sleep(1.0)
+    return len(sandbox.admin.requests()) == before
