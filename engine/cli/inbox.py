@@ -10,10 +10,12 @@ from typing import Any
 import click
 
 from engine.cli.options import json_option, mapping_argument, state_option
-from engine.context import state_path_for
+from engine.context import open_context, state_path_for
 from engine.errors import EngineError, StateError
+from engine.loop.returns import Returns
 from engine.mapping.compile import load_and_compile
-from engine.serve.worker import Worker
+from engine.serve import with_rules
+from engine.serve.worker import Processor, Worker, process
 from engine.state import State
 from engine.state.inbox import STATUSES
 
@@ -74,11 +76,20 @@ def inbox_show(obj: dict[str, Any], key: str, state_path: Path | None) -> None:
 @state_option
 @click.pass_obj
 def inbox_replay(obj: dict[str, Any], key: str, state_path: Path | None) -> None:
-    """Process one event again now. The (return, state) it reports is still recorded once."""
-    with _state(obj, state_path) as state:
+    """Process one event again now, with the mapping's rules (each still fires at most once
+    per return, and the (return, state) it reports is still recorded once)."""
+    compiled = load_and_compile(obj["mapping"])
+    path = state_path_for(compiled.mapping, state_path or obj["state"])
+    if not path.exists():
+        raise StateError(f"no state yet at {path}: `etl serve {obj['mapping']}` receives events")
+    with open_context(compiled.mapping, path, need_loop=bool(compiled.rules)) as ctx:
+        state = ctx.state
         if not state.replay_event(key):
             raise EngineError(f"no event {key!r} in the inbox")
-        Worker(state).drain(keys=[key])
+        processor: Processor = process
+        if compiled.rules and ctx.loop is not None:
+            processor = with_rules(compiled.rules, Returns(ctx.loop), state)
+        Worker(state, processor=processor).drain(keys=[key])
         event = state.inbox_event(key)
     assert event is not None
     click.echo(f"{key}: {event['status']}")

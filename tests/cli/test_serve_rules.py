@@ -61,6 +61,19 @@ def test_a_rule_flags_a_high_value_return_once_with_its_note(tmp_path: Path) -> 
         ("inspect high-value returns", "done", ["flag"])
     ]
     assert 'etl_return_actions_total{action="flag",result="done"} 1.0' in metrics
+    # a replay processes the event again: the rule does not act twice
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    with State(state) as s:
+        [created_event] = [e for e in s.inbox_events() if e["trigger"] == "return.created"]
+    replay = CliRunner().invoke(
+        main, ["inbox", str(mapping), "replay", created_event["key"], "--state", str(state)]
+    )
+    assert replay.exit_code == 0, replay.output
+    with State(state) as s:
+        assert len(s.rule_firings(rid)) == 1
 
 
 def test_a_poll_overlapping_the_webhooks_stores_and_does_nothing_twice(tmp_path: Path) -> None:
