@@ -22,7 +22,7 @@ from engine.net.retry import RetryPolicy
 from engine.serve.metrics import Metrics
 from engine.state import InboxEvent, Settlement, State
 from engine.state.codec import now
-from engine.state.inbox import FAILED, PROCESSED, UNPROCESSABLE, parse, return_id, state_of
+from engine.state.inbox import FAILED, PROCESSED, UNPROCESSABLE, parse, return_id, state_of, text
 from engine.validation import validator
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,12 @@ def process(event: InboxEvent) -> Settlement:
         issues = validator(SCHEMAS[topic]).errors(body)
         if issues:
             return Settlement(event.key, UNPROCESSABLE, tuple(str(i) for i in issues))
+    if topic == "return.processing":  # Process is asynchronous at Loop: this says it failed
+        said = text(body.get("message")) or "no message"
+        rid = return_id(topic, body)
+        log.warning("Loop failed to process return %s: %s", rid, said)
+        reason = f"Loop failed to process return {rid} ({body.get('return_state')}): {said}"
+        return Settlement(event.key, PROCESSED, (reason,))
     return Settlement(event.key, PROCESSED, effect=_transition(topic, body))
 
 

@@ -163,3 +163,20 @@ def test_worker_survives_a_state_error_and_carries_on(state: State) -> None:
         assert state.inbox_counts()["processed"] == 1
     finally:
         worker.stop()
+
+
+def test_a_processing_failure_is_reported_on_its_inbox_event() -> None:
+    body = {
+        "topic": "return.processing",
+        "trigger": "return.processing.failed",
+        "return_id": 6042537,
+        "return_state": "open",
+        "message": "Return failed to process",
+        "source": "api",
+    }
+    event = InboxEvent("k", php_json(body), 0)
+    settled = process(event)
+    assert settled.status == "processed"
+    assert settled.reasons == (
+        "Loop failed to process return 6042537 (open): Return failed to process",
+    )
