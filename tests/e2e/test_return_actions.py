@@ -16,17 +16,19 @@ from tests.sandbox.support import flush
 ORDERS = 12
 
 
-def _return_for(loop: Loop, order_external_id: str) -> dict[str, Any]:
-    """A return of one unit of the order's first line, made in the sandbox (as a shopper)."""
-    [order] = [o for o in loop.records("order") if o["external_id"] == order_external_id]
-    line = order["line_items"][0]
-    body = {
-        "order_id": order["id"],
-        "line_items": [{"line_item_id": line["id"], "quantity": 1, "outcome": "refund"}],
-    }
-    created = loop.admin.post("/returns", json=body)
-    assert created.status_code == 201, created.text
-    return dict(created.json())
+def _return_on_some_order(loop: Loop) -> tuple[str, dict[str, Any]]:
+    """A return of one unit of a line, made in the sandbox (as a shopper) on the first order
+    that has a fulfilled line to return: its order's external id and the return."""
+    for order in loop.records("order"):
+        for line in order["line_items"]:
+            body = {
+                "order_id": order["id"],
+                "line_items": [{"line_item_id": line["id"], "quantity": 1, "outcome": "refund"}],
+            }
+            created = loop.admin.post("/returns", json=body)
+            if created.status_code == 201:
+                return str(order["external_id"]), dict(created.json())
+    raise AssertionError("no order of the demo data has a returnable line")
 
 
 def _details(loop: Loop, return_id: Any) -> dict[str, Any]:
@@ -51,8 +53,7 @@ def test_a_receipt_in_the_erp_export_processes_the_matching_return(
     etl = Etl(MAPPINGS / "erp-like.yaml", tmp_path / "state.duckdb", env, cwd=tmp_path)
     first = etl.run_json()
     assert first.code == 0, first
-    so_no = next(o["external_id"] for o in loop.records("order"))
-    created = _return_for(loop, so_no)
+    so_no, created = _return_on_some_order(loop)
     with (data / "return_receipts.csv").open("a", newline="") as fh:
         fh.write(f"RCV-1;{so_no};RECEIVED;all items back;2026-12-01 10:00:00\r\n")
 
@@ -74,8 +75,7 @@ def test_a_failed_inspection_in_the_oms_flags_the_return_with_its_note(
     )
     etl = Etl(MAPPINGS / "oms-like.yaml", tmp_path / "state.duckdb", env, cwd=tmp_path)
     assert etl.run_json().code == 0
-    order_id = next(o["external_id"] for o in loop.records("order"))
-    created = _return_for(loop, order_id)
+    order_id, created = _return_on_some_order(loop)
     with sqlite3.connect(database) as db:
         db.execute(
             "INSERT INTO return_inspections VALUES (1, ?, 'failed', 'scuffed sole', 1764583200)",
