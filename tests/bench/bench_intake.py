@@ -112,9 +112,11 @@ async def post(
     return int(status_line.split()[1])
 
 
-async def send_all(url: str, raws: list[bytes], senders: int) -> tuple[float, list[float], dict[int, int]]:  # fmt: skip
+async def send_all(url: str, raws: list[bytes], senders: int, rate: float = 0.0) -> tuple[float, list[float], dict[int, int]]:  # fmt: skip
     """Post every body from `senders` concurrent senders, each on its own keep-alive
-    connection; wall seconds, latencies, statuses. A bare HTTP/1.1 writer rather than httpx:
+    connection; wall seconds, latencies, statuses. `rate` > 0 offers that many events a second
+    in all (open loop: event i is due at i / rate, and its latency counts from then, so a late
+    answer is not hidden by the sender waiting for it); 0 sends as fast as answers come. A bare HTTP/1.1 writer rather than httpx:
     on a small machine httpx's own cost per request would be most of what is measured."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -129,9 +131,9 @@ async def send_all(url: str, raws: list[bytes], senders: int) -> tuple[float, li
         )
         for raw in raws
     ]
-    queue: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue()
-    for item in requests:
-        queue.put_nowait(item)
+    queue: asyncio.Queue[tuple[int, bytes, bytes]] = asyncio.Queue()
+    for index, (head, raw) in enumerate(requests):
+        queue.put_nowait((index, head, raw))
     latencies: list[float] = []
     statuses: dict[int, int] = {}
 
@@ -139,25 +141,30 @@ async def send_all(url: str, raws: list[bytes], senders: int) -> tuple[float, li
         reader, writer = await asyncio.open_connection(host, port)
         try:
             while not queue.empty():
-                head, raw = queue.get_nowait()
+                index, head, raw = queue.get_nowait()
                 started = time.perf_counter()
+                if rate:
+                    due = begun + index / rate
+                    if due > started:
+                        await asyncio.sleep(due - started)
+                    started = due
                 status = await post(reader, writer, head, raw)
                 latencies.append(time.perf_counter() - started)
                 statuses[status] = statuses.get(status, 0) + 1
         finally:
             writer.close()
 
-    started = time.perf_counter()
+    begun = time.perf_counter()
     await asyncio.gather(*(sender() for _ in range(senders)))
-    return time.perf_counter() - started, latencies, statuses
+    return time.perf_counter() - begun, latencies, statuses
 
 
-def one_pass(work: Path, raws: list[bytes], senders: int, index: int) -> Pass:
+def one_pass(work: Path, raws: list[bytes], senders: int, index: int, rate: float) -> Pass:
     folder = work / f"pass{index}"
     folder.mkdir()
     served = start_serve(write_mapping(folder), folder / "state.duckdb")
     try:
-        seconds, latencies, statuses = asyncio.run(send_all(served.receiver, raws, senders))
+        seconds, latencies, statuses = asyncio.run(send_all(served.receiver, raws, senders, rate))
         sent_at = time.perf_counter()
         served.wait_until(lambda h: h["inbox"]["received"] == 0, timeout_s=600)
         drain_s = time.perf_counter() - sent_at
@@ -173,19 +180,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lines", type=int, default=3, help="line items per return")
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of repeats")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--rate", type=float, default=0.0,
+        help="offered events/s in all (open loop); 0: as fast as answers come",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     raws = bodies(args.events, args.lines, args.duplicates, random.Random(9))
     size = statistics.mean(len(r) for r in raws)
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.platform()}")
     print(f"{args.events:,} events ({size:,.0f} bytes on average, {args.duplicates:.0%} repeats), "
-          f"{args.senders} concurrent senders, processing on")  # fmt: skip
+          f"{args.senders} concurrent senders, processing on, "
+          + (f"offered {args.rate:,.0f}/s (open loop)" if args.rate else "as fast as answered"))  # fmt: skip
     print(f"{'pass':<6} {'events/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
           f"{'drain s':>8}  answers")  # fmt: skip
     passes = []
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
         for i in range(args.repeat):
-            p = one_pass(Path(tmp), raws, args.senders, i)
+            p = one_pass(Path(tmp), raws, args.senders, i, args.rate)
             passes.append(p)
             print(f"{i + 1:<6} {p.rate:>9,.0f} {p.pct(0.5):>7.1f} {p.pct(0.99):>7.1f} "
                   f"{max(p.latencies) * 1000:>7.1f} {p.drain_s:>8.2f}  {p.statuses}")  # fmt: skip
