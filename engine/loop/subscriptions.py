@@ -167,18 +167,19 @@ class Subscriptions:
             f"unsubscribe {subscription_id}", "DELETE", f"{PATH}/{_segment(subscription_id)}"
         )
 
-    def activate(self, subscription: Subscription) -> Subscription:
-        """Turn an inactive subscription on (PUT with the same topic, trigger and url)."""
+    def activate(self, subscription: Subscription, url: str | None = None) -> Subscription:
+        """Turn a subscription on (PUT with the same topic and trigger), at `url` when given:
+        a receiver that moved takes its old subscription along."""
         body = {
             "topic": subscription.topic,
             "trigger": subscription.trigger,
-            "url": subscription.url,
+            "url": url or subscription.url,
             "status": "active",
         }
         self._send(
             f"activate {subscription.id}", "PUT", f"{PATH}/{_segment(subscription.id)}", body
         )
-        return replace(subscription, status="active")
+        return replace(subscription, status="active", url=str(body["url"]))
 
     def ensure(self, url: str, pairs: Sequence[tuple[str, str]]) -> builtins.list[Subscribed]:
         """`url` subscribed, active, to every (topic, trigger), once: what happened to each."""

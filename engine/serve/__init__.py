@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable
 from collections.abc import Mapping as EnvMapping
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -20,6 +19,7 @@ from starlette.applications import Starlette
 from engine import redaction
 from engine.errors import ConfigError
 from engine.loop.api import LoopAPI
+from engine.loop.subscriptions import Subscription, Subscriptions
 from engine.mapping.model import Target
 from engine.mapping.rules import CompiledRule
 from engine.rules import ReturnActions, apply_rules
@@ -147,27 +147,25 @@ def receiver_url(host: str, port: int) -> str:
 
 def subscribe(
     loop: LoopAPI, url: str, topic: str = "return", triggers: tuple[str, ...] = RETURN_TRIGGERS
-) -> list[dict[str, Any]]:
-    """Active subscriptions of `url` to `topic` with each trigger (POST /webhooks, `status:
-    active`, since Loop's default is inactive). One that exists is kept (made active), and one
-    of an earlier receiver on the same host is moved here rather than left to fail."""
-    listed = loop.request("GET", "/webhooks")
-    hooks = listed.get("webhooks", []) if isinstance(listed, dict) else []
+) -> list[Subscription]:
+    """Active subscriptions of `url` to `topic` with each trigger (created `active`, since
+    Loop's default is inactive). One that exists is kept (made active), and one of an earlier
+    receiver on the same host is moved here rather than left to fail."""
+    subscriptions = Subscriptions(loop)
+    hooks = [h for h in subscriptions.list() if h.topic == topic]
     host = urlsplit(url).netloc.rpartition(":")[0]
     out = []
     for trigger in triggers:
-        mine = [h for h in hooks if h.get("topic") == topic and h.get("trigger") == trigger]
-        same = [h for h in mine if h.get("url") == url]
-        moved = [h for h in mine if _earlier_receiver(str(h.get("url")), host)]
-        body = {"topic": topic, "trigger": trigger, "url": url, "status": "active"}
-        found = (same or moved or [None])[0]
+        mine = [h for h in hooks if h.trigger == trigger]
+        same = [h for h in mine if h.url == url]
+        moved = [h for h in mine if _earlier_receiver(h.url, host)]
+        found = next(iter(same or moved), None)
         if found is None:
-            created = loop.request("POST", "/webhooks", json=body)
-            out.append(created if isinstance(created, dict) else body)
+            out.append(subscriptions.subscribe(url, topic, trigger))
+        elif found.active and found.url == url:
+            out.append(found)
         else:
-            if found.get("status") != "active" or found.get("url") != url:
-                loop.request("PUT", f"/webhooks/{found['id']}", json=body)
-            out.append({**found, **body})
+            out.append(subscriptions.activate(found, url))
     return out
 
 
