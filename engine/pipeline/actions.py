@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from connectors.base import Connector, ExtractRequest
-from engine.errors import LoadError
+from engine.errors import ConfigError, LoadError
 from engine.loop.returns import ReturnActionError, Returns
 from engine.mapping.compile import CompiledMapping
 from engine.mapping.return_actions import CompiledReturnActions, PlannedAction
@@ -117,11 +117,14 @@ class ActionRunner:
                 Parked(key, [f"Loop refused it: {exc}"], record, None, "load")
             )
             return
+        except ConfigError as exc:  # what Loop would refuse: a note too long, an id not a number
+            outcome.quarantined.append(Parked(key, [str(exc)], record, None, "transform"))
+            return
         except (LoadError, TargetDown) as exc:
             reason = f"Loop did not take it yet ({type(exc).__name__}: {exc})"
             outcome.held.append(Parked(key, [reason], record, None, "held"))
             return
-        outcome.synced.append(Synced(key, int(return_id), digest))
+        outcome.synced.append(Synced(key, int(return_id) if return_id.isdigit() else 0, digest))
 
     def _return_id(self, source: CompiledReturnActions, plan: PlannedAction) -> str | None:
         if plan.return_id:

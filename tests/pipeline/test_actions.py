@@ -120,3 +120,27 @@ def test_a_record_the_mapping_cannot_read_is_quarantined(
     assert stats.quarantined == 1
     [row] = pipeline.parked()
     assert "'shredded' is not one of process, flag" in row["reasons"][0]
+
+
+def test_a_return_id_that_is_no_number_or_a_note_too_long_is_quarantined(
+    pipeline: Pipeline, sandbox: SandboxHandle
+) -> None:
+    pipeline.write("customers.csv", "id,email\n1,a@x.test\n")
+    pipeline.write("receipts.csv", "RECEIPT_NO,RETURN_ID,NOTE\nR1,abc,x\nR2,12," + "n" * 300 + "\n")
+    text = """\
+  customers:
+    extract: {path: customers.csv}
+    map: {external_id: to_string(id), email: email}
+return_actions:
+  receipts:
+    extract: {path: receipts.csv}
+    key: RECEIPT_NO
+    return_id: RETURN_ID
+    action: "'note'"
+    note: "{{ NOTE }}"
+"""
+    summary = pipeline.run(pipeline.compile(text))
+    stats = {s.entity: s for s in summary.entities}["receipts"]
+    assert (stats.created, stats.quarantined) == (0, 2)
+    reasons = {row["key"]: row["reasons"][0] for row in pipeline.parked()}
+    assert "abc" in reasons["R1"] and "255" in reasons["R2"]
