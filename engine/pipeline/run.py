@@ -243,7 +243,9 @@ def source_entities(compiled: CompiledMapping, names: Iterable[str] = ()) -> lis
     """The enabled top-level entities to extract, in dependency order (all when `names` is
     empty); asking for a child entity (variants) brings its parent along."""
     wanted = set(names)
-    for name in list(wanted):
+    if wanted and not wanted & set(compiled.entities):
+        return []  # only return action sources were asked for
+    for name in list(wanted & set(compiled.entities)):
         parent = compiled.entities[name].entity.parent
         if parent:
             wanted.add(parent)

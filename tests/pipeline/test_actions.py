@@ -144,3 +144,10 @@ return_actions:
     assert (stats.created, stats.quarantined) == (0, 2)
     reasons = {row["key"]: row["reasons"][0] for row in pipeline.parked()}
     assert "abc" in reasons["R1"] and "255" in reasons["R2"]
+
+
+def test_a_return_action_source_can_be_run_alone(pipeline: Pipeline) -> None:
+    pipeline.write("customers.csv", "id,email\n1,a@x.test\n")
+    pipeline.write("receipts.csv", HEADER)
+    summary = pipeline.run(pipeline.compile(SOURCE), entities=("receipts",))
+    assert [s.entity for s in summary.entities] == ["receipts"]
