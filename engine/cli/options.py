@@ -48,9 +48,15 @@ def entity_option(
     return click.option("--entity", "-e", dest, multiple=multiple, required=required, help=help)
 
 
-def check_entities(compiled: CompiledMapping, names: Iterable[str | None]) -> None:
-    """Every name is an entity of the mapping, else a ConfigError suggesting the nearest."""
-    known = [*compiled.entities, *(source.name for source in compiled.return_actions)]
+def check_entities(
+    compiled: CompiledMapping, names: Iterable[str | None], *, sources: bool = False
+) -> None:
+    """Every name is an entity of the mapping (or, with `sources`, also a `return_actions`
+    source: `etl run` and `etl quarantine` take them), else a ConfigError suggesting the
+    nearest."""
+    known = list(compiled.entities)
+    if sources:
+        known += [source.name for source in compiled.return_actions]
     for name in names:
         if name is not None and name not in known:
             raise ConfigError(unknown("entity", name, known))

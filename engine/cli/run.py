@@ -52,7 +52,7 @@ def run(
     configuration error (nothing ran), 1 for a fatal error.
     """
     compiled = load_and_compile(mapping)
-    check_entities(compiled, entities)
+    check_entities(compiled, entities, sources=True)
     options = RunOptions(entities=entities, full_refresh=full_refresh, dry_run=dry_run, limit=limit)
     _run_and_report(compiled, options, state_path_for(compiled.mapping, state_path), as_json)
 
@@ -189,7 +189,7 @@ def quarantine_replay(
     now; the source is also read from the saved cursors, so fixed data there syncs too.
     """
     compiled = load_and_compile(obj["mapping"])
-    check_entities(compiled, entities)
+    check_entities(compiled, entities, sources=True)
     options = RunOptions(entities=entities, replay=True)
     path = state_path_for(compiled.mapping, state_path or obj["state"])
     _run_and_report(compiled, options, path, as_json)
@@ -197,7 +197,7 @@ def quarantine_replay(
 
 def _parked(mapping: Path, entity: str | None, state_path: Path | None) -> list[dict[str, Any]]:
     compiled = load_and_compile(mapping)
-    check_entities(compiled, [entity])
+    check_entities(compiled, [entity], sources=True)
     path = state_path_for(compiled.mapping, state_path)
     if not path.exists():
         raise StateError(f"no state yet at {path}")
