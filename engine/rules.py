@@ -19,6 +19,7 @@ from engine.errors import EngineError, RecordError, TransientLoadError
 from engine.mapping.rules import Action, CompiledRule
 from engine.net.breaker import TargetDown
 from engine.state import State
+from engine.state.inbox import return_id
 
 
 class ReturnActions(Protocol):
@@ -47,12 +48,9 @@ class Firing:
 
 
 def return_id_of(event: dict[str, Any]) -> str | None:
-    """The Loop return id an event is about, as a string (Loop sends strings or integers)."""
+    """The Loop return an event is about, as text (the inbox's reading of it)."""
     topic = event.get("topic")
-    value = event.get("return_id") if topic in ("giftcard", "return.processing") else None
-    if value is None:
-        value = event.get("id")
-    return None if value is None or value == "" else str(value)
+    return return_id(topic if isinstance(topic, str) else None, event)
 
 
 def apply_rules(

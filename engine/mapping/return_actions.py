@@ -8,16 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import jmespath
-import jmespath.exceptions
-from jinja2 import Template, TemplateError
+from jinja2 import Template
 
 from engine.errors import Problem
 from engine.mapping.functions import make_options
-from engine.mapping.jinja_env import compile_template, make_environment
+from engine.mapping.jinja_env import make_environment
 from engine.mapping.model import Mapping, ReturnActionSource
-from engine.mapping.runtime import ScopedInterpreter, describe_error
-from engine.mapping.yamlsource import KeyPath
+from engine.mapping.runtime import describe_error
+from engine.mapping.snippets import compile_expression, compile_text, evaluate
 
 ACTIONS = ("process", "flag", "note", "close", "cancel", "remove")
 _EXPRESSIONS = ("key", "action", "return_id", "order", "order_name", "lines")
@@ -80,8 +78,7 @@ class CompiledReturnActions:
 
     def _eval(self, name: str, record: Any, out: PlannedAction) -> Any:
         try:
-            interpreter = ScopedInterpreter(self.options, record, {"vars": self.variables})
-            return interpreter.visit(self.expressions[name].parsed, record)
+            return evaluate(self.expressions[name], record, self.options, self.variables)
         except Exception as exc:
             out.issues.append(f"{name}: {describe_error(exc)}")
             return None
@@ -128,32 +125,10 @@ def compile_return_actions(
         for name, text in texts.items():
             if text is not None:
                 where = (*source.path, *name.split(":"))
-                expressions[name] = _compile(text, where, mapping, problems)
-        note = _template(source, env, mapping, problems)
+                expressions[name] = compile_expression(text, where, mapping, options, problems)
+        note = None
+        if source.note is not None:
+            note = compile_text(source.note, (*source.path, "note"), mapping, env, problems)
         if len(problems) == before:
             out.append(CompiledReturnActions(source, expressions, note, options, mapping.vars))
     return tuple(out), problems
-
-
-def _compile(text: str, where: KeyPath, mapping: Mapping, problems: list[Problem]) -> Any:
-    try:
-        return jmespath.compile(text)
-    except (jmespath.exceptions.JMESPathError, RecursionError) as exc:
-        message = " ".join(str(exc).split()) or "nested too deeply"
-        problems.append(mapping.positions.problem(where, f"JMESPath syntax error: {message}"))
-        return None
-
-
-def _template(
-    source: ReturnActionSource, env: Any, mapping: Mapping, problems: list[Problem]
-) -> Template | None:
-    if source.note is None:
-        return None
-    try:
-        return compile_template(env, source.note)
-    except (TemplateError, RecursionError) as exc:
-        message = getattr(exc, "message", None) or str(exc)
-        problems.append(
-            mapping.positions.problem((*source.path, "note"), f"Jinja error: {message}")
-        )
-        return None

@@ -10,15 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import jmespath
-import jmespath.exceptions
-from jinja2 import Template, TemplateError
+from jinja2 import Template
 
 from engine.errors import Problem, RecordError
 from engine.mapping.functions import make_options
-from engine.mapping.jinja_env import compile_template, make_environment
+from engine.mapping.jinja_env import make_environment
 from engine.mapping.model import Mapping, Rule
-from engine.mapping.runtime import ScopedInterpreter, describe_error
+from engine.mapping.runtime import describe_error
+from engine.mapping.snippets import compile_expression, compile_text, evaluate
 from engine.mapping.yamlsource import KeyPath
 
 # A rule's rendered action: (kind, note text or None, process details).
@@ -50,8 +49,7 @@ class CompiledRule:
         if self.condition is None:
             return True
         try:
-            interpreter = ScopedInterpreter(self.options, event, {"vars": self.variables})
-            return truthy(interpreter.visit(self.condition.parsed, event))
+            return truthy(evaluate(self.condition, event, self.options, self.variables))
         except Exception as exc:
             raise RecordError(f"rule {self.name!r}: when: {describe_error(exc)}") from None
 
@@ -91,32 +89,7 @@ def compile_rules(mapping: Mapping) -> tuple[tuple[CompiledRule, ...], list[Prob
 def _condition(rule: Rule, options: Any, mapping: Mapping, problems: list[Problem]) -> Any:
     if rule.when is None:
         return None
-    where: KeyPath = (*rule.path, "when")
-    try:
-        parsed = jmespath.compile(rule.when)
-    except jmespath.exceptions.JMESPathError as exc:
-        message = " ".join(str(exc).split())
-        problems.append(mapping.positions.problem(where, f"JMESPath syntax error: {message}"))
-        return None
-    except RecursionError:
-        problems.append(mapping.positions.problem(where, "the condition nests too deeply"))
-        return None
-    known = options.custom_functions.FUNCTION_TABLE
-    for name in _functions(parsed.parsed):
-        if name not in known:
-            problems.append(mapping.positions.problem(where, f"unknown function {name}()"))
-    return parsed
-
-
-def _functions(node: Any) -> list[str]:
-    found, pending = [], [node]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, dict):
-            if current.get("type") == "function_expression":
-                found.append(str(current["value"]))
-            pending.extend(current.get("children", ()))
-    return found
+    return compile_expression(rule.when, (*rule.path, "when"), mapping, options, problems)
 
 
 def _templates(
@@ -128,9 +101,7 @@ def _templates(
         texts.update(action.details)
         for key, text in texts.items():
             where: KeyPath = (*rule.path, "actions", index, action.kind, *([key] if key else []))
-            try:
-                out[(index, key)] = compile_template(env, text)
-            except (TemplateError, RecursionError) as exc:
-                message = getattr(exc, "message", None) or str(exc) or "too deeply nested"
-                problems.append(mapping.positions.problem(where, f"Jinja error: {message}"))
+            template = compile_text(text, where, mapping, env, problems)
+            if template is not None:
+                out[(index, key)] = template
     return out

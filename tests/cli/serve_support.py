@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from engine.sandbox.server import AdminClient, SandboxHandle
 from tests.e2e.conftest import clean_env, etl_command
 
 SECRET = "serve-test-secret"
@@ -117,3 +118,9 @@ def start_serve(mapping: Path, state: Path, *args: str, **env: str) -> Served:
         served._wait()
         raise AssertionError(f"etl serve did not start: {served.lines} {stderr_path.read_text()}")
     return served
+
+
+def sandbox_handle(url: str) -> SandboxHandle:
+    """A handle on a sandbox another process runs (its admin API and its `sandbox` key)."""
+    admin = AdminClient(base_url=f"{url}/_sandbox", timeout=30)
+    return SandboxHandle(url, None, admin, "sandbox")  # type: ignore[arg-type]

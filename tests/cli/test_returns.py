@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,21 +14,9 @@ import pytest
 
 from engine.sandbox.server import SandboxHandle
 from tests.cli.loop_support import etl, mapping_file
-from tests.sandbox.support import Order, api, create_return, flush, sandbox, sync_order
+from tests.sandbox.support import Order, api, create_return, flush, sync_order
 
 _tags = itertools.count(9100)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxHandle]:
-    with sandbox() as handle:
-        yield handle
-
-
-@pytest.fixture
-def sb(server: SandboxHandle) -> SandboxHandle:
-    server.admin.reset()
-    return server
 
 
 @pytest.fixture

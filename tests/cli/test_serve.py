@@ -16,10 +16,9 @@ from click.testing import CliRunner
 
 from engine.cli import main
 from engine.loop.webhooks import SIGNATURE_HEADER, php_json, sign
-from engine.sandbox.server import AdminClient, SandboxHandle
 from engine.serve.server import listen
 from engine.state import State
-from tests.cli.serve_support import SECRET, Served, start_serve, write_mapping
+from tests.cli.serve_support import SECRET, Served, sandbox_handle, start_serve, write_mapping
 from tests.sandbox.support import create_return, flush, sync_order
 
 _ids = itertools.count(7_000_000_000_000_000_001)
@@ -146,7 +145,7 @@ def test_serve_receives_the_embedded_sandboxs_signed_return_events(tmp_path: Pat
     try:
         assert "sandbox" in served.urls
         assert any("subscribed to return.created" in line for line in served.lines)
-        sandbox = _handle(served.urls["sandbox"])
+        sandbox = sandbox_handle(served.urls["sandbox"])
         created = create_return(sandbox, sync_order(sandbox, tag="501"))
         flush(sandbox)
         served.wait_until(lambda h: h["inbox"]["processed"] >= 1)
@@ -174,7 +173,9 @@ def test_serve_subscribes_once_across_restarts(tmp_path: Path) -> None:
     for _ in range(2):
         served = start_serve(mapping, state, LOOP_WEBHOOK_SECRET="")
         try:
-            hooks = _handle(served.urls["sandbox"]).client().get("/webhooks").json()["webhooks"]
+            hooks = (
+                sandbox_handle(served.urls["sandbox"]).client().get("/webhooks").json()["webhooks"]
+            )
         finally:
             served.terminate()
         assert sorted(h["trigger"] for h in hooks) == [
@@ -208,9 +209,3 @@ def test_serve_on_a_port_in_use_is_a_clean_error(tmp_path: Path) -> None:
 def _etl(*args: str, **env: str) -> Any:
     environment: dict[str, str | None] = {"LOOP_WEBHOOK_SECRET": SECRET, "LOOP_API_URL": None}
     return CliRunner().invoke(main, list(args), env={**environment, **env})
-
-
-def _handle(url: str) -> SandboxHandle:
-    """A handle on a sandbox another process runs (its admin API and its `sandbox` key)."""
-    admin = AdminClient(base_url=f"{url}/_sandbox", timeout=30)
-    return SandboxHandle(url, None, admin, "sandbox")  # type: ignore[arg-type]

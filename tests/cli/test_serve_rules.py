@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.sandbox.server import AdminClient, SandboxHandle
+from engine.sandbox.server import SandboxHandle
 from engine.state import State
-from tests.cli.serve_support import start_serve, write_mapping
+from tests.cli.serve_support import sandbox_handle, start_serve, write_mapping
 from tests.sandbox.support import create_return, flush, sync_order
 
 RULES = """\
@@ -24,17 +24,12 @@ rules:
 """
 
 
-def _handle(url: str) -> SandboxHandle:
-    admin = AdminClient(base_url=f"{url}/_sandbox", timeout=30)
-    return SandboxHandle(url, None, admin, "sandbox")  # type: ignore[arg-type]
-
-
 def test_a_rule_flags_a_high_value_return_once_with_its_note(tmp_path: Path) -> None:
     mapping, state = write_mapping(tmp_path, target="embedded"), tmp_path / "state.duckdb"
     mapping.write_text(mapping.read_text() + RULES)
     served = start_serve(mapping, state, LOOP_WEBHOOK_SECRET="")
     try:
-        sandbox = _handle(served.urls["sandbox"])
+        sandbox = sandbox_handle(served.urls["sandbox"])
         # every delivery sent twice, as Loop may: the rule must still act once
         answer = sandbox.admin.post("/config", json={"webhook_duplicate_rate": 1.0})
         assert answer.status_code == 200, answer.text
@@ -84,7 +79,7 @@ def test_a_poll_overlapping_the_webhooks_stores_and_does_nothing_twice(tmp_path:
     mapping, state = write_mapping(tmp_path, target="embedded"), tmp_path / "state.duckdb"
     served = start_serve(mapping, state, LOOP_WEBHOOK_SECRET="")
     try:
-        sandbox = _handle(served.urls["sandbox"])
+        sandbox = sandbox_handle(served.urls["sandbox"])
         created = create_return(sandbox, sync_order(sandbox, tag="778"))
         flush(sandbox)
         served.wait_until(lambda h: h["inbox"]["processed"] >= 1)
@@ -118,7 +113,7 @@ def test_serve_runs_the_first_sync_and_polls_on_its_schedule(tmp_path: Path) -> 
         assert any(
             line.startswith("schedule: sync every 3600 s, poll every 1 s") for line in served.lines
         )
-        sandbox = _handle(served.urls["sandbox"])
+        sandbox = sandbox_handle(served.urls["sandbox"])
         served.wait_until(lambda h: len(sandbox.admin.records("customer")) == 1)
         served.wait_until(lambda h: h["jobs"].get("schedule") is True)
 
@@ -156,7 +151,7 @@ def test_a_platform_webhook_reaches_loop_at_once_without_a_sync(tmp_path: Path) 
     mapping.write_text(mapping.read_text() + PLATFORM)
     served = start_serve(mapping, state, LOOP_WEBHOOK_SECRET="")
     try:
-        sandbox = _handle(served.urls["sandbox"])
+        sandbox = sandbox_handle(served.urls["sandbox"])
         url = served.urls["receiver"].replace("/webhooks/loop", "/webhooks/platform/customers")
         raw = json.dumps({"id": 42, "email": "changed@example.test"}).encode()
         good = base64.b64encode(hmac.new(b"shop-webhook-secret", raw, hashlib.sha256).digest())
@@ -197,7 +192,7 @@ def test_a_changed_product_from_the_shops_webhook_reaches_loop_without_a_sync(
             SHOP_LOCATION_IDS="", LOOP_RATE_LIMIT="0/min", LOOP_WEBHOOK_SECRET="",
         )  # fmt: skip
         try:
-            sandbox = _handle(served.urls["sandbox"])
+            sandbox = sandbox_handle(served.urls["sandbox"])
             served.wait_until(lambda h: len(sandbox.admin.records("product")) > 0, 120)
             served.wait_until(lambda h: _idle(sandbox), 120)  # the first sync is over
             headers = {"X-Shopify-Access-Token": "demo"}

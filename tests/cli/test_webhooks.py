@@ -4,7 +4,6 @@ named topics, no duplicates on a second run), list and unsubscribe."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,21 +14,8 @@ from engine.cli.webhooks import RECEIVER_URL
 from engine.loop.subscriptions import TOPICS, triggers_for
 from engine.sandbox.server import SandboxHandle
 from tests.cli.loop_support import etl, mapping_file
-from tests.sandbox.support import sandbox
 
 HOOK = "http://127.0.0.1:9/hook"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxHandle]:
-    with sandbox() as handle:
-        yield handle
-
-
-@pytest.fixture
-def sb(server: SandboxHandle) -> SandboxHandle:
-    server.admin.reset()
-    return server
 
 
 @pytest.fixture
