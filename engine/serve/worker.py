@@ -83,7 +83,7 @@ class Worker:
         retry: RetryPolicy = RETRY,
         batch: int = BATCH,
         poll_s: float = 0.5,
-        linger_s: float = 0.05,
+        linger_s: float = 0.25,
     ) -> None:
         self.state = state
         self.metrics = metrics

@@ -29,7 +29,7 @@ from engine.state.idmap import Synced
 from engine.state.inbox import InboxEvent, Received, Settlement
 from engine.state.parked import Parked, ParkedTable
 from engine.state.runs import RunHandle
-from engine.state.tx import transaction
+from engine.state.tx import retrying, transaction
 
 __all__ = [
     "BatchOutcome",
@@ -66,6 +66,11 @@ class State:
         self.path = str(path)
         self.db = _connect(self.path)
         self.lock = threading.RLock()
+        # Intake has a connection of its own to the same database: storing a delivery never
+        # waits behind the worker's or a sync's statements. DuckDB runs both transactions side
+        # by side; the rare write to one row from both is retried (tx.retrying).
+        self._intake_db: duckdb.DuckDBPyConnection | None = None
+        self._intake_lock = threading.RLock()
         try:
             with self.transaction() as db:
                 schema.migrate(db, self.path)
@@ -74,7 +79,9 @@ class State:
             raise
 
     def close(self) -> None:
-        with self.lock:
+        with self.lock, self._intake_lock:
+            if self._intake_db is not None:
+                self._intake_db.close()
             self.db.close()
 
     def __enter__(self) -> State:
@@ -207,9 +214,19 @@ class State:
         return self.receive_events([event])[0]
 
     def receive_events(self, events: Sequence[Received]) -> list[bool]:
-        """Store a batch of received events in one statement: per event, whether it is new."""
-        with self.lock:
-            return inbox.insert(self.db, events, now())
+        """Store a batch of received events in one transaction: per event, whether it is new."""
+
+        def attempt() -> list[bool]:
+            with transaction(self._intake(), self._intake_lock) as db:
+                return inbox.insert(db, events, now())
+
+        return retrying(attempt)
+
+    def _intake(self) -> duckdb.DuckDBPyConnection:
+        with self._intake_lock:
+            if self._intake_db is None:
+                self._intake_db = self.db.cursor()
+            return self._intake_db
 
     def due_events(self, limit: int, keys: Sequence[str] | None = None) -> list[InboxEvent]:
         """Received events, and failed ones whose retry is due, oldest first."""
@@ -218,8 +235,12 @@ class State:
 
     def settle_events(self, settled: Sequence[Settlement]) -> None:
         """Statuses and new (return, state) effects of processed events, in one transaction."""
-        with self.transaction() as db:
-            inbox.settle(db, settled, now())
+
+        def attempt() -> None:
+            with self.transaction() as db:
+                inbox.settle(db, settled, now())
+
+        retrying(attempt)
 
     def replay_event(self, key: str) -> bool:
         """Mark an event to be processed again; False when no event has that key."""

@@ -3,7 +3,7 @@
 Run from the repository root:
 
     python -m tests.bench.bench_intake [--events 10000] [--senders 50] [--lines 3]
-        [--duplicates 0.1] [--repeat 3]
+        [--duplicates 0.1] [--repeat 3] [--rate 0] [--receive-only]
 
 `etl serve` runs as a subprocess (as in production: its own interpreter, processing on) over a
 fresh state file, with a mapping whose Loop is never called. `senders` concurrent senders
@@ -159,14 +159,18 @@ async def send_all(url: str, raws: list[bytes], senders: int, rate: float = 0.0)
     return time.perf_counter() - begun, latencies, statuses
 
 
-def one_pass(work: Path, raws: list[bytes], senders: int, index: int, rate: float) -> Pass:
+def one_pass(
+    work: Path, raws: list[bytes], senders: int, index: int, rate: float, processing: bool
+) -> Pass:
     folder = work / f"pass{index}"
     folder.mkdir()
-    served = start_serve(write_mapping(folder), folder / "state.duckdb")
+    extra = () if processing else ("--receive-only",)
+    served = start_serve(write_mapping(folder), folder / "state.duckdb", *extra)
     try:
         seconds, latencies, statuses = asyncio.run(send_all(served.receiver, raws, senders, rate))
         sent_at = time.perf_counter()
-        served.wait_until(lambda h: h["inbox"]["received"] == 0, timeout_s=600)
+        if processing:
+            served.wait_until(lambda h: h["inbox"]["received"] == 0, timeout_s=600)
         drain_s = time.perf_counter() - sent_at
     finally:
         served.terminate()
@@ -184,20 +188,25 @@ def main(argv: list[str] | None = None) -> None:
         "--rate", type=float, default=0.0,
         help="offered events/s in all (open loop); 0: as fast as answers come",
     )  # fmt: skip
+    parser.add_argument(
+        "--receive-only", action="store_true",
+        help="serve with --receive-only (no processing beside intake), for comparison",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     raws = bodies(args.events, args.lines, args.duplicates, random.Random(9))
     size = statistics.mean(len(r) for r in raws)
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.platform()}")
     print(f"{args.events:,} events ({size:,.0f} bytes on average, {args.duplicates:.0%} repeats), "
-          f"{args.senders} concurrent senders, processing on, "
+          f"{args.senders} concurrent senders, "
+          f"processing {'off' if args.receive_only else 'on'}, "
           + (f"offered {args.rate:,.0f}/s (open loop)" if args.rate else "as fast as answered"))  # fmt: skip
     print(f"{'pass':<6} {'events/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
           f"{'drain s':>8}  answers")  # fmt: skip
     passes = []
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
         for i in range(args.repeat):
-            p = one_pass(Path(tmp), raws, args.senders, i, args.rate)
+            p = one_pass(Path(tmp), raws, args.senders, i, args.rate, not args.receive_only)
             passes.append(p)
             print(f"{i + 1:<6} {p.rate:>9,.0f} {p.pct(0.5):>7.1f} {p.pct(0.99):>7.1f} "
                   f"{max(p.latencies) * 1000:>7.1f} {p.drain_s:>8.2f}  {p.statuses}")  # fmt: skip
