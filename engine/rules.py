@@ -74,6 +74,8 @@ def apply_rules(
             fired.append(Firing(rule.name, return_id, "skipped"))
             continue
         try:
+            if any(kind == "close" for kind, _, _ in actions):
+                state.closed_by_hand(return_id)  # before Loop's return.closed can arrive
             firing = _act(rule.name, return_id, actions, loop)
         except (TransientLoadError, TargetDown):
             # Loop could not take it now: the event is tried again later, so the rule is too.

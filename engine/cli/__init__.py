@@ -17,6 +17,7 @@ import duckdb
 from engine import __version__
 from engine.cli.inbox import COMMANDS as INBOX_COMMANDS
 from engine.cli.mapping import COMMANDS as MAPPING_COMMANDS
+from engine.cli.outbox import COMMANDS as OUTBOX_COMMANDS
 from engine.cli.poll import COMMANDS as POLL_COMMANDS
 from engine.cli.reconcile import COMMANDS as RECONCILE_COMMANDS
 from engine.cli.render import error_lines, os_error_text
@@ -100,6 +101,7 @@ for _command in (
     *WEBHOOKS_COMMANDS,
     *SERVE_COMMANDS,
     *INBOX_COMMANDS,
+    *OUTBOX_COMMANDS,
     *POLL_COMMANDS,
 ):
     main.add_command(_command)

@@ -14,8 +14,9 @@ from engine.context import open_context, state_path_for
 from engine.errors import EngineError, StateError
 from engine.loop.returns import Returns
 from engine.mapping.compile import load_and_compile
+from engine.outcomes.wiring import executor_for
 from engine.serve import with_rules
-from engine.serve.worker import Processor, Worker, process
+from engine.serve.worker import Processor, Worker
 from engine.state import State
 from engine.state.inbox import STATUSES
 
@@ -82,13 +83,14 @@ def inbox_replay(obj: dict[str, Any], key: str, state_path: Path | None) -> None
     path = state_path_for(compiled.mapping, state_path or obj["state"])
     if not path.exists():
         raise StateError(f"no state yet at {path}: `etl serve {obj['mapping']}` receives events")
-    with open_context(compiled.mapping, path, need_loop=bool(compiled.rules)) as ctx:
+    need_loop = bool(compiled.rules or compiled.outcomes)
+    with open_context(compiled.mapping, path, need_loop=need_loop) as ctx:
         state = ctx.state
         if not state.replay_event(key):
             raise EngineError(f"no event {key!r} in the inbox")
-        processor: Processor = process
-        if compiled.rules and ctx.loop is not None:
-            processor = with_rules(compiled.rules, Returns(ctx.loop), state)
+        actions = Returns(ctx.loop) if ctx.loop is not None else None
+        executor = executor_for(compiled, ctx)
+        processor: Processor = with_rules(compiled.rules, actions, state, None, executor)
         Worker(state, processor=processor).drain(keys=[key])
         event = state.inbox_event(key)
     assert event is not None

@@ -13,9 +13,10 @@ from engine.cli.returns import moment
 from engine.context import open_context, state_path_for
 from engine.loop.returns import Returns
 from engine.mapping.compile import load_and_compile
+from engine.outcomes.wiring import executor_for
 from engine.serve import with_rules
 from engine.serve.poll import poll as poll_returns
-from engine.serve.worker import Worker, process
+from engine.serve.worker import Worker
 
 
 @click.command()
@@ -43,8 +44,8 @@ def poll(mapping: Path, since: datetime | None, no_process: bool, state_path: Pa
         result = poll_returns(ctx.state, returns, since)
         click.echo(f"listed {result.listed} return(s), {result.new} new in the inbox")
         if not no_process:
-            rules = compiled.rules
-            processor = with_rules(rules, returns, ctx.state) if rules else process
+            executor = executor_for(compiled, ctx)
+            processor = with_rules(compiled.rules, returns, ctx.state, None, executor)
             done = Worker(ctx.state, processor=processor).drain()
             click.echo(f"processed {done} event(s)")
 

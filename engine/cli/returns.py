@@ -19,6 +19,7 @@ from engine.errors import EngineError
 from engine.loop.api import LoopAPI
 from engine.loop.returns import STATES, ReturnRecord, Returns, check_note
 from engine.mapping.load import load_mapping
+from engine.state.closes import ManualCloses, closes_path
 
 DEFAULT_SINCE = timedelta(hours=24)  # Loop's own default range
 _AGO = re.compile(r"^(\d+)([mhdw])$")
@@ -227,7 +228,10 @@ def cancel_command(obj: dict[str, Any], return_id: str) -> None:
 @click.argument("return_id", callback=loop_id)
 @click.pass_obj
 def close_command(obj: dict[str, Any], return_id: str) -> None:
-    """Close the return without fulfilling any outcome."""
+    """Close the return without fulfilling any outcome (its return.closed then runs none of the
+    mapping's outcomes: the close is recorded beside the state file first)."""
+    model = load_mapping(obj["mapping"])
+    ManualCloses(closes_path(state_path_for(model))).add(return_id)
     with loop_of(obj["mapping"]) as loop:
         click.echo(Returns(loop).close(return_id).summary)
 

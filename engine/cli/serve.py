@@ -3,6 +3,7 @@ Loop's webhooks into its inbox."""
 
 from __future__ import annotations
 
+import threading
 from contextlib import closing
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from engine.embedded import is_embedded, loop_target
 from engine.errors import EngineError
 from engine.loop.returns import Returns
 from engine.mapping.compile import load_and_compile
+from engine.mapping.model import Mapping
+from engine.outcomes.wiring import executor_for
 from engine.serve import (
     RETURN_TRIGGERS,
     ReceiverSettings,
@@ -81,6 +84,7 @@ def serve(
         sock = listen(host, port)
     except OSError as exc:
         raise EngineError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sync_lock = threading.Lock()  # the scheduled sync and outcome sync-backs, one at a time
     with closing(sock), open_context(compiled.mapping, path) as ctx:
         platform = None
         if compiled.mapping.platform_webhooks:
@@ -92,11 +96,12 @@ def serve(
             rules=compiled.rules,
             actions=Returns(ctx.loop) if ctx.loop is not None else None,
             platform=platform,
+            outcomes=lambda metrics: executor_for(compiled, ctx, metrics.step, sync_lock),
         )
         if ctx.loop is not None:
             process.metrics.watch_loop(ctx.loop.stats.snapshot)
         if not no_schedule and not receive_only:
-            scheduler = scheduled_work(compiled, ctx, process.metrics)
+            scheduler = scheduled_work(compiled, ctx, process.metrics, sync_lock)
             if scheduler.tasks:
                 process.jobs.append(scheduler)
         base = receiver_url(host, sock.getsockname()[1])
@@ -118,8 +123,12 @@ def _announce(ctx: Context, process: ServeProcess, base: str, path: Path) -> Non
         click.echo(f"platform: {base}/webhooks/platform/{{entity}}")
     loop_url = ctx.target["base_url"]
     if ctx.target["embedded"] and ctx.loop is not None:
+        triggers = [*RETURN_TRIGGERS]
         subscribe(ctx.loop, f"{base}{RECEIVER_PATH}")
-        click.echo(f"sandbox:  {loop_url} (subscribed to {', '.join(RETURN_TRIGGERS)})")
+        for topic, trigger in outcome_topics(ctx.mapping):
+            subscribe(ctx.loop, f"{base}{RECEIVER_PATH}", topic, (trigger,))
+            triggers.append(trigger)
+        click.echo(f"sandbox:  {loop_url} (subscribed to {', '.join(triggers)})")
     else:
         click.echo(f"loop:     {loop_url}")
     click.echo(f"state:    {path}")
@@ -129,6 +138,12 @@ def _announce(ctx: Context, process: ServeProcess, base: str, path: Path) -> Non
             click.echo("schedule: " + ", ".join(_every(t.name, t.every_s) for t in tasks))
     worker = "off (--receive-only)" if process.worker is None else "on"
     click.echo(f"processing {worker}; serving until Ctrl-C or SIGTERM")
+
+
+def outcome_topics(mapping: Mapping) -> list[tuple[str, str]]:
+    """(topic, trigger) of the events the outcomes listen to beyond the return topic's."""
+    found = {t for outcome in mapping.outcomes for t in outcome.triggers}
+    return [(t.rpartition(".")[0], t) for t in sorted(found) if t not in RETURN_TRIGGERS]
 
 
 def _every(name: str, seconds: float | None) -> str:

@@ -9,72 +9,29 @@ becomes a FieldIssue naming the payload path and the run can report every issue 
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
 from collections.abc import Mapping as AnyMapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError, Problem, RecordError
 from engine.mapping import runtime as rt
 from engine.mapping.codegen import Emitter, FunctionBuilder
+from engine.mapping.compiled import CompiledEntity, CompiledMapping
 from engine.mapping.expressions import ExpressionCompiler
 from engine.mapping.jmes_plan import truthy
 from engine.mapping.load import load_mapping
 from engine.mapping.model import Entity, Mapping
-from engine.mapping.return_actions import CompiledReturnActions, compile_return_actions
-from engine.mapping.rules import CompiledRule, compile_rules
+from engine.mapping.outcomes import bind_outcomes, plan_outcomes
+from engine.mapping.return_actions import compile_return_actions
+from engine.mapping.rules import compile_rules
 from engine.mapping.suggest import unknown
 from engine.mapping.yamlsource import KeyPath, dotted
-from engine.validation import PayloadValidator, ValidationIssue, validator
+from engine.validation import validator
+
+__all__ = ["CompiledEntity", "CompiledMapping", "compile_mapping", "load_and_compile"]
 
 DIRECTIVES = ("const", "lookup", "each")
 _EMPTY: dict[str, Any] = {}  # what a non-object record reads its keys from (never written)
-
-
-@dataclass
-class CompiledEntity:
-    """An entity ready to run: transform(record) -> Transformed, and its payload validator."""
-
-    entity: Entity
-    fn: Callable[..., dict[str, Any]]
-    items_fn: Callable[[Any], list[Any]] | None
-    validator: PayloadValidator
-
-    def transform(self, record: Any, parent: Any = None) -> rt.Transformed:
-        issues: list[rt.FieldIssue] = []
-        refs: list[tuple[Any, Any, rt.LookupRef]] = []
-        root = record if parent is None else parent
-        payload = self.fn(record, parent, root, issues, refs, "")
-        return rt.Transformed(payload, refs, issues)
-
-    def items(self, parent_record: Any) -> list[Any]:
-        """For a child entity (variants): its items in the parent record."""
-        if self.items_fn is None:
-            raise TypeError(f"{self.entity.name} is not a child entity")
-        return self.items_fn(parent_record)
-
-    def validate(self, payload: dict[str, Any]) -> list[ValidationIssue]:
-        """Schema errors of a resolved payload; URL keys (inventories) are checked, not sent."""
-        path_keys = self.entity.kind.path_keys
-        if not path_keys:
-            return self.validator.errors(payload)
-        body = {k: v for k, v in payload.items() if k not in path_keys}
-        missing = [
-            ValidationIssue(f"$.{k}", f"{k!r} is a required property")
-            for k in path_keys
-            if payload.get(k) is None
-        ]
-        return missing + self.validator.errors(body)
-
-
-@dataclass
-class CompiledMapping:
-    mapping: Mapping
-    entities: dict[str, CompiledEntity]
-    source: str  # the generated Python, kept for debugging
-    rules: tuple[CompiledRule, ...] = ()
-    return_actions: tuple[CompiledReturnActions, ...] = ()
 
 
 def compile_mapping(mapping: Mapping, plan: bool = True) -> CompiledMapping:
@@ -87,6 +44,7 @@ def compile_mapping(mapping: Mapping, plan: bool = True) -> CompiledMapping:
     fns = {name: compiler.entity(e) for name, e in mapping.entities.items()}
     rules, rule_problems = compile_rules(mapping)
     actions, action_problems = compile_return_actions(mapping)
+    outcome_plans = plan_outcomes(mapping, compiler.shape, compiler.problems)
     compiler.problems += rule_problems + action_problems
     if compiler.problems:
         problems = sorted(compiler.problems, key=lambda p: (p.line, p.col))
@@ -105,7 +63,8 @@ def compile_mapping(mapping: Mapping, plan: bool = True) -> CompiledMapping:
             items_fn=namespace[items_name] if items_name else None,
             validator=validator(e.kind.schema),
         )
-    return CompiledMapping(mapping, compiled, compiler.emitter.source(), rules, actions)
+    outcomes = bind_outcomes(outcome_plans, namespace, mapping)
+    return CompiledMapping(mapping, compiled, compiler.emitter.source(), rules, actions, outcomes)
 
 
 def load_and_compile(
@@ -180,15 +139,19 @@ class _Compiler:
 
     # -- entities ---------------------------------------------------------------------------
     def entity(self, entity: Entity) -> tuple[str, str | None]:
-        mpath: KeyPath = (*entity.path, "map")
-        fn = self.emitter.function("entity_", ["rec", "parent", "root", "issues", "refs", "loc"])
-        scope = self._scope(fn)
-        out = self._value(entity.map, mpath, "", fn, scope)
-        fn.line(f"return {out} if {out} is not None else {{}}")
+        fn_name = self.shape(entity.map, (*entity.path, "map"), "{}")
         items = None
         if entity.each is not None:
             items = self._items_fn(entity.each, entity.where, (*entity.path, "each"))
-        return fn.name, items
+        return fn_name, items
+
+    def shape(self, spec: Any, mpath: KeyPath, empty: str = "None") -> str:
+        """The name of a function computing a field spec from a record (`empty` when the spec
+        gives nothing): an entity's `map:`, an outcome step's body or rows."""
+        fn = self.emitter.function("entity_", ["rec", "parent", "root", "issues", "refs", "loc"])
+        out = self._value(spec, mpath, "", fn, self._scope(fn))
+        fn.line(f"return {out} if {out} is not None else {empty}")
+        return fn.name
 
     def _items_fn(self, each: str, where: str | None, mpath: KeyPath) -> str:
         fn = self.emitter.function("items_", ["rec"])

@@ -90,6 +90,20 @@ def cents(value: Any, currency: str | None = None) -> int | None:
     return result
 
 
+def decimal(value: Any, currency: str | None = None) -> str | None:
+    """Integer minor units back to a decimal amount in the currency's digits: 3165 -> "31.65",
+    (500, "JPY") -> "500", (1234, "KWD") -> "1.234". For platforms that take amounts as text."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise RecordError(f"decimal needs whole minor units, not {type(value).__name__}")
+    text = str(value).strip()
+    if not re.fullmatch(r"-?\d{1,19}", text):
+        raise RecordError(f"decimal needs whole minor units, not {text[:MAX_TEXT]!r}")
+    digits = minor_units(currency)
+    return str(Decimal(int(text)).scaleb(-digits).quantize(Decimal(1).scaleb(-digits)))
+
+
 def _cents(value: Any, currency: str | None = None) -> int | None:
     """An amount as an exact integer of the currency's minor units: "19.99" -> 1999.
 

@@ -28,6 +28,7 @@ from engine.errors import ConfigError, RecordError
 from engine.mapping.currencies import DECIMAL_CONTEXT as _CTX
 from engine.mapping.currencies import MAX_TEXT as _MAX_TEXT
 from engine.mapping.currencies import cents as cents
+from engine.mapping.currencies import decimal as decimal
 from engine.mapping.timestamps import EPOCH_MS_THRESHOLD as EPOCH_MS_THRESHOLD
 from engine.mapping.timestamps import rfc3339 as rfc3339
 from engine.mapping.timestamps import zone as zone
@@ -255,6 +256,10 @@ FILTER_DOCS: Final[dict[str, tuple[str, str]]] = {
         "decimal amount -> exact integer of minor units, currency-aware, half-up rounding",
         "{{ price | cents }}  {{ price | cents('JPY') }}  '19.99' -> 1999",
     ),
+    "decimal": (
+        "integer minor units -> decimal text in the currency's digits (the reverse of cents)",
+        "{{ refund_minor | decimal(currency) }}  3165 -> '31.65'",
+    ),
     "default": ("fallback when the value is null or empty text", "{{ sku | default('n/a') }}"),
     "enum": (
         "lookup in a table, with an optional default and ignore_case; unmapped values reported",
@@ -281,6 +286,7 @@ FILTER_NAMES: Final[tuple[str, ...]] = tuple(sorted(FILTER_DOCS))
 
 _FILTERS: Final[dict[str, Callable[..., Any]]] = {
     "cents": cents,
+    "decimal": decimal,
     "default": default,
     "enum": enum,
     "first": first,

@@ -78,6 +78,10 @@ class LoopFunctions(Functions):
         return filters.cents(value, currency)
 
     @_signature(_ANY, _optional("string", "null"))
+    def _func_decimal(self, value: Any, currency: str | None = None) -> str | None:
+        return filters.decimal(value, currency)
+
+    @_signature(_ANY, _optional("string", "null"))
     def _func_rfc3339(self, value: Any, tz: str | None = None) -> str | None:
         result: str | None = self._rfc3339(value, tz)
         return result

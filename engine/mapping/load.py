@@ -27,6 +27,8 @@ from engine.mapping.model import (
     ORDER_LINES,
     Entity,
     Mapping,
+    Outcome,
+    OutcomeStep,
     ReturnActionSource,
     Rule,
     RuleAction,
@@ -36,6 +38,8 @@ from engine.mapping.model import (
 from engine.mapping.suggest import unknown
 from engine.mapping.yamlsource import KeyPath, Positions, load_yaml_file
 from engine.resources import schemas_dir
+
+STEP_KINDS = ("http", "file", "sql")  # an outcome step does one of these in the platform
 
 
 @cache
@@ -67,7 +71,8 @@ def schema_problems(
 
 def _unexpected_keys(err: jsonschema.ValidationError, message: str) -> str:
     allowed = sorted(err.schema.get("properties", {}))
-    extra = sorted(k for k in err.instance if k not in allowed)
+    # str(): YAML 1.1 reads a bare `on:` or `yes:` key as a boolean
+    extra = sorted(str(k) for k in err.instance if str(k) not in allowed)
     if not extra or not allowed:
         return message
     return "; ".join(unknown("key", key, allowed) for key in extra)
@@ -137,6 +142,7 @@ class _Build:
             tests=self._tests(entities),
             rules=self._rules(),
             return_actions=self._return_actions(entities),
+            outcomes=self._outcomes(entities),
             platform_webhooks=d.get("platform_webhooks"),
             schedule={"sync": "15m", "poll": "5m", "reconcile": None, **d.get("schedule", {})},
             positions=self.positions,
@@ -294,6 +300,26 @@ class _Build:
                     **fields,
                 )
             )
+        return tuple(out)
+
+    def _outcomes(self, entities: dict[str, Entity]) -> tuple[Outcome, ...]:
+        out = []
+        for name, spec in self.data.get("outcomes", {}).items():
+            path: KeyPath = ("outcomes", name)
+            steps, names = [], set()
+            for i, step in enumerate(spec["steps"]):
+                kind = next(k for k in STEP_KINDS if k in step)
+                if step["name"] in names:
+                    self.problem((*path, "steps", i, "name"), f"a second step {step['name']!r}")
+                names.add(step["name"])
+                steps.append(OutcomeStep(step["name"], kind, step[kind], (*path, "steps", i)))
+            for i, entity in enumerate(spec.get("sync", [])):
+                if entity not in entities:
+                    self.problem((*path, "sync", i), unknown("entity", entity, entities))
+            out.append(
+                Outcome(name, tuple(spec["trigger"]), tuple(steps), path, spec.get("when"),
+                        tuple(spec.get("sync", [])))
+            )  # fmt: skip
         return tuple(out)
 
     def _rules(self) -> tuple[Rule, ...]:

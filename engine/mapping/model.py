@@ -102,6 +102,30 @@ class ReturnActionSource:
 
 
 @dataclass(frozen=True)
+class OutcomeStep:
+    """One step of an outcome, run in the platform: `kind` is http, file or sql and `spec` its
+    block as written (compiled by engine.mapping.outcomes)."""
+
+    name: str
+    kind: str
+    spec: dict[str, Any]
+    path: KeyPath
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """`outcomes:` entry (bucket IV): on these Loop events, when the condition holds, run these
+    steps in the platform once per return, then sync these entities back to Loop."""
+
+    name: str
+    triggers: tuple[str, ...]
+    steps: tuple[OutcomeStep, ...]
+    path: KeyPath
+    when: str | None = None
+    sync: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Mapping:
     """A loaded, checked mapping file."""
 
@@ -118,6 +142,7 @@ class Mapping:
     tests: tuple[TestCase, ...] = ()
     rules: tuple[Rule, ...] = ()
     return_actions: tuple[ReturnActionSource, ...] = ()
+    outcomes: tuple[Outcome, ...] = ()
     platform_webhooks: dict[str, Any] | None = None
     schedule: dict[str, str | None] = field(
         default_factory=lambda: {"sync": "15m", "poll": "5m", "reconcile": None}

@@ -170,17 +170,20 @@ class Sender:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         endpoint: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: bool = True,
     ) -> httpx.Response:
         """Send until a 2xx answer (returned, body read) or a failure for good (RequestFailed).
 
         `url` is relative to the client's base_url or absolute; `endpoint` names the request
         in messages and in `stats.by_endpoint` (default: the method and the URL without its
-        query, not counted by endpoint)."""
+        query, not counted by endpoint); `headers` are added to this request only;
+        `retry=False` sends once (a caller that cannot risk a request twice retries itself)."""
         method = method.upper()
         attempt = 0
         while True:
             try:
-                return self._attempt(method, url, params, json, endpoint)
+                return self._attempt(method, url, params, json, endpoint, headers)
             except RequestFailed as failed:
                 if not attempt:
                     raise
@@ -190,7 +193,7 @@ class Sender:
                 why = ""
                 if self.retry.too_long(wait) and attempt < self.retry.max_retries:
                     why = f"; Retry-After {wait:.0f} s is more than max_retry_after_s"
-                if why or attempt >= self.retry.max_retries:
+                if why or not retry or attempt >= self.retry.max_retries:
                     self.stats.add(transient_failures=1)
                     raise _final(failure, attempt + 1, why, exhausted=not why) from None
                 self.stats.add(retries=1)
@@ -204,8 +207,9 @@ class Sender:
         params: Mapping[str, Any] | None,
         json: Any,
         endpoint: str | None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        request = self._build(method, url, params, json)
+        request = self._build(method, url, params, json, headers)
         # The request's own URL: base_url's path included (base_url.join(url) would drop it).
         label = endpoint or f"{method} {shown_url(request.url)}"
         self.breaker.check(f"{method} {shown_url(request.url)}")
@@ -222,10 +226,15 @@ class Sender:
         return self._check(response, label)
 
     def _build(
-        self, method: str, url: str, params: Mapping[str, Any] | None, json: Any
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Request:
         query = dict(params) if params else None
-        request = self.client.build_request(method, url, params=query, json=json)
+        request = self.client.build_request(method, url, params=query, json=json, headers=headers)
         if self._foreign(request.url):  # nothing configured travels to another origin
             headers = {"Accept": request.headers.get("Accept", "*/*")}
             request = httpx.Request(method, request.url, json=json, headers=headers)

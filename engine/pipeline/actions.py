@@ -158,6 +158,7 @@ class ActionRunner:
         elif action == "remove":
             returns.remove(return_id, plan.lines)
         elif action == "close":
+            self.state.closed_by_hand(return_id)  # its return.closed runs no outcome
             returns.close(return_id)
         else:
             returns.cancel(return_id)

@@ -17,8 +17,7 @@ from engine.loop.api import LoopAPI
 from engine.loop.kinds import Kind
 from engine.pipeline.prepare import Ready
 from engine.state import Parked, Synced
-
-LINES = "lines"  # id_map.extra key: order line external_id -> Loop line id
+from engine.state.idmap import LINES
 
 
 @dataclass

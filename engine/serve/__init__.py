@@ -22,6 +22,7 @@ from engine.loop.api import LoopAPI
 from engine.loop.subscriptions import Subscription, Subscriptions
 from engine.mapping.model import Target
 from engine.mapping.rules import CompiledRule
+from engine.outcomes import Executor
 from engine.rules import ReturnActions, apply_rules
 from engine.serve.app import RECEIVER_PATH, ReceiverSettings, build_app
 from engine.serve.metrics import Metrics
@@ -94,14 +95,15 @@ def build_process(
     rules: tuple[CompiledRule, ...] = (),
     actions: ReturnActions | None = None,
     platform: PlatformWebhooks | None = None,
+    outcomes: Callable[[Metrics], Executor | None] = lambda metrics: None,
 ) -> ServeProcess:
     """The receiver over `state`, with the inbox worker unless `process_events` is False (then
     events are only stored, for a later process to handle); the mapping's `rules` act on the
-    events it processes through `actions` (Loop's return actions)."""
+    events it processes through `actions` (Loop's return actions), and `outcomes` builds the
+    executor of its outcomes (given the metrics it counts steps in)."""
     metrics = Metrics(state)
-    processor = (
-        with_rules(rules, actions, state, metrics) if rules and actions is not None else process
-    )
+    executor = outcomes(metrics)
+    processor = with_rules(rules, actions, state, metrics, executor)
     worker = Worker(state, metrics, processor=processor) if process_events else None
     jobs: list[BackgroundJob] = [worker] if worker is not None else []
     app = build_app(
@@ -117,22 +119,28 @@ def build_process(
 
 def with_rules(
     rules: tuple[CompiledRule, ...],
-    actions: ReturnActions,
+    actions: ReturnActions | None,
     state: State,
     metrics: Metrics | None = None,
+    executor: Executor | None = None,
 ) -> Callable[[InboxEvent], Settlement]:
     """Processing, then the mapping's rules on each event it processed (once per return and
-    rule; a rule Loop cannot take now makes the event fail, to be tried again)."""
+    rule; a rule Loop cannot take now makes the event fail, to be tried again), then its
+    outcomes (once per return and outcome; a step to try again later fails the event too)."""
+    if not (rules and actions is not None) and executor is None:
+        return process
 
     def processor(event: InboxEvent) -> Settlement:
         settled = process(event)
         if settled.status == PROCESSED:
             body, _ = parse(event.body)
-            if body is not None:
+            if body is not None and rules and actions is not None:
                 for firing in apply_rules(rules, body, actions, state):
                     if metrics is not None:
                         for action in firing.actions or ["rule"]:
                             metrics.action(action, firing.status)
+            if body is not None and executor is not None:
+                executor.on_event(body, event.key)
         return settled
 
     return processor

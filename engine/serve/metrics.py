@@ -70,12 +70,23 @@ class Metrics:
             ["entity", "result"],
             registry=self.registry,
         )
+        self.outcome_steps = Counter(
+            "etl_outcome_steps",
+            "Outcome steps run in the platform (bucket IV), by outcome and result (confirmed, "
+            "failed, deferred: its result unknown, tried again later).",
+            ["outcome", "result"],
+            registry=self.registry,
+        )
         for result in RESULTS:  # every series exists from the start, at 0
             self.webhooks.labels(result=result)
         for status in (PROCESSED, FAILED, UNPROCESSABLE):
             self.events.labels(status=status)
         if state is not None:
             self.registry.register(InboxCollector(state))
+
+    def step(self, outcome: str, result: str) -> None:
+        """An outcome step confirmed, failed, or deferred (its result unknown: tried later)."""
+        self.outcome_steps.labels(outcome=outcome, result=result).inc()
 
     def delivery(self, result: str, seconds: float) -> None:
         self.webhooks.labels(result=result).inc()

@@ -4,6 +4,8 @@ opened: sync (as `etl run`), poll (as `etl poll`), reconcile (as `etl reconcile`
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import nullcontext
 
 from engine.context import Context
 from engine.loop.returns import Returns
@@ -20,16 +22,21 @@ log = logging.getLogger(__name__)
 
 
 def scheduled_work(
-    compiled: CompiledMapping, ctx: Context, metrics: Metrics | None = None
+    compiled: CompiledMapping,
+    ctx: Context,
+    metrics: Metrics | None = None,
+    sync_lock: threading.Lock | None = None,
 ) -> Scheduler:
-    """The mapping's schedule as a Scheduler (a task per interval that is set)."""
+    """The mapping's schedule as a Scheduler (a task per interval that is set); `sync_lock` is
+    held while syncing (outcome sync-backs take it too)."""
     plan = compiled.mapping.schedule
     loop = ctx.loop
     tasks: list[Task] = []
     if plan.get("sync"):
 
         def sync() -> None:
-            summary = Runner(compiled, ctx.state, ctx.connector, loop, RunOptions()).run()
+            with sync_lock or nullcontext():
+                summary = Runner(compiled, ctx.state, ctx.connector, loop, RunOptions()).run()
             log.info("scheduled sync: %s record(s) parked", summary.parked)
             if metrics is not None:
                 for stats in summary.entities:

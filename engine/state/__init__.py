@@ -24,9 +24,11 @@ import duckdb
 from engine.errors import StateError
 from engine.state import batch, cursors, idmap, inbox, parked, raw, rules, runs, schema
 from engine.state.batch import BatchOutcome
+from engine.state.closes import ManualCloses, closes_path
 from engine.state.codec import now
 from engine.state.idmap import Synced
 from engine.state.inbox import InboxEvent, Received, Settlement
+from engine.state.outbox import Outbox
 from engine.state.parked import Parked, ParkedTable
 from engine.state.runs import RunHandle
 from engine.state.tx import retrying, transaction
@@ -89,6 +91,27 @@ class State:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def reverse_lookup(
+        self, entities: Sequence[str], loop_ids: Sequence[int]
+    ) -> dict[int, tuple[str, str, Any]]:
+        """Loop id -> (entity, platform key, extra) among these entities."""
+        with self.lock:
+            return idmap.reverse(self.db, entities, loop_ids)
+
+    def closed_by_hand(self, return_id: str) -> None:
+        """Record that loop-etl closes this return without processing it (its return.closed
+        runs no outcome); beside the state file (engine/state/closes.py)."""
+        if self.path != ":memory:":
+            ManualCloses(closes_path(self.path)).add(return_id)
+
+    def was_closed_by_hand(self, return_id: str) -> bool:
+        return self.path != ":memory:" and return_id in ManualCloses(closes_path(self.path))
+
+    @property
+    def outbox(self) -> Outbox:
+        """Bucket IV's outbox (engine/state/outbox.py), on this state's connection."""
+        return Outbox(self.db, self.lock)
 
     def transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
         """The connection, locked, inside one transaction (rolled back on error)."""

@@ -11,6 +11,8 @@ import duckdb
 
 from engine.state.codec import dumps_or_null, loads_or_none
 
+LINES = "lines"  # an order's `extra` key: order line external_id -> Loop line id
+
 
 @dataclass(frozen=True)
 class Synced:
@@ -49,6 +51,21 @@ def lookup_alias(
         [entity, alias, list(set(alias_keys))],
     ).fetchall()
     return {r[0]: int(r[1]) for r in rows}
+
+
+def reverse(
+    db: duckdb.DuckDBPyConnection, entities: Sequence[str], loop_ids: Sequence[int]
+) -> dict[int, tuple[str, str, Any]]:
+    """Loop id -> (entity, key, extra) among these entities: the platform's record behind a
+    Loop id (outcomes turn the ids in Loop's events back into the platform's)."""
+    if not entities or not loop_ids:
+        return {}
+    rows = db.execute(
+        "SELECT loop_id, entity, key, extra FROM id_map WHERE entity IN (SELECT unnest(?)) "
+        "AND loop_id IN (SELECT unnest(?::UBIGINT[]))",
+        [list(entities), sorted(set(loop_ids))],
+    ).fetchall()
+    return {int(r[0]): (str(r[1]), str(r[2]), loads_or_none(r[3])) for r in rows}
 
 
 def loop_ids(db: duckdb.DuckDBPyConnection, entity: str) -> dict[str, int]:

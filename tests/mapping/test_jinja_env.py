@@ -295,7 +295,7 @@ def test_compile_template_caches_per_environment() -> None:
 def test_compile_template_unknown_filter_lists_known_filters() -> None:
     with pytest.raises(TemplateAssertionError) as caught:
         compile_template(ENV, "{{ price | cent }}")
-    assert "unknown filter 'cent' (known: cents, default, enum" in str(caught.value)
+    assert "unknown filter 'cent' (known: cents, decimal, default, enum" in str(caught.value)
     assert caught.value.lineno == 1
 
 
