@@ -265,5 +265,6 @@ def test_refunds_fail_fault_validates_and_clears(fresh_shop: ShopHandle) -> None
     cleared = httpx.post(faults, json={"refunds_fail": {"order_id": order_id, "count": 0}})
     assert cleared.json() == {"faults": {"refunds_fail": {}}}
     httpx.post(faults, json={"refunds_fail": {"order_id": order_id, "count": 3}})
+    assert fresh_shop.fail_refunds(order_id, 2) == {"refunds_fail": {str(order_id): 2}}
     httpx.post(f"{fresh_shop.base_url}/_demo/reset")
     assert httpx.get(faults).json() == {"faults": {"refunds_fail": {}}}
