@@ -142,3 +142,28 @@ def restore(
             store.put(entity, pos, record, now)
             changed.append(record["id"])
         return changed
+
+
+def faults(store: Store) -> Record:
+    """The demo faults in force: `refunds_fail` maps order ids (as text) to refunds to refuse."""
+    with store.lock:
+        left = {str(k): v for k, v in sorted(store.refund_faults.items()) if v > 0}
+    return {"refunds_fail": left}
+
+
+def set_faults(store: Store, body: Any) -> Record:
+    """`{"refunds_fail": {"order_id": ID, "count": N}}`: the next N refunds of the order answer
+    422 (N = 0 clears it); returns the faults in force."""
+    spec = body.get("refunds_fail") if isinstance(body, dict) else None
+    if not isinstance(spec, dict):
+        raise AdminError('give {"refunds_fail": {"order_id": ID, "count": N}}')
+    order_id, count = spec.get("order_id"), spec.get("count", 1)
+    if not isinstance(order_id, int) or isinstance(order_id, bool):
+        raise AdminError("refunds_fail.order_id must be an order id (a number)")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise AdminError("refunds_fail.count must be a number >= 0")
+    with store.lock:
+        if store.pos_of("orders", order_id) is None:
+            raise AdminError(f"unknown orders id: {order_id}")
+        store.refund_faults[order_id] = count
+    return faults(store)

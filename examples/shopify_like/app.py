@@ -1,7 +1,8 @@
 """The HTTP face of the shopify-like demo: Shopify REST Admin API paths, auth, Link pagination.
 
 Reads: `GET /admin/api/<version>/<resource>.json` (+ `/count.json`, `/<id>.json`); writes:
-refunds, orders, inventory levels; demo admin under `/_demo/` (no auth).
+refunds, orders and gift cards (both honouring `Idempotency-Key`), inventory levels; demo admin
+under `/_demo/` (no auth).
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from starlette.routing import Route
 
 from examples.common import iso
 from examples.shopify_like import admin, ids
+from examples.shopify_like import gift_cards as gc
 from examples.shopify_like import writes as w
+from examples.shopify_like.idempotency import HEADER as IDEMPOTENCY_HEADER
+from examples.shopify_like.idempotency import idempotent
 from examples.shopify_like.query import QueryError, parse_filter, parse_limit
 from examples.shopify_like.store import Filter, Store
 
@@ -193,7 +197,9 @@ class ShopApp:
 
         return write
 
-    def _record(self, request: Request, body: Any, status: int, payload: Any) -> None:
+    def _record(
+        self, request: Request, body: Any, status: int, payload: Any, replayed: bool = False
+    ) -> None:
         with self.store.lock:
             result = next(iter(payload.values()), None) if isinstance(payload, dict) else None
             self.store.writes.append({
@@ -201,6 +207,7 @@ class ShopApp:
                 "method": request.method, "path": request.url.path, "body": body,
                 "status": status, "result_id": result.get("id") if isinstance(result, dict) else None,
                 "response": payload,
+                "idempotency_key": request.headers.get(IDEMPOTENCY_HEADER), "replayed": replayed,
             })  # fmt: skip
 
 
@@ -224,8 +231,7 @@ def create_app(store: Store, token: str = "demo") -> Starlette:
     shop = ShopApp(store, token)
     g = shop.guard
     routes = [
-        Route(API + "/orders.json", g(shop.recorded("order", lambda r, b: w.create_order(store, b))),
-              methods=["POST"]),
+        *outcome_routes(shop),
         Route(API + "/orders/{id:int}/refunds.json",
               g(shop.recorded("refund", lambda r, b: w.create_refund(store, r.path_params["id"], b))),
               methods=["POST"]),
@@ -243,6 +249,33 @@ def create_app(store: Store, token: str = "demo") -> Starlette:
         *admin_routes(store),
     ]  # fmt: skip
     return Starlette(routes=routes)
+
+
+def outcome_routes(shop: ShopApp) -> list[Route]:
+    """Creating orders and gift cards (with `Idempotency-Key`), and reading gift cards."""
+    store, g = shop.store, shop.guard
+
+    def once(handler: Handler) -> Handler:
+        return idempotent(store.idempotency, store.now, shop._record, handler)
+
+    async def gift_card_list(request: Request) -> Response:
+        return json_response({"gift_cards": gc.list_gift_cards(store, request.query_params)})
+
+    async def gift_card(request: Request) -> Response:
+        card = gc.find_gift_card(store, request.path_params["id"])
+        if card is None:
+            return json_response({"errors": "Not Found"}, 404)
+        return json_response({"gift_card": card})
+
+    return [
+        Route(API + "/orders.json", g(once(shop.recorded("order", lambda r, b: w.create_order(store, b)))),
+              methods=["POST"]),
+        Route(API + "/gift_cards.json",
+              g(once(shop.recorded("gift_card", lambda r, b: gc.create_gift_card(store, b)))),
+              methods=["POST"]),
+        Route(API + "/gift_cards.json", g(gift_card_list), methods=["GET"]),
+        Route(API + "/gift_cards/{id:int}.json", g(gift_card), methods=["GET"]),
+    ]  # fmt: skip
 
 
 def _admin_action(store: Store, action: Callable[..., list[int]], key: str) -> Handler:
@@ -272,6 +305,14 @@ def admin_routes(store: Store) -> list[Route]:
         store.reset()
         return json_response({"reset": True})
 
+    async def faults(request: Request) -> Response:
+        if request.method == "GET":
+            return json_response({"faults": admin.faults(store)})
+        try:
+            return json_response({"faults": admin.set_faults(store, await _json(request))})
+        except (admin.AdminError, w.WriteError) as exc:
+            return json_response({"errors": str(exc)}, 422)
+
     async def info(request: Request) -> Response:
         d = store.data
         return json_response({"seed": d.seed, "orders": d.n_orders, "products": d.n_products,
@@ -284,5 +325,6 @@ def admin_routes(store: Store) -> list[Route]:
         Route("/_demo/restore", _admin_action(store, admin.restore, "restored"), methods=["POST"]),
         Route("/_demo/reset", reset, methods=["POST"]),
         Route("/_demo/writes", writes, methods=["GET"]),
+        Route("/_demo/faults", faults, methods=["GET", "POST"]),
         Route("/_demo/info", info, methods=["GET"]),
     ]

@@ -47,6 +47,12 @@ class ShopHandle:
     ) -> list[int]:
         return admin.restore(self.store, entity, ids, count)
 
+    def fail_refunds(self, order_id: int, count: int = 1) -> dict[str, Any]:
+        """Arms the `refunds_fail` fault: the next `count` refunds of the order answer 422."""
+        return admin.set_faults(
+            self.store, {"refunds_fail": {"order_id": order_id, "count": count}}
+        )
+
     def writes(self) -> list[dict[str, Any]]:
         with self.store.lock:
             return list(self.store.writes)

@@ -15,6 +15,7 @@ from typing import Any
 
 from examples.shopify_like import catalog, ids
 from examples.shopify_like.data import ShopData, level_record
+from examples.shopify_like.idempotency import IdempotencyTable
 
 Record = dict[str, Any]
 
@@ -71,6 +72,9 @@ class Store:
         self.lock = threading.RLock()
         self.writes: list[Record] = []
         self.stock: dict[tuple[int, int], tuple[int, int]] = {}
+        self.gift_cards: dict[int, Record] = {}
+        self.idempotency = IdempotencyTable()
+        self.refund_faults: dict[int, int] = {}  # order id -> refunds still to refuse
         self._next_id = ids.RUNTIME
         self.tables = {t.name: t for t in _tables(data, self)}
 
@@ -90,6 +94,9 @@ class Store:
                 table.extra = 0
             self.stock.clear()
             self.writes.clear()
+            self.gift_cards.clear()
+            self.idempotency.clear()
+            self.refund_faults.clear()
             self._next_id = ids.RUNTIME
 
     # -- single records --------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The writes outcome execution needs, in Shopify's shape: refunds, new orders, inventory.
 
 Each takes the request body, validates it like Shopify (404 / 422 with an `errors` object),
-changes the served state through overrides and returns the created or changed record.
+changes the served state through overrides and returns the created or changed record. The
+`refunds_fail` demo fault (`/_demo/faults`) refuses the next refunds of an order with a 422.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _body(body: Any, key: str) -> Record:
     return found
 
 
-def _int(value: Any, name: str) -> int:
+def parse_int(value: Any, name: str) -> int:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | str)
@@ -48,7 +49,7 @@ def _int(value: Any, name: str) -> int:
     return int(value)
 
 
-def _amount(value: Any, name: str = "amount") -> int:
+def amount_cents(value: Any, name: str = "amount") -> int:
     text = str(value).strip()
     if isinstance(value, bool) or not _AMOUNT.match(text):
         raise WriteError(422, {name: ["is invalid"]})
@@ -67,12 +68,12 @@ def _refund_items(store: Store, order: Record, spec: Record) -> list[ev.RefundIt
     default_restock = "return" if spec.get("restock") else "no_restock"
     items = []
     for raw in spec.get("refund_line_items") or []:
-        line = lines.get(_int(raw.get("line_item_id"), "refund_line_items.line_item_id"))
+        line_id = parse_int(raw.get("line_item_id"), "refund_line_items.line_item_id")
+        line = lines.get(line_id)
         if line is None:
-            raise WriteError(
-                422, {"refund_line_items.line_item_id": ["is not a line item of this order"]}
-            )
-        qty = _int(raw.get("quantity", 1), "refund_line_items.quantity")
+            raise WriteError(422, {"refund_line_items.line_item_id": [
+                f"{line_id} is not a line item of order {order['id']}"]})  # fmt: skip
+        qty = parse_int(raw.get("quantity", 1), "refund_line_items.quantity")
         left = line["quantity"] - ev.refunded_quantity(order, line["id"])
         if not 1 <= qty <= left:
             raise WriteError(422, {"refund_line_items.quantity": [
@@ -86,8 +87,18 @@ def _refund_items(store: Store, order: Record, spec: Record) -> list[ev.RefundIt
         if restock in ("return", "cancel") and location is None:
             location = ids.LOCATION
         items.append(ev.RefundItem(store.new_id(), line, qty, restock,
-                                   None if location is None else _int(location, "location_id")))  # fmt: skip
+                                   None if location is None else parse_int(location, "location_id")))  # fmt: skip
     return items
+
+
+def _refund_fault(store: Store, order_id: int) -> None:
+    """Uses up one failure the `refunds_fail` demo fault set for the order, if any is left."""
+    left = store.refund_faults.get(order_id, 0)
+    if left <= 0:
+        return
+    store.refund_faults[order_id] = left - 1
+    raise WriteError(422, {"base": [
+        "The refund was refused by the platform (demo fault refunds_fail)"]})  # fmt: skip
 
 
 def refund_plan(store: Store, order_id: int, body: Any) -> tuple[int, Record, list[ev.RefundItem]]:
@@ -117,11 +128,14 @@ def create_refund(store: Store, order_id: int, body: Any) -> Record:
     """`POST orders/{id}/refunds.json`: stores the refund, updates the order, restocks."""
     with store.lock:
         pos, order, items = refund_plan(store, order_id, body)
+        _refund_fault(store, order_id)
         spec = body["refund"]
         now = store.now()
-        txs = [ev.transaction(order, store.new_id(), now, _amount(t.get("amount"), "transactions.amount"),
+        txs = [ev.transaction(order, store.new_id(), now, amount_cents(t.get("amount"), "transactions.amount"),
                               t.get("parent_id"), t.get("kind", "refund"), t.get("gateway", order["gateway"]))
                for t in spec.get("transactions") or []]  # fmt: skip
+        if any(cents(t["amount"]) < 0 for t in txs):
+            raise WriteError(422, {"transactions.amount": ["must be greater than or equal to 0"]})
         left = cents(order["total_price"]) - ev.refunded_amount(order)
         if sum(cents(t["amount"]) for t in txs) > left:
             raise WriteError(
@@ -162,9 +176,9 @@ def change_inventory(store: Store, body: Any, absolute: bool) -> Record:
     if not isinstance(body, dict):
         raise WriteError(400, {"inventory_level": "Required parameter missing or invalid"})
     key = "available" if absolute else "available_adjustment"
-    item = _int(body.get("inventory_item_id"), "inventory_item_id")
-    location = _int(body.get("location_id"), "location_id")
-    value = _int(body.get(key), key)
+    item = parse_int(body.get("inventory_item_id"), "inventory_item_id")
+    location = parse_int(body.get("location_id"), "location_id")
+    value = parse_int(body.get(key), key)
     with store.lock:
         now = store.now()
         slot, loc = item - ids.INVENTORY_ITEM, location - ids.LOCATION
@@ -178,7 +192,7 @@ def _line_specs(store: Store, raw_lines: Any) -> list[LineSpec]:
         raise WriteError(422, {"line_items": ["can't be blank"]})
     specs = []
     for raw in raw_lines:
-        slot = _int(raw.get("variant_id"), "line_items.variant_id") - ids.VARIANT
+        slot = parse_int(raw.get("variant_id"), "line_items.variant_id") - ids.VARIANT
         product_pos, k = divmod(slot, ids.MAX_VARIANTS)
         product = store.find("products", ids.PRODUCT + product_pos) if slot >= 0 else None
         if product is None or k >= len(product["variants"]):
@@ -186,10 +200,10 @@ def _line_specs(store: Store, raw_lines: Any) -> list[LineSpec]:
                 422, {"line_items": [f"variant {raw.get('variant_id')} does not exist"]}
             )
         variant = product["variants"][k]
-        qty = _int(raw.get("quantity", 1), "line_items.quantity")
+        qty = parse_int(raw.get("quantity", 1), "line_items.quantity")
         if qty < 1:
             raise WriteError(422, {"line_items.quantity": ["must be greater than 0"]})
-        price = _amount(raw.get("price", variant["price"]), "line_items.price")
+        price = amount_cents(raw.get("price", variant["price"]), "line_items.price")
         specs.append(LineSpec(product["id"], variant["id"], product["title"], variant["title"],
                               product["vendor"], variant["sku"], variant["grams"], qty, price))  # fmt: skip
     return specs
@@ -209,7 +223,7 @@ def create_order(store: Store, body: Any) -> Record:
             line_ids=[store.new_id() for _ in specs], shipping_line_id=store.new_id(),
             currency=store.data.currency, tags=str(spec.get("tags") or ""), note=spec.get("note"),
             source_name=str(spec.get("source_name") or "api"),
-            shipping=sum(_amount(line.get("price", 0), "shipping_lines.price") for line in _shipping(spec)),
+            shipping=sum(amount_cents(line.get("price", 0), "shipping_lines.price") for line in _shipping(spec)),
         )  # fmt: skip
         order = assemble_order(inp)
         _finish_order(store, order, spec, specs, now)
@@ -227,7 +241,7 @@ def _shipping(spec: Record) -> list[Record]:
 def _customer(store: Store, raw: Any) -> tuple[Any, Record | None]:
     if not isinstance(raw, dict) or raw.get("id") is None:
         return None, None
-    pos = store.pos_of("customers", _int(raw["id"], "customer.id"))
+    pos = store.pos_of("customers", parse_int(raw["id"], "customer.id"))
     if pos is None:
         raise WriteError(422, {"customer": ["does not exist"]})
     record = store.get("customers", pos)

@@ -2,8 +2,17 @@
 
 Loop returns one unit per return line item, so a request for quantity 2 of an order line makes
 two return lines. A line is returnable only for units that were fulfilled (loop-api.md §2: an
-order with no fulfillment is accepted but nothing on it is returnable) and not already held by
-another open, flagged or closed return.
+order with no fulfillment is accepted but nothing on it is returnable) and not used up already.
+
+Used up, per order line: units in open or flagged returns, plus the larger of (units in closed
+returns, units the order's pushed `refunds[]` say were refunded). Open and flagged returns are not
+refunded yet, so their units add to any refund. A processed return is closed, and the integrator
+then refunds it on its platform and pushes that refund onto the order: the same units show up
+twice, once in the closed return and once in `refunds[]`, so those two overlap (the larger of the
+two) rather than add. A refund with no return behind it (made on the platform) is counted through
+the same larger-of; a refund made outside Loop on a line that also has a closed return is the one
+case this undercounts, which errs towards letting the shopper return (Loop's order carries no link
+from a refund to a return to tell the two apart).
 """
 
 from __future__ import annotations
@@ -115,6 +124,31 @@ def fulfilled_quantities(order: dict[str, Any]) -> dict[int, int]:
     return done
 
 
+def refunded_quantities(order: dict[str, Any]) -> dict[int, int]:
+    """Order line Loop id -> units refunded on the platform, from the order's `refunds[]` of
+    type line_item (a refund with no type but a `line_item` counts too; no quantity means 1)."""
+    done: dict[int, int] = {}
+    for refund in order.get("refunds") or []:
+        line = refund.get("line_item") or {}
+        if refund.get("type") not in (None, "line_item") or line.get("id") is None:
+            continue
+        try:
+            key, units = int(line["id"]), int(line.get("quantity") or 1)
+        except (TypeError, ValueError):
+            continue
+        done[key] = done.get(key, 0) + units
+    return done
+
+
+def used_quantities(
+    pending: dict[int, int], closed: dict[int, int], refunded: dict[int, int]
+) -> dict[int, int]:
+    """Order line id -> units no longer returnable (see the module docstring for why closed
+    returns and refunds overlap while pending returns add)."""
+    keys = set(pending) | set(closed) | set(refunded)
+    return {k: pending.get(k, 0) + max(closed.get(k, 0), refunded.get(k, 0)) for k in sorted(keys)}
+
+
 def build_lines(
     sb: Sandbox, order: dict[str, Any], specs: Any, held: dict[int, int], stamp: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -164,7 +198,10 @@ def _check_spec(
         return f"exchange_variant_id {spec.get('exchange_variant_id')} is not a known variant"
     free = available.get(line_id, 0) - held.get(line_id, 0)
     if quantity < 1 or quantity > free:
-        return f"quantity {quantity} is not returnable: {max(free, 0)} fulfilled unit(s) left"
+        return (
+            f"quantity {quantity} is not returnable: {max(free, 0)} unit(s) left"
+            " (fulfilled, not refunded and not in another return)"
+        )
     held[line_id] = held.get(line_id, 0) + quantity
     return None
 

@@ -20,6 +20,8 @@ from engine.sandbox.returns.lines import (
     current_lines,
     order_currency,
     order_customer,
+    refunded_quantities,
+    used_quantities,
 )
 from engine.sandbox.returns.totals import compute_totals
 
@@ -32,8 +34,10 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "cancel": ("open",),
     "expire": ("open",),
 }
-# A return in one of these states holds its items: they cannot go into another return.
-HOLDING_STATES = ("open", "review", "closed")
+# A return in one of these states holds its items: they cannot go into another return. Pending
+# ones are not refunded yet; a closed one may have been (lines.used_quantities).
+PENDING_STATES, CLOSED_STATES = ("open", "review"), ("closed",)
+HOLDING_STATES = PENDING_STATES + CLOSED_STATES
 SQL_TIME = "%Y-%m-%d %H:%M:%S"
 
 
@@ -86,15 +90,18 @@ def find_order(sb: Sandbox, spec: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(row[0]))
 
 
-def held_quantities(sb: Sandbox, order_id: int) -> dict[int, int]:
-    """Order line id -> units already in a return that holds them (open, review, closed)."""
-    held: dict[int, int] = {}
-    for record in returns_of_order(sb, order_id):
+def held_quantities(sb: Sandbox, order: dict[str, Any]) -> dict[int, int]:
+    """Order line id -> units no longer returnable: in a return that holds them (open, review,
+    closed) or refunded on the platform (the order's pushed `refunds[]`)."""
+    pending: dict[int, int] = {}
+    closed: dict[int, int] = {}
+    for record in returns_of_order(sb, int(order["id"])):
         if record["state"] in HOLDING_STATES:
+            held = pending if record["state"] in PENDING_STATES else closed
             for line in current_lines(record):
                 key = int(line["provider_line_item_id"])
                 held[key] = held.get(key, 0) + 1
-    return held
+    return used_quantities(pending, closed, refunded_quantities(order))
 
 
 def returns_of_order(sb: Sandbox, order_id: int) -> list[dict[str, Any]]:
@@ -114,7 +121,7 @@ def new_return(sb: Sandbox, spec: dict[str, Any]) -> dict[str, Any]:
     order = find_order(sb, spec)
     order_id = int(order["id"])
     created = _created_at(spec)
-    held = held_quantities(sb, order_id)
+    held = held_quantities(sb, order)
     lines, exchanges = build_lines(sb, order, spec.get("line_items"), held, created)
     record = _header(sb, order, state, created)
     record.update(
