@@ -71,6 +71,12 @@ def erp_like_apply(out_dir: Path, watch: bool, interval: float) -> None:
     adjustments) once each, in name order, and regenerate the exports. Exit 1 when a file has
     a bad row: that file is reported (file:line: reason) and left in place, nothing of it applied."""
     from examples.erp_like import ApplyReport, apply_imports, watch_imports
+    from examples.erp_like.journal import read_settings
+
+    try:
+        read_settings(out_dir)
+    except FileNotFoundError as error:
+        raise click.ClickException(str(error)) from None
 
     def show(report: ApplyReport) -> None:
         for name in report.applied:
@@ -87,10 +93,7 @@ def erp_like_apply(out_dir: Path, watch: bool, interval: float) -> None:
             watch_imports(out_dir, interval, on_report=show)
         except KeyboardInterrupt:
             return
-    try:
-        report = apply_imports(out_dir)
-    except FileNotFoundError as error:
-        raise click.ClickException(str(error)) from None
+    report = apply_imports(out_dir)
     show(report)
     click.echo(f"erp-like demo: {len(report.applied)} file(s) applied, {report.documents} new "
                f"document(s), {len(report.skipped)} skipped, {len(report.errors)} error(s)")  # fmt: skip
