@@ -10,9 +10,10 @@
   comes from ETL_DEMO_ORDERS (default 60) and ETL_DEMO_SEED (default 1).
 
 Demos are found by name in the entry-point group `loop_etl.demos`: each entry point is a
-function taking the keyword options `orders`, `seed` and `cache_dir` (a demo ignores those it
-does not need) and returning a context manager that starts the demo and yields where it is:
-a base URL, a folder or a file path.
+function taking the keyword options `orders`, `seed`, `cache_dir` (shared, generated data) and
+`data_dir` (this state's own: a file demo copies its data there, so what a run writes into it
+stays with this state) (a demo ignores those it does not need) and returning a context manager
+that starts the demo and yields where it is: a base URL, a folder or a file path.
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ def demo_starter(name: str) -> DemoStarter:
 def _demo(mapping: Mapping, value: str, state_path: Path) -> Iterator[str]:
     start = demo_starter(value.partition(":")[2] or mapping.name)
     cache = state_path.parent.resolve() / "demo"
-    with start(cache_dir=str(cache), **demo_options()) as where:
+    own = state_path.parent.resolve() / f"{state_path.stem}.demo"
+    with start(cache_dir=str(cache), data_dir=str(own), **demo_options()) as where:
         yield str(where)
 
 

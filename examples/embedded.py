@@ -3,11 +3,15 @@
 Each demo is a function of keyword options returning a context manager that yields where the
 demo is; the engine finds them through the `loop_etl.demos` entry points (pyproject.toml).
 File-based demos (erp-like, oms-like) are generated once per (name, orders, seed) into a cache
-folder and reused; shopify-like is served on a free loopback port for as long as the context lasts.
+folder and reused; with `data_dir` (the engine passes `<state dir>/<state name>.demo`) each run
+gets a private, writable copy of its own in that folder, made from the cache on first use, so
+outcome writes (import files, SQL) stay with the state that made them. shopify-like is served
+on a free loopback port for as long as the context lasts.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -17,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_ORDERS, DEFAULT_SEED = 200, 1
+# Bumped when the generated files change shape, so that an older cache is not reused.
+FORMAT = "v2"
+log = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
@@ -32,7 +39,7 @@ def _cache(cache_dir: str | Path | None) -> Path:
 def _erp(cache: Path, orders: int, seed: int, encoding: str) -> Path:
     from examples.erp_like import generate_erp_csv
 
-    target = cache / f"erp-like-{orders}-{seed}-{encoding}"
+    target = cache / f"erp-like-{orders}-{seed}-{encoding}-{FORMAT}"
     if (target / ".complete").exists():
         return target
     partial = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=cache))
@@ -48,10 +55,36 @@ def _erp(cache: Path, orders: int, seed: int, encoding: str) -> Path:
 def _oms(cache: Path, orders: int, seed: int) -> Path:
     from examples.oms_like import generate_oms_db
 
-    target = cache / f"oms-like-{orders}-{seed}.sqlite"
+    target = cache / f"oms-like-{orders}-{seed}-{FORMAT}.sqlite"
     if not target.exists():
         generate_oms_db(target, orders=orders, seed=seed)  # written beside, then renamed
     return target
+
+
+def _private(cached: Path, data_dir: str | Path) -> Path:
+    """This state's own copy of a cached demo (a folder or a file), copied on first use."""
+    home = Path(data_dir)
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / cached.name
+    if target.exists():
+        return target
+    partial = home / f"{cached.name}.partial"
+    if cached.is_dir():
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(cached, partial)
+    else:
+        shutil.copyfile(cached, partial)
+    os.replace(partial, target)
+    return target
+
+
+def _apply_pending(folder: Path) -> None:
+    """Applies the import files a run left, as the ERP's import job would before an export."""
+    from examples.erp_like import apply_imports
+
+    report = apply_imports(folder)
+    for error in report.errors:
+        log.warning("erp-like import not applied: %s", error)
 
 
 @contextmanager
@@ -71,11 +104,17 @@ def erp_like(
     orders: int = DEFAULT_ORDERS,
     seed: int = DEFAULT_SEED,
     cache_dir: str | Path | None = None,
+    data_dir: str | Path | None = None,
     encoding: str = "utf-8",
     **_: Any,
 ) -> Iterator[str]:
-    """The folder of the demo ERP's CSV exports."""
-    yield str(_erp(_cache(cache_dir), int(orders), int(seed), str(encoding)))
+    """The folder of the demo ERP's CSV exports: the shared cache, or with `data_dir` a private
+    copy whose waiting import files are applied first."""
+    folder = _erp(_cache(cache_dir), int(orders), int(seed), str(encoding))
+    if data_dir is not None:
+        folder = _private(folder, data_dir)
+        _apply_pending(folder)
+    yield str(folder)
 
 
 @contextmanager
@@ -84,10 +123,12 @@ def oms_like(
     orders: int = DEFAULT_ORDERS,
     seed: int = DEFAULT_SEED,
     cache_dir: str | Path | None = None,
+    data_dir: str | Path | None = None,
     **_: Any,
 ) -> Iterator[str]:
-    """The demo OMS's SQLite file."""
-    yield str(_oms(_cache(cache_dir), int(orders), int(seed)))
+    """The demo OMS's SQLite file: the shared cache, or with `data_dir` a private copy."""
+    path = _oms(_cache(cache_dir), int(orders), int(seed))
+    yield str(path if data_dir is None else _private(path, data_dir))
 
 
 STARTERS: dict[str, Callable[..., AbstractContextManager[str]]] = {
@@ -104,7 +145,8 @@ def start_embedded(name: str, **options: Any) -> Iterator[str]:
 
     shopify-like yields the Admin API base URL (the value a mapping's `base_url` stands for);
     erp-like the folder of CSV files; oms-like the SQLite file. Options: orders, seed,
-    cache_dir (file demos), token (shopify-like), encoding (erp-like).
+    cache_dir and data_dir (file demos: a private writable copy), token (shopify-like),
+    encoding (erp-like).
     """
     starter = STARTERS.get(name)
     if starter is None:

@@ -25,11 +25,22 @@ local time (UTC-05:00) without an offset; statuses as ERP codes):
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from examples.common import money_thousands as amt
 from examples.common import naive_local as when
+from examples.erp_like.journal import (
+    IMPORTS,
+    Overlay,
+    applied_dir,
+    overlay,
+    read_journal,
+    read_settings,
+    write_settings,
+)
 from examples.shopify_like import catalog, ids
 from examples.shopify_like.data import ShopData, Summary, generate
 
@@ -45,12 +56,12 @@ FILES: dict[str, tuple[str, ...]] = {
     "sales_orders.csv": ("SO_NO", "CUST_NO", "ORDER_DATE", "STATUS", "CURRENCY", "NET_AMOUNT",
                          "DISCOUNT", "TAX_AMOUNT", "SHIPPING", "GROSS_AMOUNT", "SHIP_WHS",
                          "SHIP_DATE", "CARRIER", "TRACKING_NO", "CLOSED_DATE", "CANCELLED_DATE",
-                         "MODIFIED"),
+                         "MODIFIED", "REFERENCE"),
     "sales_order_lines.csv": ("SO_NO", "LINE_NO", "ITEM_NO", "DESCRIPTION", "QTY", "UNIT_PRICE",
                               "DISCOUNT", "TAX_AMOUNT", "LINE_AMOUNT", "QTY_SHIPPED",
                               "QTY_RETURNED", "MODIFIED"),
     "credit_notes.csv": ("CN_NO", "SO_NO", "LINE_NO", "ITEM_NO", "QTY", "AMOUNT", "TAX_AMOUNT",
-                         "CN_DATE", "REASON", "MODIFIED"),
+                         "CN_DATE", "REASON", "MODIFIED", "REFERENCE"),
     # The warehouse's receipts of returned parcels (bucket III): empty in the export; the
     # warehouse (or a test) appends a row per parcel received, pointing at its sales order.
     "return_receipts.csv": ("RECEIPT_NO", "SO_NO", "STATUS", "NOTE", "RECEIVED"),
@@ -126,7 +137,7 @@ def _order_row(data: ShopData, s: Summary) -> Row:
         ("UPS", "USPS")[fulfillment % 2] if shipped else "",
         f"1Z{fulfillment % 10**12:012d}" if shipped else "",
         when(plan.closed_at) if plan.closed_at else "",
-        when(plan.cancelled_at) if plan.cancelled_at else "", when(plan.updated),
+        when(plan.cancelled_at) if plan.cancelled_at else "", when(plan.updated), "",
     )  # fmt: skip
 
 
@@ -151,49 +162,94 @@ def _credit_rows(s: Summary) -> Iterator[Row]:
     number = f"CN{s.pos + 1:07d}"
     for k, qty, subtotal, tax in s.refund_lines:
         yield (number, so_no(s.pos), 10 * (k + 1), s.specs[k].sku, qty, amt(subtotal), amt(tax),
-               when(at), "RETURN", when(s.plan.updated))  # fmt: skip
+               when(at), "RETURN", when(s.plan.updated), "")  # fmt: skip
     if s.plan.refund_full and s.shipping:
         yield (number, so_no(s.pos), 0, "FREIGHT", 1, amt(s.shipping), amt(0), when(at), "RETURN",
-               when(s.plan.updated))  # fmt: skip
+               when(s.plan.updated), "")  # fmt: skip
 
 
-def _write(path: Path, header: tuple[str, ...], rows: Iterable[Row], encoding: str) -> int:
-    count = 0
-    with path.open("w", encoding=encoding, newline="") as handle:
+def _write(path: Path, header: tuple[str, ...], rows: Iterable[Row], encoding: str) -> Path:
+    """Writes beside the file, then renames: a reader sees the old export or the new one."""
+    partial = path.with_name(path.name + ".tmp")
+    with partial.open("w", encoding=encoding, newline="") as handle:
         writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
         writer.writerow(header)
-        for row in rows:
-            writer.writerow(row)
-            count += 1
-    return count
+        writer.writerows(rows)
+    return partial
+
+
+def _orders(data: ShopData, ov: Overlay) -> Iterator[tuple[Row, list[Row], list[Row]]]:
+    """Each order with its lines and credit notes, the journal's changes in; then the new ones."""
+    for pos in range(data.n_orders):
+        s = data.summary(pos)
+        lines = [ov.line(row) for row in _line_rows(s)]
+        yield ov.order(_order_row(data, s)), lines, list(_credit_rows(s))
+    for row, new_lines in ov.new_orders:
+        yield ov.order(row), [ov.line(li) for li in new_lines], []
+    yield (), [], ov.credits
+
+
+def _journal(out: Path, orders: int, seed: int) -> list[dict[str, Any]]:
+    """The folder's journal, when it was applied to the same shop (refused otherwise)."""
+    entries = read_journal(out)
+    if entries:
+        was = read_settings(out)
+        if (was["orders"], was["seed"]) != (orders, seed):
+            raise ValueError(
+                f"{out} holds imports applied to the shop of {was['orders']} orders, seed "
+                f"{was['seed']}: generate that again, or remove {applied_dir(out)} to start over"
+            )
+    return entries
 
 
 def generate_erp_csv(out_dir: str | Path, orders: int = 200, seed: int = 1,
-                     encoding: str = "utf-8") -> dict[str, Path]:  # fmt: skip
-    """Writes the ERP's CSV exports for a shop of `orders` orders; returns file name -> path."""
-    data = generate(orders=orders, seed=seed)
+                     encoding: str = "utf-8", *, keep_receipts: bool = False) -> dict[str, Path]:  # fmt: skip
+    """Writes the ERP's CSV exports for a shop of `orders` orders; returns file name -> path.
+
+    Imports already applied in the folder (its journal) are replayed over the generated shop;
+    `keep_receipts` keeps the rows the warehouse appended to return_receipts.csv.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    ov = overlay(_journal(out, orders, seed))
+    data = generate(orders=orders, seed=seed)
     paths = {name: out / name for name in FILES}
-    _write(paths["items.csv"], FILES["items.csv"], _items(data), encoding)
-    _write(paths["customers.csv"], FILES["customers.csv"], _customers(data), encoding)
-    _write(paths["warehouses.csv"], FILES["warehouses.csv"], _warehouses(data), encoding)
-    _write(paths["stock.csv"], FILES["stock.csv"], _stock(data), encoding)
-    _write(paths["return_receipts.csv"], FILES["return_receipts.csv"], [], encoding)
+    partials = [
+        _write(paths["items.csv"], FILES["items.csv"], _items(data), encoding),
+        _write(paths["customers.csv"], FILES["customers.csv"], _customers(data), encoding),
+        _write(paths["warehouses.csv"], FILES["warehouses.csv"], _warehouses(data), encoding),
+        _write(paths["stock.csv"], FILES["stock.csv"], map(ov.stock_row, _stock(data)), encoding),
+    ]
+    receipts = paths["return_receipts.csv"]
+    if not (keep_receipts and receipts.exists()):
+        partials.append(_write(receipts, FILES["return_receipts.csv"], [], encoding))
+    partials += _write_orders(out, paths, _orders(data, ov), encoding)
+    for partial in partials:
+        os.replace(partial, partial.with_name(partial.name.removesuffix(".tmp")))
+    (out / IMPORTS).mkdir(exist_ok=True)
+    write_settings(out, orders, seed, encoding)
+    return paths
+
+
+def _write_orders(
+    out: Path, paths: dict[str, Path], rows: Iterator[tuple[Row, list[Row], list[Row]]],
+    encoding: str,
+) -> list[Path]:  # fmt: skip
     names = ("sales_orders.csv", "sales_order_lines.csv", "credit_notes.csv")
-    handles = [paths[n].open("w", encoding=encoding, newline="") for n in names]
+    partials = [paths[n].with_name(n + ".tmp") for n in names]
+    handles = [p.open("w", encoding=encoding, newline="") for p in partials]
     try:
         orders_w, lines_w, credits_w = (
             csv.writer(h, delimiter=";", lineterminator="\r\n") for h in handles
         )
         for writer, name in zip((orders_w, lines_w, credits_w), names, strict=True):
             writer.writerow(FILES[name])
-        for pos in range(orders):
-            summary = data.summary(pos)
-            orders_w.writerow(_order_row(data, summary))
-            lines_w.writerows(_line_rows(summary))
-            credits_w.writerows(_credit_rows(summary))
+        for order, lines, credits in rows:
+            if order:
+                orders_w.writerow(order)
+            lines_w.writerows(lines)
+            credits_w.writerows(credits)
     finally:
         for handle in handles:
             handle.close()
-    return paths
+    return partials

@@ -14,15 +14,21 @@ every table but the link tables has `updated_at` for incremental extraction, ind
   region, postal_code, country_code, created_at, updated_at)
 - stock_levels(sku_id, store_id, on_hand, updated_at), primary key (sku_id, store_id)
 - orders(id, order_ref, customer_id, status, currency, subtotal_cents, discount_cents,
-  tax_cents, shipping_cents, total_cents, placed_at, closed_at, cancelled_at, updated_at);
+  tax_cents, shipping_cents, total_cents, placed_at, closed_at, cancelled_at, updated_at,
+  reference);
   status is one of new, shipped, completed, cancelled; subtotal_cents is the lines before
   discount, so total = subtotal - discount + tax + shipping.
 - order_lines(id, order_id, line_no, sku_id, quantity, unit_price_cents, discount_cents,
   tax_cents, updated_at): discount and tax are for the whole line
 - shipments(id, order_id, store_id, carrier, tracking_number, shipped_at, updated_at): one per
   shipped order, covering every line.
-- refunds(id, order_id, amount_cents, reason, created_at, updated_at) and
+- refunds(id, order_id, amount_cents, reason, created_at, updated_at, reference) and
   refund_lines(id, refund_id, order_line_id, quantity, amount_cents, tax_cents)
+
+Writers (the engine's SQL outcome steps, see examples/README.md): every `id` is an INTEGER
+PRIMARY KEY, so an INSERT that leaves it out gets the next one; `reference` (orders, refunds;
+indexed, NULL in generated rows) holds the Loop return id a row was written for; discount,
+tax and shipping cents default to 0.
 """
 
 from __future__ import annotations
@@ -57,22 +63,24 @@ CREATE TABLE stock_levels (sku_id INTEGER NOT NULL, store_id INTEGER NOT NULL,
   on_hand INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (sku_id, store_id));
 CREATE TABLE orders (id INTEGER PRIMARY KEY, order_ref TEXT NOT NULL UNIQUE,
   customer_id INTEGER REFERENCES customers(id), status TEXT NOT NULL, currency TEXT NOT NULL,
-  subtotal_cents INTEGER NOT NULL, discount_cents INTEGER NOT NULL, tax_cents INTEGER NOT NULL,
-  shipping_cents INTEGER NOT NULL, total_cents INTEGER NOT NULL, placed_at INTEGER NOT NULL,
-  closed_at INTEGER, cancelled_at INTEGER, updated_at INTEGER NOT NULL);
+  subtotal_cents INTEGER NOT NULL, discount_cents INTEGER NOT NULL DEFAULT 0,
+  tax_cents INTEGER NOT NULL DEFAULT 0, shipping_cents INTEGER NOT NULL DEFAULT 0,
+  total_cents INTEGER NOT NULL, placed_at INTEGER NOT NULL, closed_at INTEGER,
+  cancelled_at INTEGER, updated_at INTEGER NOT NULL, reference TEXT);
 CREATE TABLE order_lines (id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders(id),
   line_no INTEGER NOT NULL, sku_id INTEGER NOT NULL REFERENCES skus(id),
-  quantity INTEGER NOT NULL, unit_price_cents INTEGER NOT NULL, discount_cents INTEGER NOT NULL,
-  tax_cents INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+  quantity INTEGER NOT NULL, unit_price_cents INTEGER NOT NULL,
+  discount_cents INTEGER NOT NULL DEFAULT 0, tax_cents INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL);
 CREATE TABLE shipments (id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders(id),
   store_id INTEGER NOT NULL REFERENCES stores(id), carrier TEXT, tracking_number TEXT,
   shipped_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 CREATE TABLE refunds (id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders(id),
   amount_cents INTEGER NOT NULL, reason TEXT, created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL);
+  updated_at INTEGER NOT NULL, reference TEXT);
 CREATE TABLE refund_lines (id INTEGER PRIMARY KEY, refund_id INTEGER NOT NULL REFERENCES refunds(id),
   order_line_id INTEGER NOT NULL REFERENCES order_lines(id), quantity INTEGER NOT NULL,
-  amount_cents INTEGER NOT NULL, tax_cents INTEGER NOT NULL);
+  amount_cents INTEGER NOT NULL, tax_cents INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE return_inspections (id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL
   REFERENCES orders(id), result TEXT NOT NULL, note TEXT, inspected_at INTEGER NOT NULL);
 """
@@ -152,7 +160,7 @@ def _order_rows(s: Summary, currency: str) -> Iterator[tuple[str, Row]]:
     yield "orders", (oid, f"OMS-{oid:07d}", s.customer_pos + 1, status, currency,
                      sum(g for g, _, _ in s.amounts), sum(a for _, a, _ in s.amounts),
                      sum(t for _, _, t in s.amounts), s.shipping, s.total, ms(plan.created),
-                     ms(plan.closed_at), ms(plan.cancelled_at), updated)  # fmt: skip
+                     ms(plan.closed_at), ms(plan.cancelled_at), updated, None)  # fmt: skip
     base = s.pos * ids.MAX_LINES + 1
     for k, (spec, (_, alloc, tax)) in enumerate(zip(s.specs, s.amounts, strict=True)):
         yield "order_lines", (base + k, oid, k + 1, spec.variant_id - ids.VARIANT + 1, spec.quantity,
@@ -162,7 +170,7 @@ def _order_rows(s: Summary, currency: str) -> Iterator[tuple[str, Row]]:
         yield "shipments", (oid, oid, plan.location + 1, ("UPS", "USPS")[fulfillment % 2],
                             f"1Z{fulfillment % 10**12:012d}", ms(plan.fulfilled_at), updated)  # fmt: skip
     if plan.refund_at:
-        yield "refunds", (oid, oid, s.refunded, "return", ms(plan.refund_at), updated)
+        yield "refunds", (oid, oid, s.refunded, "return", ms(plan.refund_at), updated, None)
         for k, qty, subtotal, tax in s.refund_lines:
             yield "refund_lines", (base + k, oid, base + k, qty, subtotal, tax)
 
@@ -206,6 +214,10 @@ def generate_oms_db(path: str | Path, orders: int = 200, seed: int = 1) -> Path:
         for table in INDEXED:
             db.execute(f"CREATE INDEX {table}_updated_at ON {table}(updated_at)")
         db.execute("CREATE INDEX order_lines_order ON order_lines(order_id)")
+        # outcome steps ask "already done for this Loop return?" before they write
+        db.execute("CREATE INDEX orders_reference ON orders(reference)")
+        db.execute("CREATE INDEX refunds_reference ON refunds(reference)")
+        db.execute("CREATE INDEX refunds_order ON refunds(order_id)")
         db.commit()
     finally:
         db.close()

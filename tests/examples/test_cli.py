@@ -51,3 +51,9 @@ def test_cli_erp_and_oms(tmp_path: Path) -> None:
     )
     assert erp.exit_code == 0 and oms.exit_code == 0, erp.output + oms.output
     assert (tmp_path / "erp" / "sales_orders.csv").exists() and (tmp_path / "oms.sqlite").exists()
+
+
+def test_cli_erp_apply_needs_a_generated_folder(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["demo", "erp-like", "apply", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "not a folder the erp-like demo generated" in result.output
+    assert CliRunner().invoke(main, ["demo", "erp-like"]).exit_code == 2  # --out is required
