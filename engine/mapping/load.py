@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
+from jinja2 import TemplateError
 
 from connectors.registry import extract_problems, source_problems
 from engine import redaction
@@ -23,13 +24,16 @@ from engine.errors import ConfigError, Problem
 from engine.loop.kinds import KINDS, kind_for_entity
 from engine.mapping.graph import dependency_order, lookups_in
 from engine.mapping.interpolate import interpolate
+from engine.mapping.jinja_env import compile_template, make_environment
 from engine.mapping.model import (
     ORDER_LINES,
     Entity,
     Mapping,
+    PlatformSubscribe,
     ReturnActionSource,
     Rule,
     RuleAction,
+    SubscriptionList,
     Target,
     TestCase,
 )
@@ -138,6 +142,7 @@ class _Build:
             rules=self._rules(),
             return_actions=self._return_actions(entities),
             platform_webhooks=d.get("platform_webhooks"),
+            platform_subscribe=self._platform_subscribe(entities),
             schedule={"sync": "15m", "poll": "5m", "reconcile": None, **d.get("schedule", {})},
             positions=self.positions,
             secret_paths=secrets,
@@ -296,6 +301,33 @@ class _Build:
             )
         return tuple(out)
 
+    def _platform_subscribe(self, entities: dict[str, Entity]) -> PlatformSubscribe | None:
+        """`platform_webhooks.subscribe`: each topic names a top-level entity (the receiver
+        syncs those), and the body's templates compile."""
+        spec = (self.data.get("platform_webhooks") or {}).get("subscribe")
+        if not spec:
+            return None
+        path: KeyPath = ("platform_webhooks", "subscribe")
+        top = [name for name, e in entities.items() if e.parent is None]
+        for topic, entity in spec["topics"].items():
+            if entity not in top:
+                self.problem((*path, "topics", topic), unknown("top-level entity", entity, top))
+        env = make_environment()
+        for where, text in _strings(spec["body"], (*path, "body")):
+            try:
+                compile_template(env, text)
+            except (TemplateError, RecursionError) as exc:
+                message = getattr(exc, "message", None) or str(exc) or "too deeply nested"
+                self.problem(where, f"Jinja error: {message}")
+        listing = spec.get("list")
+        return PlatformSubscribe(
+            path=spec["path"],
+            topics=dict(spec["topics"]),
+            body=spec["body"],
+            method=spec.get("method", "POST"),
+            listing=SubscriptionList(**listing) if listing else None,
+        )
+
     def _rules(self) -> tuple[Rule, ...]:
         rules, names = [], set()
         for i, spec in enumerate(self.data.get("rules", [])):
@@ -334,3 +366,14 @@ class _Build:
                 )
             )
         return tuple(cases)
+
+
+def _strings(value: Any, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    """Every string in a nested body, with its key path."""
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, dict):
+        return [found for k, v in value.items() for found in _strings(v, (*path, str(k)))]
+    if isinstance(value, list):
+        return [found for i, v in enumerate(value) for found in _strings(v, (*path, i))]
+    return []

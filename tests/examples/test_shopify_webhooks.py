@@ -7,11 +7,8 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -19,52 +16,13 @@ import pytest
 
 from examples.shopify_like import ShopHandle, running_shopify_like
 from examples.shopify_like.webhooks import DEFAULT_SECRET, TOPICS
-
-
-@dataclass
-class Receiver:
-    """A loopback HTTP server recording every POST; answers the next codes of `answers`
-    (then 200), each once `gate` is set."""
-
-    url: str
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    answers: list[int] = field(default_factory=list)
-    gate: threading.Event = field(default_factory=threading.Event)
-
-    def wait_for(self, count: int, timeout_s: float = 10) -> None:
-        deadline = time.monotonic() + timeout_s
-        while len(self.received) < count:
-            assert time.monotonic() < deadline, f"{len(self.received)} of {count} received"
-            time.sleep(0.01)
+from tests.examples.hook_receiver import Receiver, running_receiver
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    found = Receiver("")
-    found.gate.set()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            found.gate.wait(10)
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            found.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(found.answers.pop(0) if found.answers else 200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    found.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running_receiver() as found:
         yield found
-    finally:
-        found.gate.set()
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
