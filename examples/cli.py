@@ -19,15 +19,25 @@ def demo() -> None:
 @click.option("--orders", type=click.IntRange(min=0), default=200, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--token", default="demo", show_default=True, help="Accepted X-Shopify-Access-Token.")
-def shopify_like(port: int, host: str, orders: int, seed: int, token: str) -> None:
-    """Serve a Shopify-shaped REST Admin API with generated data until Ctrl-C."""
+@click.option(
+    "--webhook-secret",
+    default="demo-webhook-secret",
+    show_default=True,
+    help="Signs the shop's change webhooks (X-Shopify-Hmac-Sha256).",
+)
+def shopify_like(
+    port: int, host: str, orders: int, seed: int, token: str, webhook_secret: str
+) -> None:
+    """Serve a Shopify-shaped REST Admin API with generated data until Ctrl-C; it sends its
+    change webhooks to whoever subscribes (POST webhooks.json)."""
     from examples.shopify_like.server import serve
 
     def ready(url: str) -> None:
         click.echo(f"shopify-like demo: {url}/admin/api/2024-01 (token {token!r}, {orders} orders, "
                    f"seed {seed}); admin at {url}/_demo/; Ctrl-C stops", err=False)  # fmt: skip
 
-    serve(port=port, orders=orders, seed=seed, token=token, host=host, on_ready=ready)
+    serve(port=port, orders=orders, seed=seed, token=token, host=host, on_ready=ready,
+          webhook_secret=webhook_secret)  # fmt: skip
 
 
 @demo.group("erp-like", invoke_without_command=True)

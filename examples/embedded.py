@@ -89,12 +89,23 @@ def _apply_pending(folder: Path) -> None:
 
 @contextmanager
 def shopify_like(
-    *, orders: int = DEFAULT_ORDERS, seed: int = DEFAULT_SEED, token: str = "demo", **_: Any
+    *,
+    orders: int = DEFAULT_ORDERS,
+    seed: int = DEFAULT_SEED,
+    token: str = "demo",
+    webhook_secret: str | None = None,
+    **_: Any,
 ) -> Iterator[str]:
-    """The Admin API base URL (`http://127.0.0.1:PORT/admin/api/2024-01`) of a demo shop."""
+    """The Admin API base URL (`http://127.0.0.1:PORT/admin/api/2024-01`) of a demo shop. Its
+    change webhooks are signed with `webhook_secret`, else SHOP_WEBHOOK_SECRET (what the
+    shopify-like mapping verifies with), else `demo-webhook-secret`."""
     from examples.shopify_like import running_shopify_like
+    from examples.shopify_like.webhooks import DEFAULT_SECRET
 
-    with running_shopify_like(orders=int(orders), seed=int(seed), token=str(token)) as shop:
+    secret = webhook_secret or os.environ.get("SHOP_WEBHOOK_SECRET") or DEFAULT_SECRET
+    with running_shopify_like(
+        orders=int(orders), seed=int(seed), token=str(token), webhook_secret=secret
+    ) as shop:
         yield shop.api_url
 
 
@@ -145,8 +156,8 @@ def start_embedded(name: str, **options: Any) -> Iterator[str]:
 
     shopify-like yields the Admin API base URL (the value a mapping's `base_url` stands for);
     erp-like the folder of CSV files; oms-like the SQLite file. Options: orders, seed,
-    cache_dir and data_dir (file demos: a private writable copy), token (shopify-like),
-    encoding (erp-like).
+    cache_dir and data_dir (file demos: a private writable copy), token and webhook_secret
+    (shopify-like), encoding (erp-like).
     """
     starter = STARTERS.get(name)
     if starter is None:

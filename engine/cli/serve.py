@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from contextlib import closing
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -15,7 +16,8 @@ from engine.embedded import is_embedded, loop_target
 from engine.errors import EngineError
 from engine.loop.returns import Returns
 from engine.mapping.compile import load_and_compile
-from engine.mapping.model import Mapping
+from engine.mapping.model import Mapping, PlatformSubscribe
+from engine.net import Sender
 from engine.outcomes.wiring import executor_for
 from engine.serve import (
     RETURN_TRIGGERS,
@@ -29,7 +31,7 @@ from engine.serve import (
     webhook_secrets,
 )
 from engine.serve.app import HEALTH_PATH, MAX_BODY_BYTES, METRICS_PATH, RECEIVER_PATH
-from engine.serve.platform import PlatformWebhooks
+from engine.serve.platform import PlatformWebhooks, platform_url, subscribe_platform
 from engine.serve.scheduled import scheduled_work
 
 
@@ -60,6 +62,13 @@ from engine.serve.scheduled import scheduled_work
     is_flag=True,
     help="Store events without processing them; the next `etl serve` processes them.",
 )
+@click.option(
+    "--public-url",
+    callback=lambda ctx, param, value: _public_url(value),
+    metavar="URL",
+    help="Base URL the platform calls this process at, when it sits behind a proxy "
+    "(platform_webhooks.subscribe; default: the address it listens on).",
+)
 @state_option
 def serve(
     mapping: Path,
@@ -68,12 +77,15 @@ def serve(
     max_body: int,
     no_schedule: bool,
     receive_only: bool,
+    public_url: str | None,
     state_path: Path | None,
 ) -> None:
     """Receive Loop's webhooks into the inbox and process them, until Ctrl-C or SIGTERM.
 
     Owns the mapping's state file while it runs (other commands on it are refused). With the
-    embedded sandbox as Loop it starts the sandbox and subscribes itself to its return events.
+    embedded sandbox as Loop it starts the sandbox and subscribes itself to its return events;
+    when the mapping declares `platform_webhooks.subscribe` it subscribes itself to the
+    platform's change webhooks too.
     """
     compiled = load_and_compile(mapping)
     target = compiled.mapping.target
@@ -105,7 +117,7 @@ def serve(
             if scheduler.tasks:
                 process.jobs.append(scheduler)
         base = receiver_url(host, sock.getsockname()[1])
-        _announce(ctx, process, base, path)
+        _announce(ctx, process, base, path, public_url or base)
         try:
             run_server(process.app, sock, process.jobs)
         finally:
@@ -113,14 +125,18 @@ def serve(
                 platform.close()
 
 
-def _announce(ctx: Context, process: ServeProcess, base: str, path: Path) -> None:
-    """Print where everything is; subscribe to the embedded sandbox first, so that the line
-    saying so is true."""
+def _announce(ctx: Context, process: ServeProcess, base: str, path: Path, public: str) -> None:
+    """Print where everything is; subscribe to the embedded sandbox and to the platform
+    first, so that the lines saying so are true."""
     click.echo(f"receiver: {base}{RECEIVER_PATH}")
     click.echo(f"health:   {base}{HEALTH_PATH}")
     click.echo(f"metrics:  {base}{METRICS_PATH}")
+    if ctx.source.get("embedded"):  # the demo platform started in-process: where it is
+        where = [v for k, v in ctx.source.items() if k not in ("connector", "embedded")]
+        click.echo(f"demo:     {where[0] if where else ctx.source['connector']}")
     if process.platform is not None:
-        click.echo(f"platform: {base}/webhooks/platform/{{entity}}")
+        click.echo(f"platform: {platform_url(public, '{entity}')}")
+        _subscribe_platform(ctx, ctx.mapping.platform_subscribe, public)
     loop_url = ctx.target["base_url"]
     if ctx.target["embedded"] and ctx.loop is not None:
         triggers = [*RETURN_TRIGGERS]
@@ -144,6 +160,41 @@ def outcome_topics(mapping: Mapping) -> list[tuple[str, str]]:
     """(topic, trigger) of the events the outcomes listen to beyond the return topic's."""
     found = {t for outcome in mapping.outcomes for t in outcome.triggers}
     return [(t.rpartition(".")[0], t) for t in sorted(found) if t not in RETURN_TRIGGERS]
+
+
+def _subscribe_platform(ctx: Context, spec: PlatformSubscribe | None, public: str) -> None:
+    """Subscribe to the platform's change webhooks as the mapping declares; what fails is a
+    warning (serve runs on: the scheduled sync still catches those changes)."""
+    if spec is None:
+        return
+    sender = getattr(ctx.connector, "sender", None)  # the http connector's: its auth, retries
+    if not isinstance(sender, Sender):
+        click.echo("warning: platform_webhooks.subscribe needs an http source; not subscribed",
+                   err=True)  # fmt: skip
+        return
+    done = subscribe_platform(sender, spec, public)
+    if done.listing_error:
+        click.echo(f"warning: could not list the platform's webhooks: {done.listing_error}",
+                   err=True)  # fmt: skip
+    for r in done.results:
+        if r.status == "failed":
+            click.echo(f"warning: could not subscribe {r.topic} -> {r.address}: {r.detail}",
+                       err=True)  # fmt: skip
+    ok = [f"{r.topic} -> {r.entity}" + (" (already)" if r.status == "exists" else "")
+          for r in done.results if r.status != "failed"]  # fmt: skip
+    if ok:
+        click.echo("subscribed to the platform: " + ", ".join(ok))
+
+
+def _public_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise click.BadParameter(
+            f"{value!r} is not an http(s) base URL (e.g. https://etl.example.com)"
+        )
+    return value.rstrip("/")
 
 
 def _every(name: str, seconds: float | None) -> str:

@@ -21,6 +21,7 @@ from connectors.registry import extract_problems, source_problems
 from engine import redaction
 from engine.errors import ConfigError, Problem
 from engine.loop.kinds import KINDS, kind_for_entity
+from engine.mapping import sections
 from engine.mapping.graph import dependency_order, lookups_in
 from engine.mapping.interpolate import interpolate
 from engine.mapping.model import (
@@ -28,7 +29,7 @@ from engine.mapping.model import (
     Entity,
     Mapping,
     Outcome,
-    OutcomeStep,
+    PlatformSubscribe,
     ReturnActionSource,
     Rule,
     RuleAction,
@@ -38,8 +39,6 @@ from engine.mapping.model import (
 from engine.mapping.suggest import unknown
 from engine.mapping.yamlsource import KeyPath, Positions, load_yaml_file
 from engine.resources import schemas_dir
-
-STEP_KINDS = ("http", "file", "sql")  # an outcome step does one of these in the platform
 
 
 @cache
@@ -144,6 +143,7 @@ class _Build:
             return_actions=self._return_actions(entities),
             outcomes=self._outcomes(entities),
             platform_webhooks=d.get("platform_webhooks"),
+            platform_subscribe=self._platform_subscribe(entities),
             schedule={"sync": "15m", "poll": "5m", "reconcile": None, **d.get("schedule", {})},
             positions=self.positions,
             secret_paths=secrets,
@@ -303,24 +303,10 @@ class _Build:
         return tuple(out)
 
     def _outcomes(self, entities: dict[str, Entity]) -> tuple[Outcome, ...]:
-        out = []
-        for name, spec in self.data.get("outcomes", {}).items():
-            path: KeyPath = ("outcomes", name)
-            steps, names = [], set()
-            for i, step in enumerate(spec["steps"]):
-                kind = next(k for k in STEP_KINDS if k in step)
-                if step["name"] in names:
-                    self.problem((*path, "steps", i, "name"), f"a second step {step['name']!r}")
-                names.add(step["name"])
-                steps.append(OutcomeStep(step["name"], kind, step[kind], (*path, "steps", i)))
-            for i, entity in enumerate(spec.get("sync", [])):
-                if entity not in entities:
-                    self.problem((*path, "sync", i), unknown("entity", entity, entities))
-            out.append(
-                Outcome(name, tuple(spec["trigger"]), tuple(steps), path, spec.get("when"),
-                        tuple(spec.get("sync", [])))
-            )  # fmt: skip
-        return tuple(out)
+        return sections.outcomes(self.data, entities, self.problem)
+
+    def _platform_subscribe(self, entities: dict[str, Entity]) -> PlatformSubscribe | None:
+        return sections.platform_subscribe(self.data, entities, self.problem)
 
     def _rules(self) -> tuple[Rule, ...]:
         rules, names = [], set()

@@ -126,6 +126,32 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class SubscriptionList:
+    """`platform_webhooks.subscribe.list`: where the platform lists its webhook subscriptions
+    (GET `path`), the list in the body (`records`, JMESPath; None: the body) and, in each, its
+    topic and the address it calls (JMESPath)."""
+
+    path: str
+    records: str | None = None
+    topic: str = "topic"
+    address: str = "address"
+
+
+@dataclass(frozen=True)
+class PlatformSubscribe:
+    """`platform_webhooks.subscribe`: how `etl serve` subscribes to the platform's change
+    webhooks: `method` `path` with `body` (its strings Jinja templates of `topic`, `url` and
+    `entity`) for each of `topics` (topic -> the entity its records are); existing
+    subscriptions (from `listing`) are skipped."""
+
+    path: str
+    topics: dict[str, str]
+    body: Any
+    method: str = "POST"
+    listing: SubscriptionList | None = None
+
+
+@dataclass(frozen=True)
 class Mapping:
     """A loaded, checked mapping file."""
 
@@ -144,6 +170,7 @@ class Mapping:
     return_actions: tuple[ReturnActionSource, ...] = ()
     outcomes: tuple[Outcome, ...] = ()
     platform_webhooks: dict[str, Any] | None = None
+    platform_subscribe: PlatformSubscribe | None = None
     schedule: dict[str, str | None] = field(
         default_factory=lambda: {"sync": "15m", "poll": "5m", "reconcile": None}
     )

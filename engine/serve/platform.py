@@ -1,7 +1,10 @@
 """The platform's own change webhooks (`POST /webhooks/platform/{entity}`): verified with the
 platform's HMAC scheme on the raw bytes, then the record synced into Loop at once through the
 pipeline's batch (mapped, validated, diffed, pushed, ID map updated), under one long-lived run
-of the serve process. What cannot be synced is parked (quarantine, held) as in `etl run`."""
+of the serve process. What cannot be synced is parked (quarantine, held) as in `etl run`.
+
+And subscribing to them (`subscribe_platform`): what `platform_webhooks.subscribe` declares,
+sent through the source's own HTTP sender when `etl serve` starts."""
 
 from __future__ import annotations
 
@@ -14,9 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import jmespath
+import jmespath.exceptions
+from jinja2 import TemplateError
 
+from engine.errors import EngineError
 from engine.loop.api import LoopAPI
 from engine.mapping.compile import CompiledMapping
+from engine.mapping.jinja_env import compile_template, make_environment
+from engine.mapping.model import PlatformSubscribe, SubscriptionList
+from engine.net import Sender
 from engine.pipeline.batch import BatchSync
 from engine.pipeline.run import source_entities
 from engine.state import State
@@ -91,3 +100,77 @@ class PlatformWebhooks:
     def close(self) -> None:
         if self._run_id is not None:
             self.state.finish_run(self._run_id, "ok", {"webhooks": True})
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    """What became of one topic: `subscribed`, `exists` (skipped) or `failed` (`detail` says
+    why, redacted by the sender)."""
+
+    topic: str
+    entity: str
+    address: str
+    status: str
+    detail: str = ""
+
+
+def platform_url(base: str, entity: str) -> str:
+    """Where the platform is to send `entity`'s changes, below serve's base URL."""
+    return base.rstrip("/") + PATH.format(entity=entity)
+
+
+@dataclass(frozen=True)
+class PlatformSubscriptions:
+    """Each topic's outcome, and why the existing subscriptions could not be listed ("": they
+    were, or `list` is not declared)."""
+
+    results: list[Subscribed]
+    listing_error: str = ""
+
+
+def subscribe_platform(sender: Sender, spec: PlatformSubscribe, base: str) -> PlatformSubscriptions:
+    """Subscribes each topic of `spec` to this receiver (at `base`); one that is listed
+    already is skipped. Never raises for the platform's answers: a failure is reported."""
+    existing, listing_error = _existing(sender, spec.listing)
+    env = make_environment()
+    out = []
+    for topic, entity in spec.topics.items():
+        url = platform_url(base, entity)
+        if (topic, url) in existing:
+            out.append(Subscribed(topic, entity, url, "exists"))
+            continue
+        try:
+            body = _render(spec.body, env, {"topic": topic, "url": url, "entity": entity})
+            sender.request(spec.method, spec.path, json=body)
+        except (EngineError, TemplateError) as exc:
+            out.append(Subscribed(topic, entity, url, "failed", str(exc)))
+            continue
+        out.append(Subscribed(topic, entity, url, "subscribed"))
+    return PlatformSubscriptions(out, listing_error)
+
+
+def _existing(sender: Sender, listing: SubscriptionList | None) -> tuple[set[tuple[str, str]], str]:
+    """The (topic, address) pairs the platform lists, and why not when the listing failed."""
+    if listing is None:
+        return set(), ""
+    try:
+        body = sender.get(listing.path).json()
+        found = jmespath.search(listing.records, body) if listing.records else body
+        topic, address = jmespath.compile(listing.topic), jmespath.compile(listing.address)
+    except (EngineError, ValueError, jmespath.exceptions.JMESPathError) as exc:
+        return set(), str(exc) or type(exc).__name__
+    if not isinstance(found, list):
+        return set(), f"GET {listing.path}: {listing.records or 'the body'} is not a list"
+    pairs = {(str(topic.search(i)), str(address.search(i))) for i in found if isinstance(i, dict)}
+    return pairs, ""
+
+
+def _render(value: Any, env: Any, context: dict[str, str]) -> Any:
+    """The body with each string rendered as a template of `context`."""
+    if isinstance(value, str):
+        return compile_template(env, value).render(context)
+    if isinstance(value, dict):
+        return {k: _render(v, env, context) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render(v, env, context) for v in value]
+    return value

@@ -27,6 +27,7 @@ from examples.shopify_like.idempotency import HEADER as IDEMPOTENCY_HEADER
 from examples.shopify_like.idempotency import idempotent
 from examples.shopify_like.query import QueryError, parse_filter, parse_limit
 from examples.shopify_like.store import Filter, Store
+from examples.shopify_like.webhooks import Webhooks, webhook_routes
 
 try:  # orjson is optional: several times faster on big pages; json is the fallback.
     import orjson
@@ -226,11 +227,13 @@ def _select(records: list[dict[str, Any]], fields: str | None) -> list[dict[str,
     return [{k: r[k] for k in wanted if k in r} for r in records]
 
 
-def create_app(store: Store, token: str = "demo") -> Starlette:
-    """The Starlette app serving `store`; requests must carry `X-Shopify-Access-Token: token`."""
+def create_app(store: Store, token: str = "demo", webhooks: Webhooks | None = None) -> Starlette:
+    """The Starlette app serving `store`; requests must carry `X-Shopify-Access-Token: token`.
+    `webhooks`: the shop's change webhooks (webhooks.py; default: a new set, default secret)."""
     shop = ShopApp(store, token)
     g = shop.guard
     routes = [
+        *webhook_routes(API, webhooks or Webhooks(store), g),
         *outcome_routes(shop),
         Route(API + "/orders/{id:int}/refunds.json",
               g(shop.recorded("refund", lambda r, b: w.create_refund(store, r.path_params["id"], b))),

@@ -77,6 +77,8 @@ class Store:
         self.refund_faults: dict[int, int] = {}  # order id -> refunds still to refuse
         self._next_id = ids.RUNTIME
         self.tables = {t.name: t for t in _tables(data, self)}
+        # Told of every change (table, record, created?): the shop's webhooks (webhooks.py).
+        self.listeners: list[Callable[[str, Record, bool], None]] = []
 
     def now(self) -> int:
         return int(self.clock())
@@ -134,11 +136,18 @@ class Store:
         """Stores `record` as the current state at `pos` (a new position extends the table)."""
         table = self.tables[name]
         with self.lock:
-            if pos >= table.total:
+            created = pos >= table.total
+            if created:
                 table.extra += 1
             table.overrides[pos] = record
             status = order_status(record) if name == "orders" else record.get("status")
             table.meta[pos] = (updated, status)
+            self.changed(name, record, created)
+
+    def changed(self, name: str, record: Record, created: bool = False) -> None:
+        """Tells the listeners that `record` of table `name` changed (or was created)."""
+        for listener in list(self.listeners):
+            listener(name, record, created)
 
     # -- listing ---------------------------------------------------------------------------
     def scan(self, name: str, filt: Filter, start: int, forward: bool = True) -> Iterator[int]:

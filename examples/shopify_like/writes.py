@@ -168,7 +168,9 @@ def _set_stock(
     )
     variant["updated_at"] = product["updated_at"] = iso(now)
     store.put("products", product_pos, product, now)
-    return level_record(slot, loc, available, now)
+    level = level_record(slot, loc, available, now)
+    store.changed("inventory_levels", level)  # levels are not overrides: say so (webhooks)
+    return level
 
 
 def change_inventory(store: Store, body: Any, absolute: bool) -> Record:

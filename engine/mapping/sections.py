@@ -1,0 +1,88 @@
+"""Building the mapping's bucket IV and platform-webhook sections from a checked document:
+`outcomes:` and `platform_webhooks.subscribe` (the rest is engine/mapping/load.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from jinja2 import TemplateError
+
+from engine.mapping.jinja_env import compile_template, make_environment
+from engine.mapping.model import (
+    Entity,
+    Outcome,
+    OutcomeStep,
+    PlatformSubscribe,
+    SubscriptionList,
+)
+from engine.mapping.suggest import unknown
+from engine.mapping.yamlsource import KeyPath
+
+STEP_KINDS = ("http", "file", "sql")  # an outcome step does one of these in the platform
+Report = Callable[[KeyPath, str], None]  # (where, message): a problem found
+
+
+def outcomes(
+    data: dict[str, Any], entities: dict[str, Entity], problem: Report
+) -> tuple[Outcome, ...]:
+    """`outcomes:` as dataclasses; a repeated step name or an unknown `sync` entity reported."""
+    out = []
+    for name, spec in data.get("outcomes", {}).items():
+        path: KeyPath = ("outcomes", name)
+        steps, names = [], set()
+        for i, step in enumerate(spec["steps"]):
+            kind = next(k for k in STEP_KINDS if k in step)
+            if step["name"] in names:
+                problem((*path, "steps", i, "name"), f"a second step {step['name']!r}")
+            names.add(step["name"])
+            steps.append(OutcomeStep(step["name"], kind, step[kind], (*path, "steps", i)))
+        for i, entity in enumerate(spec.get("sync", [])):
+            if entity not in entities:
+                problem((*path, "sync", i), unknown("entity", entity, entities))
+        out.append(
+            Outcome(name, tuple(spec["trigger"]), tuple(steps), path, spec.get("when"),
+                    tuple(spec.get("sync", [])))
+        )  # fmt: skip
+    return tuple(out)
+
+
+def platform_subscribe(
+    data: dict[str, Any], entities: dict[str, Entity], problem: Report
+) -> PlatformSubscribe | None:
+    """`platform_webhooks.subscribe`: each topic names a top-level entity (the receiver
+    syncs those), and the body's templates compile."""
+    spec = (data.get("platform_webhooks") or {}).get("subscribe")
+    if not spec:
+        return None
+    path: KeyPath = ("platform_webhooks", "subscribe")
+    top = [name for name, e in entities.items() if e.parent is None]
+    for topic, entity in spec["topics"].items():
+        if entity not in top:
+            problem((*path, "topics", topic), unknown("top-level entity", entity, top))
+    env = make_environment()
+    for where, text in _strings(spec["body"], (*path, "body")):
+        try:
+            compile_template(env, text)
+        except (TemplateError, RecursionError) as exc:
+            message = getattr(exc, "message", None) or str(exc) or "too deeply nested"
+            problem(where, f"Jinja error: {message}")
+    listing = spec.get("list")
+    return PlatformSubscribe(
+        path=spec["path"],
+        topics=dict(spec["topics"]),
+        body=spec["body"],
+        method=spec.get("method", "POST"),
+        listing=SubscriptionList(**listing) if listing else None,
+    )
+
+
+def _strings(value: Any, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    """Every string in a nested body, with its key path."""
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, dict):
+        return [found for k, v in value.items() for found in _strings(v, (*path, str(k)))]
+    if isinstance(value, list):
+        return [found for i, v in enumerate(value) for found in _strings(v, (*path, i))]
+    return []
