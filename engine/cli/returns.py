@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from engine.cli.options import json_option, mapping_argument
+from engine.cli.options import json_option, mapping_argument, state_option
 from engine.context import open_context, state_path_for
 from engine.errors import EngineError
 from engine.loop.api import LoopAPI
@@ -226,12 +226,14 @@ def cancel_command(obj: dict[str, Any], return_id: str) -> None:
 
 @returns_group.command(name="close")
 @click.argument("return_id", callback=loop_id)
+@state_option
 @click.pass_obj
-def close_command(obj: dict[str, Any], return_id: str) -> None:
+def close_command(obj: dict[str, Any], return_id: str, state_path: Path | None) -> None:
     """Close the return without fulfilling any outcome (its return.closed then runs none of the
-    mapping's outcomes: the close is recorded beside the state file first)."""
+    mapping's outcomes: the close is recorded beside the state file first, even while
+    `etl serve` holds it)."""
     model = load_mapping(obj["mapping"])
-    ManualCloses(closes_path(state_path_for(model))).add(return_id)
+    ManualCloses(closes_path(state_path_for(model, state_path))).add(return_id)
     with loop_of(obj["mapping"]) as loop:
         click.echo(Returns(loop).close(return_id).summary)
 

@@ -78,6 +78,17 @@ class CompiledStep:
             raise RecordError(f"step {self.name!r}: {slot}: {describe_error(exc)}") from None
         return "" if rendered is None else str(rendered)
 
+    def items(self, context: dict[str, Any]) -> list[Any] | None:
+        """For a step sent once per item (`each`): the items; None for a plain step."""
+        if "each" not in self.expressions:
+            return None
+        found = self.evaluate("each", context)
+        if found is None:
+            return []
+        if not isinstance(found, list):
+            raise RecordError(f"step {self.name!r}: each: needs a list, got {type(found).__name__}")
+        return found
+
     def evaluate(self, slot: str, value: Any) -> Any:
         try:
             return evaluate(self.expressions[slot], value, self.options, self.variables)
@@ -168,6 +179,8 @@ def _plan_step(
         texts |= {k: spec[k] for k in ("path", "idempotency_key") if k in spec}
         values |= {k: spec[k] for k in ("params", "body") if k in spec}
         expressions |= {f"keep.{k}": v for k, v in (spec.get("keep") or {}).items()}
+        if "each" in spec:
+            expressions["each"] = spec["each"]
         check = spec.get("check") or {}
         if check:
             texts["check.path"] = check["path"]

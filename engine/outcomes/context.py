@@ -6,6 +6,7 @@ Built once per return and outcome (and stored with the run, so a retry renders t
 - `lines`: the lines still in the return (`presentment.line_items`; without it, the lines with a
   `returned_at`), each with `order_line`, `variant`, `product` as {id, external_id} and its
   amounts in minor units (`price_minor`, `discount_minor`, `tax_minor`, `refund_minor`, ...);
+  a ref's `aliases` holds the record's other platform keys (a variant's `inventory_item`);
   `removed_lines` the others;
 - `refund_minor`: what the current lines refund (Loop's per-line refunds are already net of
   its handling fee), `handling_fee_minor`;
@@ -79,24 +80,28 @@ class _Ids:
         for name, entity in mapping.entities.items():
             self.by_kind.setdefault(entity.kind.name, []).append(name)
 
-    def find(self, kind: str, loop_id: Any) -> tuple[str | None, Any]:
+    def find(self, kind: str, loop_id: Any) -> tuple[str | None, Any, str | None]:
+        """(the platform key, the ID map's extra, the entity) of a Loop id."""
         number = _number(loop_id)
         if number is None:
-            return None, None
+            return None, None, None
         found = self.state.reverse_lookup(self.by_kind.get(kind, []), [number])
         if number not in found:
-            return None, None
-        _, key, extra = found[number]
-        return key, extra
+            return None, None, None
+        entity, key, extra = found[number]
+        return key, extra, entity
 
     def ref(self, kind: str, loop_id: Any, fallback: bool = False) -> dict[str, Any]:
-        key, _ = self.find(kind, loop_id)
+        """{id, external_id, aliases}: `aliases` are the other platform keys the record has
+        (a variant's inventory item)."""
+        key, _, entity = self.find(kind, loop_id)
+        aliases = self.state.aliases_of(entity, key) if entity and key else {}
         if key is None and fallback and loop_id is not None:
             key = str(loop_id)  # not a Loop id the map knows: the platform's own
-        return {"id": text(loop_id), "external_id": key}
+        return {"id": text(loop_id), "external_id": key, "aliases": aliases}
 
     def order(self, loop_id: Any) -> dict[str, Any]:
-        key, extra = self.find("order", loop_id)
+        key, extra, _ = self.find("order", loop_id)
         lines = (extra.get(LINES) or {}) if isinstance(extra, dict) else {}
         return {
             "id": text(loop_id),

@@ -98,8 +98,15 @@ class Executor:
             return OutcomeResult(rid, outcome.name, "not due", str(exc))
         if not due:
             return OutcomeResult(rid, outcome.name, "not due")
-        steps = [(s.name, s.kind) for s in outcome.steps]
-        self.state.outbox.claim(rid, outcome.name, steps, context, trigger, event_key)
+        rows: list[tuple[str, int | None, str]] = []
+        for step in outcome.steps:
+            try:
+                items = step.items(context)
+            except RecordError:
+                items = None  # one row, which fails with the reason when it runs
+            indexes: list[int | None] = [None] if items is None else list(range(len(items)))
+            rows += [(step.name, index, step.kind) for index in indexes]
+        self.state.outbox.claim(rid, outcome.name, rows, context, trigger, event_key)
         return None
 
     def execute(self, rid: str, name: str) -> OutcomeResult:
@@ -127,14 +134,26 @@ class Executor:
     ) -> str | None:
         """Run the steps not confirmed yet, in order: the first failure's reason, or None."""
         context = {**context, "steps": {}}
-        for step, row in zip(outcome.steps, rows, strict=True):
+        steps = {step.name: step for step in outcome.steps}
+        for row in rows:
+            step = steps[row.step]
             if row.status == FAILED:
                 return f"step {row.step}: {row.reason}"
+            try:
+                scope = (
+                    context if row.item is None else {**context, "item": _item(step, context, row)}
+                )
+            except RecordError as exc:
+                self.state.outbox.fail(row.id, str(exc))
+                return f"step {row.step}: {exc}"
             if row.status != CONFIRMED:
-                row = self._step(outcome, step, context, row)
+                row = self._step(outcome, step, scope, row)
                 if row.status == FAILED:
                     return f"step {row.step}: {row.reason}"
-            context["steps"][step.name] = row.kept or {}
+            if row.item is None:
+                context["steps"][step.name] = row.kept or {}
+            else:  # a step sent once per item keeps a list, in item order
+                context["steps"].setdefault(step.name, []).append(row.kept or {})
         return None
 
     def _step(
@@ -179,3 +198,12 @@ class Executor:
             except OutcomeDeferred as exc:
                 out.append(OutcomeResult(rid, name, RUNNING, str(exc)))
         return out
+
+
+def _item(step: Any, context: dict[str, Any], row: StepRow) -> Any:
+    """The item a row of a step sent once per item stands for (the same list every time:
+    the context is the one stored with the run)."""
+    items = step.items(context) or []
+    if row.item is None or row.item >= len(items):
+        raise RecordError(f"step {step.name!r}: item {row.item} is gone from its list")
+    return items[row.item]

@@ -99,6 +99,10 @@ class State:
         with self.lock:
             return idmap.reverse(self.db, entities, loop_ids)
 
+    def aliases_of(self, entity: str, key: str) -> dict[str, str]:
+        with self.lock:
+            return idmap.aliases_of(self.db, entity, key)
+
     def closed_by_hand(self, return_id: str) -> None:
         """Record that loop-etl closes this return without processing it (its return.closed
         runs no outcome); beside the state file (engine/state/closes.py)."""

@@ -68,6 +68,14 @@ def reverse(
     return {int(r[0]): (str(r[1]), str(r[2]), loads_or_none(r[3])) for r in rows}
 
 
+def aliases_of(db: duckdb.DuckDBPyConnection, entity: str, key: str) -> dict[str, str]:
+    """The other platform keys a record is known by (alias -> its key there)."""
+    rows = db.execute(
+        "SELECT alias, alias_key FROM id_aliases WHERE entity = ? AND key = ?", [entity, key]
+    ).fetchall()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
 def loop_ids(db: duckdb.DuckDBPyConnection, entity: str) -> dict[str, int]:
     """Every key of the entity -> its Loop id."""
     rows = db.execute("SELECT key, loop_id FROM id_map WHERE entity = ?", [entity]).fetchall()

@@ -28,9 +28,9 @@ CREATE TABLE IF NOT EXISTS outcome_runs (
 CREATE SEQUENCE IF NOT EXISTS outbox_ids START 1;
 CREATE TABLE IF NOT EXISTS outbox (
     id BIGINT PRIMARY KEY DEFAULT nextval('outbox_ids'), return_id TEXT NOT NULL,
-    outcome TEXT NOT NULL, position INTEGER NOT NULL, step TEXT NOT NULL, kind TEXT NOT NULL,
-    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, idempotency_key TEXT,
-    request JSON, response JSON, kept JSON, reason TEXT, created_at TIMESTAMPTZ NOT NULL,
+    outcome TEXT NOT NULL, position INTEGER NOT NULL, step TEXT NOT NULL, item INTEGER,
+    kind TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    idempotency_key TEXT, request JSON, response JSON, kept JSON, reason TEXT, created_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL);
 """
 
@@ -39,8 +39,8 @@ RUNNING, DONE = "running", "done"
 STEP_STATUSES = (PLANNED, SENT, CONFIRMED, FAILED)
 
 _STEP_COLUMNS = (
-    "id, return_id, outcome, position, step, kind, status, attempts, idempotency_key, request, "
-    "response, kept, reason, created_at, updated_at"
+    "id, return_id, outcome, position, step, item, kind, status, attempts, idempotency_key, "
+    "request, response, kept, reason, created_at, updated_at"
 )
 
 
@@ -51,6 +51,7 @@ class StepRow:
     outcome: str
     position: int
     step: str
+    item: int | None  # for a step run once per item (`each`): which one
     kind: str
     status: str
     attempts: int
@@ -83,7 +84,7 @@ class RunRow:
 
 def _step(row: tuple[Any, ...]) -> StepRow:
     values = list(row)
-    for i in (9, 10, 11):
+    for i in (10, 11, 12):
         values[i] = loads_or_none(values[i])
     return StepRow(*values)
 
@@ -98,13 +99,13 @@ class Outbox:
         self,
         return_id: str,
         outcome: str,
-        steps: list[tuple[str, str]],
+        steps: list[tuple[str, int | None, str]],
         context: dict[str, Any],
         trigger: str | None,
         event_key: str | None,
     ) -> bool:
-        """Claim the run of `outcome` for `return_id` with its (step, kind) list planned; False
-        when it was claimed before (whatever its status)."""
+        """Claim the run of `outcome` for `return_id` with its (step, item, kind) rows planned;
+        False when it was claimed before (whatever its status)."""
         stamp = now()
         with transaction(self.db, self.lock) as db:
             row = db.execute(
@@ -114,11 +115,11 @@ class Outbox:
             ).fetchone()
             if row is None:
                 return False
-            for position, (step, kind) in enumerate(steps):
+            for position, (step, item, kind) in enumerate(steps):
                 db.execute(
-                    "INSERT INTO outbox (return_id, outcome, position, step, kind, status, "
-                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [return_id, outcome, position, step, kind, PLANNED, stamp, stamp],
+                    "INSERT INTO outbox (return_id, outcome, position, step, item, kind, status, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [return_id, outcome, position, step, item, kind, PLANNED, stamp, stamp],
                 )
         return True
 

@@ -145,15 +145,36 @@ def restore(
 
 
 def faults(store: Store) -> Record:
-    """The demo faults in force: `refunds_fail` maps order ids (as text) to refunds to refuse."""
+    """The demo faults in force: `refunds_fail` maps order ids (as text) to refunds to refuse;
+    `answer_delay` maps path endings to (seconds, answers still to delay)."""
     with store.lock:
         left = {str(k): v for k, v in sorted(store.refund_faults.items()) if v > 0}
-    return {"refunds_fail": left}
+        delays = {k: list(v) for k, v in store.answer_delays.items() if v[1] > 0}
+    return {"refunds_fail": left, "answer_delay": delays}
+
+
+def set_answer_delay(store: Store, spec: Any) -> Record:
+    """`{"path_suffix": "/refunds.json", "seconds": S, "count": N}`: the next N writes to a path
+    ending so are applied and recorded at once, and answered S seconds later (a client that
+    dies meanwhile never learns the result: the crash window outcome execution must survive)."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("path_suffix"), str):
+        raise AdminError('give {"answer_delay": {"path_suffix": "/refunds.json", "seconds": S}}')
+    seconds, count = spec.get("seconds", 5), spec.get("count", 1)
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not 0 <= seconds <= 60:
+        raise AdminError("answer_delay.seconds must be a number from 0 to 60")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise AdminError("answer_delay.count must be a number >= 0")
+    with store.lock:
+        store.answer_delays[spec["path_suffix"]] = (float(seconds), count)
+    return faults(store)
 
 
 def set_faults(store: Store, body: Any) -> Record:
     """`{"refunds_fail": {"order_id": ID, "count": N}}`: the next N refunds of the order answer
-    422 (N = 0 clears it); returns the faults in force."""
+    422 (N = 0 clears it); `{"answer_delay": {...}}` (set_answer_delay); returns the faults in
+    force."""
+    if isinstance(body, dict) and "answer_delay" in body:
+        return set_answer_delay(store, body["answer_delay"])
     spec = body.get("refunds_fail") if isinstance(body, dict) else None
     if not isinstance(spec, dict):
         raise AdminError('give {"refunds_fail": {"order_id": ID, "count": N}}')

@@ -7,6 +7,7 @@ under `/_demo/` (no auth).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -15,9 +16,11 @@ from itertools import islice
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from examples.common import iso
 from examples.shopify_like import admin, ids
@@ -227,6 +230,37 @@ def _select(records: list[dict[str, Any]], fields: str | None) -> list[dict[str,
     return [{k: r[k] for k in wanted if k in r} for r in records]
 
 
+class AnswerDelay:
+    """The `answer_delay` fault: a POST to a path ending as configured runs (and is recorded) at
+    once, and its answer leaves late."""
+
+    def __init__(self, app: ASGIApp, store: Store) -> None:
+        self.app, self.store = app, store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        delay = self._take(scope) if scope["type"] == "http" else 0.0
+        if not delay:
+            await self.app(scope, receive, send)
+            return
+
+        async def late(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await asyncio.sleep(delay)
+            await send(message)
+
+        await self.app(scope, receive, late)
+
+    def _take(self, scope: Scope) -> float:
+        if scope.get("method") != "POST":
+            return 0.0
+        with self.store.lock:
+            for suffix, (seconds, count) in self.store.answer_delays.items():
+                if count > 0 and str(scope.get("path", "")).endswith(suffix):
+                    self.store.answer_delays[suffix] = (seconds, count - 1)
+                    return seconds
+        return 0.0
+
+
 def create_app(store: Store, token: str = "demo", webhooks: Webhooks | None = None) -> Starlette:
     """The Starlette app serving `store`; requests must carry `X-Shopify-Access-Token: token`.
     `webhooks`: the shop's change webhooks (webhooks.py; default: a new set, default secret)."""
@@ -251,7 +285,7 @@ def create_app(store: Store, token: str = "demo", webhooks: Webhooks | None = No
         Route(API + "/{resource}.json", g(shop.list_records), methods=["GET"]),
         *admin_routes(store),
     ]  # fmt: skip
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(AnswerDelay, store=store)])
 
 
 def outcome_routes(shop: ShopApp) -> list[Route]:

@@ -49,6 +49,12 @@ class ShopHandle:
     ) -> list[int]:
         return admin.restore(self.store, entity, ids, count)
 
+    def delay_answers(self, path_suffix: str, seconds: float, count: int = 1) -> dict[str, Any]:
+        """Arms the `answer_delay` fault: the next `count` POSTs to a path ending so are applied
+        at once and answered `seconds` later."""
+        spec = {"path_suffix": path_suffix, "seconds": seconds, "count": count}
+        return admin.set_answer_delay(self.store, spec)
+
     def fail_refunds(self, order_id: int, count: int = 1) -> dict[str, Any]:
         """Arms the `refunds_fail` fault: the next `count` refunds of the order answer 422."""
         return admin.set_faults(

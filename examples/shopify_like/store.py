@@ -75,6 +75,8 @@ class Store:
         self.gift_cards: dict[int, Record] = {}
         self.idempotency = IdempotencyTable()
         self.refund_faults: dict[int, int] = {}  # order id -> refunds still to refuse
+        # path ending -> (seconds, answers still to delay): a write applied, its answer late
+        self.answer_delays: dict[str, tuple[float, int]] = {}
         self._next_id = ids.RUNTIME
         self.tables = {t.name: t for t in _tables(data, self)}
         # Told of every change (table, record, created?): the shop's webhooks (webhooks.py).
@@ -99,6 +101,7 @@ class Store:
             self.gift_cards.clear()
             self.idempotency.clear()
             self.refund_faults.clear()
+            self.answer_delays.clear()
             self._next_id = ids.RUNTIME
 
     # -- single records --------------------------------------------------------------------

@@ -32,7 +32,7 @@ def _state(tmp_path: Path) -> State:
     state = State(tmp_path / "s.duckdb")
     with state.transaction() as db:
         write(db, "orders", [Synced("5001", 700, "h", {LINES: {"11": 71, "12": 72}})], [], now())
-        write(db, "variants", [Synced("3001", 9001, "h")], [], now())
+        write(db, "variants", [Synced("3001", 9001, "h")], [("inv", "77", "3001")], now())
         write(db, "products", [Synced("2001", 8001, "h")], [], now())
         write(db, "locations", [Synced("60", 600, "h")], [], now())
     return state
@@ -52,8 +52,8 @@ def test_context_translates_loop_ids_and_keeps_only_current_lines(tmp_path: Path
     assert ctx["order"]["external_id"] == "5001" and ctx["order"]["name"] == "#1001"
     [line] = ctx["lines"]
     assert line["order_line"] == {"id": "71", "external_id": "11"}
-    assert line["variant"] == {"id": "9001", "external_id": "3001"}
-    assert line["product"] == {"id": "8001", "external_id": "2001"}
+    assert line["variant"] == {"id": "9001", "external_id": "3001", "aliases": {"inv": "77"}}
+    assert line["product"] == {"id": "8001", "external_id": "2001", "aliases": {}}
     assert line["refund_minor"] == 1200  # yen: no minor unit
     assert [x["line_item_id"] for x in ctx["removed_lines"]] == ["2"]
     assert ctx["refund_minor"] == 1200 and ctx["handling_fee_minor"] == 300

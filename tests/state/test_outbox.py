@@ -13,7 +13,7 @@ from engine.state.outbox import CONFIRMED, DONE, FAILED, PLANNED, RUNNING, SENT
 def test_outbox_claims_a_run_once_with_its_steps_planned(tmp_path: Path) -> None:
     with State(tmp_path / "s.duckdb") as state:
         box = state.outbox
-        steps = [("refund", "http"), ("note", "http")]
+        steps = [("refund", None, "http"), ("note", None, "http")]
         assert box.claim("7", "refund", steps, {"x": 1}, "return.closed", "k1") is True
         assert box.claim("7", "refund", steps, {"x": 2}, "return.closed", "k2") is False
         run = box.run("7", "refund")
@@ -28,7 +28,7 @@ def test_outbox_claims_a_run_once_with_its_steps_planned(tmp_path: Path) -> None
 def test_outbox_records_a_step_sent_then_confirmed_across_a_reopen(tmp_path: Path) -> None:
     path = tmp_path / "s.duckdb"
     with State(path) as state:
-        state.outbox.claim("7", "refund", [("refund", "http")], {}, None, None)
+        state.outbox.claim("7", "refund", [("refund", None, "http")], {}, None, None)
         [row] = state.outbox.steps("7", "refund")
         state.outbox.sending(row.id, {"path": "/r"}, "key-7")
     with State(path) as state:  # what was sent survives the process
@@ -49,7 +49,7 @@ def test_outbox_records_a_step_sent_then_confirmed_across_a_reopen(tmp_path: Pat
 def test_outbox_reopens_only_a_failed_step_and_its_run(tmp_path: Path) -> None:
     with State(tmp_path / "s.duckdb") as state:
         box = state.outbox
-        box.claim("7", "refund", [("refund", "http")], {}, None, None)
+        box.claim("7", "refund", [("refund", None, "http")], {}, None, None)
         [row] = box.steps("7", "refund")
         assert box.reopen(row.id) is None  # planned: nothing to reopen
         box.fail(row.id, "HTTP 422: no", {"errors": "no"})
