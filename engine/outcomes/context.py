@@ -2,7 +2,8 @@
 
 Built once per return and outcome (and stored with the run, so a retry renders the same):
 - `return` / `event`: the event as Loop sent it; `trigger`, `topic`, `return_id`, `currency`;
-- `order`: {id (Loop's), external_id (the platform's key, from the ID map), name};
+- `order`: {id (Loop's), external_id (the platform's key, from the ID map), name, loop (Loop's
+  record of the order, when a Loop client is at hand: its customer, lines, refunds)};
 - `lines`: the lines still in the return (`presentment.line_items`; without it, the lines with a
   `returned_at`), each with `order_line`, `variant`, `product` as {id, external_id} and its
   amounts in minor units (`price_minor`, `discount_minor`, `tax_minor`, `refund_minor`, ...);
@@ -15,13 +16,16 @@ Built once per return and outcome (and stored with the run, so a retry renders t
   loop-api.md leaves open whether these ids are Loop's or the platform's, so an id the ID map
   knows as a Loop id is translated and any other is taken as the platform's;
 - `giftcard` (giftcard.requested): the event with `*_minor` amounts;
-- `vars`; `steps` (filled as the steps run).
+- `vars`; `steps` (filled as the steps run); `now` (RFC 3339, UTC) and `now_ms` (epoch ms),
+  fixed when the run is claimed.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from engine.loop.api import LoopAPI
 from engine.mapping.currencies import cents
 from engine.mapping.model import Mapping
 from engine.state import State
@@ -37,14 +41,21 @@ GIFTCARD_AMOUNTS = (
 )
 
 
-def build_context(event: dict[str, Any], state: State, mapping: Mapping) -> dict[str, Any]:
-    """The context of `event` (a parsed Loop event body)."""
+def build_context(
+    event: dict[str, Any], state: State, mapping: Mapping, loop: LoopAPI | None = None
+) -> dict[str, Any]:
+    """The context of `event` (a parsed Loop event body); with `loop`, `order.loop` is Loop's
+    own record of the order (its customer's external_id, its lines...)."""
     topic = event.get("topic") if isinstance(event.get("topic"), str) else None
     currency = text(event.get("currency")) or mapping.currency
+    stamp = datetime.now(UTC).replace(microsecond=0)
     ids = _Ids(state, mapping)
     current, removed = _lines(event)
     order = ids.order(event.get("order_id"))
     order["name"] = event.get("order_name") or event.get("external_order_name")
+    order["loop"] = None
+    if loop is not None and order["external_id"] is not None:
+        order["loop"] = loop.get_by_external_id("order", str(order["external_id"]))
     lines = [_line(line, ids, order, currency) for line in current]
     context: dict[str, Any] = {
         "event": event,
@@ -62,6 +73,8 @@ def build_context(event: dict[str, Any], state: State, mapping: Mapping) -> dict
         "restock_items": [_restock(x, ids) for x in _items(event.get("restock_items"))],
         "vars": mapping.vars,
         "steps": {},
+        "now": stamp.isoformat(timespec="seconds"),
+        "now_ms": int(stamp.timestamp() * 1000),
     }
     if topic == "giftcard":
         context["giftcard"] = {

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import EngineError, RecordError
+from engine.loop.api import LoopAPI
 from engine.mapping.compiled import CompiledMapping
 from engine.mapping.outcomes import CompiledOutcome
 from engine.net.breaker import TargetDown
@@ -56,8 +57,9 @@ class Executor:
         platform: Platform,
         sync: SyncBack | None = None,
         on_step: OnStep | None = None,
+        loop: LoopAPI | None = None,
     ) -> None:
-        self.compiled, self.state, self.platform = compiled, state, platform
+        self.compiled, self.state, self.platform, self.loop = compiled, state, platform, loop
         self.sync = sync
         self.on_step = on_step or (lambda outcome, result: None)
         self.by_name = {o.name: o for o in compiled.outcomes}
@@ -72,7 +74,7 @@ class Executor:
             return []
         if trigger == "return.closed" and self.state.was_closed_by_hand(rid):
             return []  # closed without processing: no outcome is due
-        context = build_context(event, self.state, self.compiled.mapping)
+        context = build_context(event, self.state, self.compiled.mapping, self.loop)
         results = []
         for outcome in wanted:
             result = self._claim(outcome, rid, str(trigger), context, event_key)

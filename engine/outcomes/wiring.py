@@ -43,4 +43,4 @@ def executor_for(
             options = RunOptions(entities=entities)
             Runner(compiled, ctx.state, ctx.connector, ctx.loop, options).run()
 
-    return Executor(compiled, ctx.state, platform, sync, on_step)
+    return Executor(compiled, ctx.state, platform, sync, on_step, ctx.loop)
