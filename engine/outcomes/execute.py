@@ -13,6 +13,7 @@ it stopped. After the last step the outcome's `sync:` entities are synced throug
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,6 +64,10 @@ class Executor:
         self.sync = sync
         self.on_step = on_step or (lambda outcome, result: None)
         self.by_name = {o.name: o for o in compiled.outcomes}
+        # Loop's own order costs a request per return: only fetched when an outcome reads it
+        written = json.dumps([(o.outcome.when, [s.spec for s in o.outcome.steps])
+                              for o in compiled.outcomes])  # fmt: skip
+        self.loop_order = loop if "order.loop" in written else None
 
     def on_event(self, event: dict[str, Any], event_key: str | None = None) -> list[OutcomeResult]:
         """Claim and run every outcome the event triggers. Raises OutcomeDeferred when a step
@@ -74,7 +79,7 @@ class Executor:
             return []
         if trigger == "return.closed" and self.state.was_closed_by_hand(rid):
             return []  # closed without processing: no outcome is due
-        context = build_context(event, self.state, self.compiled.mapping, self.loop)
+        context = build_context(event, self.state, self.compiled.mapping, self.loop_order)
         results = []
         for outcome in wanted:
             result = self._claim(outcome, rid, str(trigger), context, event_key)
