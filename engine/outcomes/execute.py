@@ -196,16 +196,6 @@ class Executor:
         except EngineError as exc:  # Loop or the platform down: done later, by a sync
             raise OutcomeDeferred(f"outcome {outcome.name}: sync back: {exc}") from None
 
-    def resume(self) -> list[OutcomeResult]:
-        """Run every run left unfinished (after a crash, or a retry), oldest first."""
-        out = []
-        for rid, name in self.state.outbox.unfinished():
-            try:
-                out.append(self.execute(rid, name))
-            except OutcomeDeferred as exc:
-                out.append(OutcomeResult(rid, name, RUNNING, str(exc)))
-        return out
-
 
 def _item(step: Any, context: dict[str, Any], row: StepRow) -> Any:
     """The item a row of a step sent once per item stands for (the same list every time:

@@ -219,16 +219,6 @@ class Outbox:
             )
         return self.step(step_id)
 
-    def unfinished(self) -> list[tuple[str, str]]:
-        """(return, outcome) of runs still running (a crash, or a retry pending)."""
-        with self.lock:
-            rows = self.db.execute(
-                "SELECT return_id, outcome FROM outcome_runs WHERE status = ? "
-                "OR (status = ? AND synced_at IS NULL) ORDER BY created_at",
-                [RUNNING, DONE],
-            ).fetchall()
-        return [(str(r[0]), str(r[1])) for r in rows]
-
     def counts(self) -> dict[str, int]:
         with self.lock:
             found = dict(

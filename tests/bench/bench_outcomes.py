@@ -95,6 +95,17 @@ def _deliver(served: Served, pairs: list[tuple[dict[str, Any], dict[str, Any]]],
     return out
 
 
+def _until_refunded(served: Served, orders: set[str], timeout_s: float) -> None:
+    """Wait until every one of these orders carries a refund in Loop (or the time is up)."""
+    admin = sandbox_handle(served.urls["sandbox"]).admin
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done = {str(o["external_id"]) for o in admin.records("order") if o.get("refunds")}
+        if orders <= done:
+            return
+        time.sleep(2.0)
+
+
 def _refunded_at(sandbox_db: Path) -> tuple[dict[str, datetime], int, int]:
     """Order external id -> when Loop's order first took a PUT with a refund; requests; 429s."""
     with duckdb.connect(str(sandbox_db), read_only=True) as db:
@@ -153,14 +164,8 @@ def main(argv: list[str] | None = None) -> None:
             started = time.perf_counter()
             returns = _deliver(served, pairs, args.pace)
             served.wait_until(lambda h: h["inbox"]["received"] == 0, 900)
-            deadline = time.monotonic() + 900
             sandbox_db = state.with_name(f"{state.stem}.sandbox.duckdb")
-            while time.monotonic() < deadline:  # until every refund is in Loop (or give up)
-                refunds = [w for w in shop.writes() if w["path"].endswith("/refunds.json")]
-                if len(refunds) >= len(returns):
-                    break
-                time.sleep(1.0)
-            time.sleep(float(args.sync.rstrip("s")) + 5)  # the last sync backs land
+            _until_refunded(served, set(returns.values()), 900)
             elapsed = time.perf_counter() - started
         finally:
             code, _, err = served.terminate()

@@ -36,14 +36,14 @@ def test_outbox_records_a_step_sent_then_confirmed_across_a_reopen(tmp_path: Pat
         state.outbox.confirm(row.id, {"refund": {"id": 5}}, {"refund_id": 5}, "HTTP 201")
         state.outbox.finish("7", "refund", DONE, None)
         done = state.outbox.step(row.id)
-        unfinished = state.outbox.unfinished()
+        unsynced = state.outbox.run("7", "refund")
         state.outbox.synced("7", "refund")
-        after_sync = state.outbox.unfinished()
+        synced = state.outbox.run("7", "refund")
     assert sent is not None and sent.status == SENT and sent.attempts == 1
     assert sent.request == {"path": "/r"} and sent.idempotency_key == "key-7"
     assert done is not None and done.status == CONFIRMED and done.kept == {"refund_id": 5}
-    assert unfinished == [("7", "refund")]  # done, but not synced back yet
-    assert after_sync == []
+    assert unsynced is not None and unsynced.status == DONE and unsynced.synced_at is None
+    assert synced is not None and synced.synced_at is not None
 
 
 def test_outbox_reopens_only_a_failed_step_and_its_run(tmp_path: Path) -> None:
