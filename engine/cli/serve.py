@@ -26,6 +26,7 @@ from engine.serve import (
     webhook_secrets,
 )
 from engine.serve.app import HEALTH_PATH, MAX_BODY_BYTES, METRICS_PATH, RECEIVER_PATH
+from engine.serve.intake import LINGER_S
 from engine.serve.platform import PlatformWebhooks
 from engine.serve.scheduled import scheduled_work
 
@@ -57,6 +58,13 @@ from engine.serve.scheduled import scheduled_work
     is_flag=True,
     help="Store events without processing them; the next `etl serve` processes them.",
 )
+@click.option(
+    "--spool-linger",
+    type=click.FloatRange(min=0),
+    default=LINGER_S,
+    show_default=True,
+    help="Seconds deliveries gather in the spool before they are moved into the inbox.",
+)
 @state_option
 def serve(
     mapping: Path,
@@ -65,6 +73,7 @@ def serve(
     max_body: int,
     no_schedule: bool,
     receive_only: bool,
+    spool_linger: float,
     state_path: Path | None,
 ) -> None:
     """Receive Loop's webhooks into the inbox and process them, until Ctrl-C or SIGTERM.
@@ -92,6 +101,7 @@ def serve(
             rules=compiled.rules,
             actions=Returns(ctx.loop) if ctx.loop is not None else None,
             platform=platform,
+            linger_s=spool_linger,
         )
         if ctx.loop is not None:
             process.metrics.watch_loop(ctx.loop.stats.snapshot)
