@@ -103,9 +103,6 @@ def build_process(
     stored, for a later process to handle); the mapping's `rules` act on the events it
     processes through `actions` (Loop's return actions)."""
     metrics = Metrics(state)
-    import sys as _s, os as _o
-    if _o.environ.get("XSW"):
-        _s.setswitchinterval(float(_o.environ["XSW"]))
     processor = (
         with_rules(rules, actions, state, metrics) if rules and actions is not None else process
     )
