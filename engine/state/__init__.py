@@ -263,8 +263,10 @@ class State:
         """Move what the spool holds into the inbox (keys and duplicates as `receive_events`),
         recording how far in the same transaction: how many events were new."""
         with self._move_lock:
-            new = 0
-            while True:
+            new, end = 0, self.spool.size
+            # Only what is in the spool now: moving on while appends keep coming would hold
+            # the lock (and keep the worker's reads waiting) as long as the load lasts.
+            while self._spool_at < end:
                 raws, stop = self.spool.frames(self._spool_at)
                 if not raws:
                     break
