@@ -4,9 +4,11 @@
 checks `X-Loop-Signature` on those exact bytes (401 and nothing stored when it does not
 match), makes the body durable in the state's spool (intake.py: batched with the deliveries
 arriving meanwhile) and answers 200 as soon as it is synced; the mover (intake.py) moves it
-into the inbox and processing happens later, off the request path (engine/serve/worker.py). Loop does not retry a 4xx, so a correctly signed
-body is never refused: an unreadable one is stored as `unprocessable`, a duplicate is counted
-and answered 200, and a state that cannot store it answers 503 (which Loop retries).
+into the inbox and processing happens later, off the request path (engine/serve/worker.py).
+Loop does not retry a 4xx, so a correctly signed body is never refused: an unreadable one is
+stored as `unprocessable`, a duplicate is counted and answered 200, and a state that cannot
+store it (the spool cannot be written, or is full because the mover is stuck) answers 503
+(which Loop retries).
 No answer and no log line quotes a body or a secret.
 """
 

@@ -85,9 +85,16 @@ class State:
         except BaseException:
             self.db.close()  # release the file: a refused state file stays usable by others
             raise
+        # One move at a time: the offset read, the events written and the offset recorded
+        # must not interleave with another move's.
         self._move_lock = threading.Lock()
+        self._scratch: str | None = None
         try:
-            self.spool, self._scratch = self._open_spool(spool_max_bytes)
+            self.spool = self._open_spool(spool_max_bytes)
+        except BaseException:
+            self._release()
+            raise
+        try:
             with self.transaction() as db:
                 self._spool_at = spool.recorded(db, self.spool.ident)
             self.spool.moved(self._spool_at)
@@ -96,24 +103,27 @@ class State:
             self.close()
             raise
 
-    def _open_spool(self, max_bytes: int) -> tuple[Spool, str | None]:
+    def _open_spool(self, max_bytes: int) -> Spool:
         """The spool beside the file (in a scratch folder for a state in memory)."""
-        scratch = tempfile.mkdtemp(prefix="etl-spool-") if self.path == ":memory:" else None
-        where = f"{scratch}/state" if scratch is not None else self.path
+        if self.path == ":memory:":
+            self._scratch = tempfile.mkdtemp(prefix="etl-spool-")
+        where = f"{self._scratch}/state" if self._scratch is not None else self.path
         try:
-            return Spool(spool.spool_path(where), max_bytes), scratch
+            return Spool(spool.spool_path(where), max_bytes)
         except OSError as exc:
             raise StateError(f"cannot open the spool beside {self.path}: {exc}") from None
 
     def close(self) -> None:
-        with getattr(self, "_move_lock", threading.Lock()), self.lock, self._intake_lock:
-            if self._intake_db is not None:
-                self._intake_db.close()
-            self.db.close()
-            if hasattr(self, "spool"):
-                self.spool.close()
-            if getattr(self, "_scratch", None):
-                shutil.rmtree(str(self._scratch), ignore_errors=True)
+        with self._move_lock, self.lock, self._intake_lock:
+            self.spool.close()
+            self._release()
+
+    def _release(self) -> None:
+        if self._intake_db is not None:
+            self._intake_db.close()
+        self.db.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __enter__(self) -> State:
         return self
