@@ -14,6 +14,7 @@ import pytest
 from engine.errors import StateError
 from engine.loop.webhooks import php_json
 from engine.state import State
+from engine.state import spool as spool_module
 from engine.state.inbox import received
 from engine.state.spool import HEADER, Spool, SpoolFull, frame, spool_path
 from tests.serve.support import return_event
@@ -135,6 +136,25 @@ def test_spool_a_stop_between_rotation_and_the_next_move_moves_nothing_twice(
     with State(path) as state:
         keys = [r["key"] for r in state.inbox_events()]
         assert keys == [received(raw).key for raw in first + later]
+        assert state.inbox_counts()["duplicates"] == 0
+
+
+def test_spool_a_large_file_starts_again_once_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spool_module, "ROTATE_BYTES", 2000)
+    path = tmp_path / "s.duckdb"
+    raws = _events(12)
+    with State(path) as state:
+        state.spool_events(raws[:8])
+        first = state.spool.ident
+        assert state.move_spool() == 8
+        assert state.spool.ident != first  # rewritten: only the header is left
+        assert spool_path(str(path)).stat().st_size == HEADER
+        state.spool_events(raws[8:])
+        assert len(state.inbox_events()) == 12
+    with State(path) as state:
+        assert len(state.inbox_events()) == 12
         assert state.inbox_counts()["duplicates"] == 0
 
 
