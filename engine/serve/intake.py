@@ -140,11 +140,16 @@ class Mover:
         self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop; what is spooled is moved by the next reader or the next start."""
+        """Stop, moving what is spooled once more, so that a cleanly stopped state file holds
+        every event (else the next opening of the state moves it)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+        try:
+            self.state.move_spool()
+        except Exception:
+            log.exception("the spool could not be moved into the inbox; it is moved next start")
 
     def wake(self) -> None:
         self._wake.set()

@@ -70,3 +70,13 @@ def test_intake_mover_keeps_the_spool_while_the_inbox_fails_then_moves_it(tmp_pa
             assert len(state.inbox_events()) == 1
         finally:
             mover.stop()
+
+
+def test_intake_mover_moves_the_spool_once_more_when_stopped(tmp_path: Path) -> None:
+    with State(tmp_path / "s.duckdb") as state:
+        mover = Mover(state, linger_s=0.0, poll_s=30.0)
+        mover.start()
+        state.spool_events([php_json(return_event()) for _ in range(2)])
+        assert state.spool.unmoved > 0  # never woken: nothing moved yet
+        mover.stop()
+        assert state.spool.unmoved == 0
