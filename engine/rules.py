@@ -19,6 +19,7 @@ from engine.errors import EngineError, RecordError, TransientLoadError
 from engine.mapping.rules import Action, CompiledRule
 from engine.net.breaker import TargetDown
 from engine.state import State
+from engine.state.closes import record_close
 from engine.state.inbox import return_id
 
 
@@ -75,7 +76,7 @@ def apply_rules(
             continue
         try:
             if any(kind == "close" for kind, _, _ in actions):
-                state.closed_by_hand(return_id)  # before Loop's return.closed can arrive
+                record_close(state.path, return_id)  # before Loop's return.closed can arrive
             firing = _act(rule.name, return_id, actions, loop)
         except (TransientLoadError, TargetDown):
             # Loop could not take it now: the event is tried again later, so the rule is too.

@@ -31,6 +31,7 @@ from engine.serve import (
     webhook_secrets,
 )
 from engine.serve.app import HEALTH_PATH, MAX_BODY_BYTES, METRICS_PATH, RECEIVER_PATH
+from engine.serve.intake import LINGER_S
 from engine.serve.platform import PlatformWebhooks, platform_url, subscribe_platform
 from engine.serve.scheduled import scheduled_work
 
@@ -69,6 +70,13 @@ from engine.serve.scheduled import scheduled_work
     help="Base URL the platform calls this process at, when it sits behind a proxy "
     "(platform_webhooks.subscribe; default: the address it listens on).",
 )
+@click.option(
+    "--spool-linger",
+    type=click.FloatRange(min=0),
+    default=LINGER_S,
+    show_default=True,
+    help="Seconds deliveries gather in the spool before they are moved into the inbox.",
+)
 @state_option
 def serve(
     mapping: Path,
@@ -78,6 +86,7 @@ def serve(
     no_schedule: bool,
     receive_only: bool,
     public_url: str | None,
+    spool_linger: float,
     state_path: Path | None,
 ) -> None:
     """Receive Loop's webhooks into the inbox and process them, until Ctrl-C or SIGTERM.
@@ -109,6 +118,7 @@ def serve(
             actions=Returns(ctx.loop) if ctx.loop is not None else None,
             platform=platform,
             outcomes=lambda metrics: executor_for(compiled, ctx, metrics.step, sync_lock),
+            linger_s=spool_linger,
         )
         if ctx.loop is not None:
             process.metrics.watch_loop(ctx.loop.stats.snapshot)

@@ -27,6 +27,7 @@ from engine.net.breaker import TargetDown
 from engine.outcomes.context import build_context
 from engine.outcomes.steps import Platform, Refused, Unknown, run_step
 from engine.state import State
+from engine.state.closes import was_closed
 from engine.state.inbox import return_id
 from engine.state.outbox import CONFIRMED, DONE, FAILED, RUNNING, SENT, StepRow
 
@@ -77,7 +78,7 @@ class Executor:
         wanted = [o for o in self.compiled.outcomes if trigger in o.outcome.triggers]
         if rid is None or not wanted:
             return []
-        if trigger == "return.closed" and self.state.was_closed_by_hand(rid):
+        if trigger == "return.closed" and was_closed(self.state.path, rid):
             return []  # closed without processing: no outcome is due
         context = build_context(event, self.state, self.compiled.mapping, self.loop_order)
         results = []

@@ -25,6 +25,7 @@ from engine.mapping.return_actions import CompiledReturnActions, PlannedAction
 from engine.net.breaker import TargetDown
 from engine.pipeline.prepare import fallback_key
 from engine.state import BatchOutcome, Parked, ParkedTable, State, Synced
+from engine.state.closes import record_close
 
 Progress = Callable[[str, dict[str, int]], None]
 
@@ -158,7 +159,7 @@ class ActionRunner:
         elif action == "remove":
             returns.remove(return_id, plan.lines)
         elif action == "close":
-            self.state.closed_by_hand(return_id)  # its return.closed runs no outcome
+            record_close(self.state.path, return_id)  # its return.closed runs no outcome
             returns.close(return_id)
         else:
             returns.cancel(return_id)

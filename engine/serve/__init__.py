@@ -1,7 +1,8 @@
 """`etl serve`: the one long-running process that owns a mapping's state file.
 
-It runs the receiver app (app.py: Loop's signed webhooks into the inbox, /healthz, /metrics)
-and, beside it, the background jobs of `ServeProcess.jobs`: the inbox worker (worker.py);
+It runs the receiver app (app.py: Loop's signed webhooks into the spool, /healthz, /metrics)
+and, beside it, the background jobs of `ServeProcess.jobs`: the spool mover (intake.py, which
+moves spooled deliveries into the inbox) and the inbox worker (worker.py);
 scheduled work (a first sync, a schedule) joins that list. With the embedded sandbox as its
 Loop it subscribes itself to the sandbox's return events.
 """
@@ -25,6 +26,7 @@ from engine.mapping.rules import CompiledRule
 from engine.outcomes import Executor
 from engine.rules import ReturnActions, apply_rules
 from engine.serve.app import RECEIVER_PATH, ReceiverSettings, build_app
+from engine.serve.intake import LINGER_S, Mover
 from engine.serve.metrics import Metrics
 from engine.serve.platform import PlatformWebhooks
 from engine.serve.server import BackgroundJob, listen, run_server, running_server
@@ -96,21 +98,24 @@ def build_process(
     actions: ReturnActions | None = None,
     platform: PlatformWebhooks | None = None,
     outcomes: Callable[[Metrics], Executor | None] = lambda metrics: None,
+    linger_s: float = LINGER_S,
 ) -> ServeProcess:
-    """The receiver over `state`, with the inbox worker unless `process_events` is False (then
-    events are only stored, for a later process to handle); the mapping's `rules` act on the
-    events it processes through `actions` (Loop's return actions), and `outcomes` builds the
-    executor of its outcomes (given the metrics it counts steps in)."""
+    """The receiver over `state`, with the spool mover (which waits `linger_s` for deliveries
+    to gather) and the inbox worker unless `process_events` is False (then events are only
+    stored, for a later process to handle); the mapping's `rules` act on the events it
+    processes through `actions` (Loop's return actions), and `outcomes` builds the executor of
+    its outcomes (given the metrics it counts steps in)."""
     metrics = Metrics(state)
     executor = outcomes(metrics)
     processor = with_rules(rules, actions, state, metrics, executor)
     worker = Worker(state, metrics, processor=processor) if process_events else None
-    jobs: list[BackgroundJob] = [worker] if worker is not None else []
+    mover = Mover(state, worker.wake if worker is not None else lambda: None, linger_s=linger_s)
+    jobs: list[BackgroundJob] = [mover] if worker is None else [mover, worker]
     app = build_app(
         state,
         settings,
         metrics,
-        on_received=worker.wake if worker is not None else lambda: None,
+        on_received=mover.wake,
         jobs=jobs,  # the same list: jobs appended later are reported too
         platform=platform,
     )

@@ -2,11 +2,13 @@
 
 `POST /webhooks/loop` reads the body up to a size limit (413 past it, never read whole),
 checks `X-Loop-Signature` on those exact bytes (401 and nothing stored when it does not
-match), stores the event in the inbox (intake.py: batched with the deliveries arriving meanwhile) and
-answers 200 as soon as it is committed: processing happens later, off
-the request path (engine/serve/worker.py). Loop does not retry a 4xx, so a correctly signed
-body is never refused: an unreadable one is stored as `unprocessable`, a duplicate is counted
-and answered 200, and a state that cannot store it answers 503 (which Loop retries).
+match), makes the body durable in the state's spool (intake.py: batched with the deliveries
+arriving meanwhile) and answers 200 as soon as it is synced; the mover (intake.py) moves it
+into the inbox and processing happens later, off the request path (engine/serve/worker.py).
+Loop does not retry a 4xx, so a correctly signed body is never refused: an unreadable one is
+stored as `unprocessable`, a duplicate is counted and answered 200, and a state that cannot
+store it (the spool cannot be written, or is full because the mover is stuck) answers 503
+(which Loop retries).
 No answer and no log line quotes a body or a secret.
 """
 
@@ -84,8 +86,8 @@ def build_app(
     jobs: Sequence[BackgroundJob] = (),
     platform: PlatformWebhooks | None = None,
 ) -> Starlette:
-    """The receiver over one state; `on_received` is called after a new event is stored (the
-    worker's wake-up), and `jobs` are reported by /healthz."""
+    """The receiver over one state; `on_received` is called after deliveries are spooled (the
+    mover's wake-up), and `jobs` are reported by /healthz."""
 
     intake = Intake(state, on_received)
 
@@ -107,10 +109,8 @@ def build_app(
         except Exception as exc:  # the state failed (full disk?): 503, so that Loop retries
             log.error("a signed delivery could not be stored: %s", _safe(exc))
             return answer(503, {"error": "the event could not be stored; send it again"}, ERROR)
-        if new:
-            on_received()
-            if event.problem:
-                metrics.settled(UNPROCESSABLE)
+        if new and event.problem:
+            metrics.settled(UNPROCESSABLE)
         return answer(200, {"received": True, "duplicate": not new}, ACCEPTED if new else DUPLICATE)
 
     async def health(request: Request) -> Response:

@@ -1,5 +1,7 @@
 """The mapping's state in one DuckDB file: raw records, ID map, cursors, runs, parked records,
-and the inbox of received Loop events with its once-per-(return, state) effect record.
+and the inbox of received Loop events with its once-per-(return, state) effect record; beside
+the file, the spool (spool.py) where `etl serve` makes deliveries durable before they are moved
+into the inbox (opening the state, and every read of the inbox, moves what it holds first).
 
 `State` is the one object callers hold: it opens the file (creating its folder), checks and
 migrates the schema version, and owns the connection and its lock; each table's SQL lives in
@@ -12,6 +14,9 @@ DuckDB allows one writing process per file: the process that runs owns the file.
 
 from __future__ import annotations
 
+import logging
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -22,16 +27,18 @@ from typing import Any, Literal
 import duckdb
 
 from engine.errors import StateError
-from engine.state import batch, cursors, idmap, inbox, parked, raw, rules, runs, schema
+from engine.state import batch, cursors, idmap, inbox, parked, raw, rules, runs, schema, spool
 from engine.state.batch import BatchOutcome
-from engine.state.closes import ManualCloses, closes_path
 from engine.state.codec import now
 from engine.state.idmap import Synced
 from engine.state.inbox import InboxEvent, Received, Settlement
 from engine.state.outbox import Outbox
 from engine.state.parked import Parked, ParkedTable
 from engine.state.runs import RunHandle
+from engine.state.spool import MAX_UNMOVED, Spool
 from engine.state.tx import retrying, transaction
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "BatchOutcome",
@@ -64,7 +71,7 @@ def _connect(path: str) -> duckdb.DuckDBPyConnection:
 class State:
     """One mapping's state file. Thread-safe: one connection, one lock."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, spool_max_bytes: int = MAX_UNMOVED) -> None:
         self.path = str(path)
         self.db = _connect(self.path)
         self.lock = threading.RLock()
@@ -79,12 +86,45 @@ class State:
         except BaseException:
             self.db.close()  # release the file: a refused state file stays usable by others
             raise
+        # One move at a time: the offset read, the events written and the offset recorded
+        # must not interleave with another move's.
+        self._move_lock = threading.Lock()
+        self._scratch: str | None = None
+        try:
+            self.spool = self._open_spool(spool_max_bytes)
+        except BaseException:
+            self._release()
+            raise
+        try:
+            with self.transaction() as db:
+                self._spool_at = spool.recorded(db, self.spool.ident)
+            self.spool.moved(self._spool_at)
+            self.move_spool()  # what a previous process answered and did not move
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_spool(self, max_bytes: int) -> Spool:
+        """The spool beside the file (in a scratch folder for a state in memory)."""
+        if self.path == ":memory:":
+            self._scratch = tempfile.mkdtemp(prefix="etl-spool-")
+        where = f"{self._scratch}/state" if self._scratch is not None else self.path
+        try:
+            return Spool(spool.spool_path(where), max_bytes)
+        except OSError as exc:
+            raise StateError(f"cannot open the spool beside {self.path}: {exc}") from None
 
     def close(self) -> None:
-        with self.lock, self._intake_lock:
-            if self._intake_db is not None:
-                self._intake_db.close()
-            self.db.close()
+        with self._move_lock, self.lock, self._intake_lock:
+            self.spool.close()
+            self._release()
+
+    def _release(self) -> None:
+        if self._intake_db is not None:
+            self._intake_db.close()
+        self.db.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __enter__(self) -> State:
         return self
@@ -102,15 +142,6 @@ class State:
     def aliases_of(self, entity: str, key: str) -> dict[str, str]:
         with self.lock:
             return idmap.aliases_of(self.db, entity, key)
-
-    def closed_by_hand(self, return_id: str) -> None:
-        """Record that loop-etl closes this return without processing it (its return.closed
-        runs no outcome); beside the state file (engine/state/closes.py)."""
-        if self.path != ":memory:":
-            ManualCloses(closes_path(self.path)).add(return_id)
-
-    def was_closed_by_hand(self, return_id: str) -> bool:
-        return self.path != ":memory:" and return_id in ManualCloses(closes_path(self.path))
 
     @property
     def outbox(self) -> Outbox:
@@ -249,6 +280,56 @@ class State:
 
         return retrying(attempt)
 
+    def spool_events(self, raws: Sequence[bytes]) -> None:
+        """Make deliveries' bodies durable in the spool (moved into the inbox later, by
+        `move_spool`). SpoolFull when too much waits to be moved, StateError when the spool
+        cannot be written."""
+        self.spool.append(raws)
+
+    def move_spool(self) -> int:
+        """Move what the spool holds into the inbox (keys and duplicates as `receive_events`),
+        recording how far in the same transaction: how many events were new."""
+        with self._move_lock:
+            new, end = 0, self.spool.size
+            # Only what is in the spool now: moving on while appends keep coming would hold
+            # the lock (and keep the worker's reads waiting) as long as the load lasts.
+            while self._spool_at < end:
+                raws, stop = self.spool.frames(self._spool_at)
+                if not raws:
+                    break
+                new += sum(self._move(raws, self.spool.ident, stop))
+                self._spool_at = stop
+                self.spool.moved(stop)
+            if self.spool.size >= spool.ROTATE_BYTES:
+                self._rotate()
+            return new
+
+    def _rotate(self) -> None:
+        """Start the spool file again with what came since the move (it would only grow)."""
+        try:
+            self.spool.rotate()
+        except OSError as exc:  # the old file stays whole and in use: try again next move
+            log.warning("cannot start the spool %s again: %s", self.spool.path, exc)
+            return
+        self._spool_at = spool.HEADER
+
+    def _move(self, raws: Sequence[bytes], ident: bytes, stop: int) -> list[bool]:
+        events = [inbox.received(raw, inbox.WEBHOOK) for raw in raws]
+
+        def attempt() -> list[bool]:
+            with transaction(self._intake(), self._intake_lock) as db:
+                stored = inbox.insert(db, events, now())
+                spool.record(db, ident, stop)
+                return stored
+
+        return retrying(attempt)
+
+    def recent_keys(self, limit: int) -> list[str]:
+        """The keys of the last `limit` events received, oldest first."""
+        self.move_spool()
+        with self.lock:
+            return inbox.recent_keys(self.db, limit)
+
     def _intake(self) -> duckdb.DuckDBPyConnection:
         with self._intake_lock:
             if self._intake_db is None:
@@ -257,6 +338,7 @@ class State:
 
     def due_events(self, limit: int, keys: Sequence[str] | None = None) -> list[InboxEvent]:
         """Received events, and failed ones whose retry is due, oldest first."""
+        self.move_spool()
         with self.lock:
             return inbox.due(self.db, now(), limit, keys)
 
@@ -271,30 +353,36 @@ class State:
 
     def replay_event(self, key: str) -> bool:
         """Mark an event to be processed again; False when no event has that key."""
+        self.move_spool()
         with self.lock:
             return inbox.replay(self.db, key)
 
     def inbox_counts(self) -> dict[str, int]:
         """Events per status, and `duplicates`: deliveries recognised as already stored."""
+        self.move_spool()
         with self.lock:
             return inbox.counts(self.db)
 
     def inbox_last_received(self) -> datetime | None:
+        self.move_spool()
         with self.lock:
             return inbox.last_received(self.db)
 
     def inbox_events(self, status: str | None = None) -> list[dict[str, Any]]:
         """Every event (or those with one status), oldest first, without bodies."""
+        self.move_spool()
         with self.lock:
             return inbox.rows(self.db, status)
 
     def inbox_event(self, key: str) -> dict[str, Any] | None:
         """One event with its raw body, or None."""
+        self.move_spool()
         with self.lock:
             return inbox.get(self.db, key)
 
     def return_effects(self) -> list[dict[str, Any]]:
         """Every (return, state) transition recorded, once each."""
+        self.move_spool()
         with self.lock:
             return inbox.effects(self.db)
 

@@ -38,3 +38,14 @@ class ManualCloses:
             return False
         with self.path.open(encoding="ascii", errors="replace") as handle:
             return any(line.strip() == return_id for line in handle)
+
+
+def record_close(state_path: str, return_id: str) -> None:
+    """Record that loop-etl closes this return without processing it, beside the state file
+    at `state_path` (nothing for an in-memory state)."""
+    if state_path != ":memory:":
+        ManualCloses(closes_path(state_path)).add(return_id)
+
+
+def was_closed(state_path: str, return_id: str) -> bool:
+    return state_path != ":memory:" and return_id in ManualCloses(closes_path(state_path))

@@ -340,6 +340,12 @@ def last_received(db: duckdb.DuckDBPyConnection) -> datetime | None:
     return None if row is None else row[0]
 
 
+def recent_keys(db: duckdb.DuckDBPyConnection, limit: int) -> list[str]:
+    """The keys of the last `limit` events stored, oldest first."""
+    found = db.execute("SELECT key FROM inbox ORDER BY seq DESC LIMIT ?", [limit]).fetchall()
+    return [r[0] for r in reversed(found)]
+
+
 def rows(db: duckdb.DuckDBPyConnection, status: str | None = None) -> list[dict[str, Any]]:
     """Every event (or those with one status), oldest first, without bodies."""
     sql, params = f"SELECT {_COLUMNS} FROM inbox", []

@@ -11,7 +11,8 @@ fresh state file, with a mapping whose Loop is never called. `senders` concurren
 Loop-style (PHP JSON, `lines` line items each, ~1 KB a line), of which a `duplicates` share
 repeats an earlier body. Printed per repeat, then as medians: intake events/s (answered 200
 per second of wall time), p50 / p99 / max answer latency, and how long the worker took to
-process the backlog (until /healthz shows nothing left `received`). The sender shares the
+process the backlog (until /healthz shows nothing left `received`; reading the inbox moves
+the spool into it first, so a delivery answered but still in the spool counts). The sender shares the
 machine with the server, so the figures are a floor. Not a pytest test (bench_*.py).
 """
 

@@ -5,12 +5,14 @@ arriving in the inbox."""
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 from click.testing import CliRunner
 
@@ -108,6 +110,35 @@ def test_serve_killed_with_events_queued_loses_none_and_processes_none_twice(
     assert {r["attempts"] for r in rows} == {1}  # none processed twice
     reported = {(r["return_id"], r["return_state"]) for r in rows}
     assert sorted((e["return_id"], e["state"]) for e in effects) == sorted(reported)
+
+
+def test_serve_killed_with_answered_deliveries_not_yet_moved_loses_none(tmp_path: Path) -> None:
+    """Answered 200 means durable in the spool: killed before the mover moved any of them,
+    `etl inbox list` then sees every one (opening the state moves the spool), and the next
+    `etl serve` processes each once; repeats are counted once each."""
+    mapping, state = write_mapping(tmp_path), tmp_path / "state.duckdb"
+    bodies = [_body(next(_ids), "open") for _ in range(60)]
+    served = start_serve(mapping, state, "--receive-only", "--spool-linger", "3600")
+    accepted = _send(served, bodies + bodies[:10])
+    assert len(accepted) == 70
+    served.kill()
+    with duckdb.connect(str(state), read_only=True) as db:  # nothing had reached the inbox
+        assert db.execute("SELECT count(*) FROM inbox").fetchone() == (0,)
+    listed = _etl("inbox", str(mapping), "list", "--json", "--state", str(state))
+    assert listed.exit_code == 0, listed.output
+    rows = [json.loads(line) for line in listed.output.splitlines()]
+    assert len(rows) == 60 and {r["status"] for r in rows} == {"received"}
+    assert sum(r["duplicates"] for r in rows) == 10
+    served = start_serve(mapping, state)
+    served.wait_until(lambda h: h["inbox"]["processed"] == 60)
+    code, _, err = served.terminate()
+    assert code == 0, err
+    with State(state) as s:
+        rows = s.inbox_events()
+        stored = {bytes(s.inbox_event(r["key"])["body"]) for r in rows}  # type: ignore[index]
+        assert s.inbox_counts()["duplicates"] == 10
+    assert stored == set(bodies)
+    assert {(r["status"], r["attempts"]) for r in rows} == {("processed", 1)}
 
 
 def test_serve_holds_the_state_file_while_it_runs(tmp_path: Path) -> None:

@@ -75,8 +75,9 @@ def running_receiver(
     *,
     max_body_bytes: int = 1 << 20,
     process_events: bool = True,
+    spool_max_bytes: int = 1 << 28,
 ) -> Iterator[Receiver]:
-    with State(path) as state:
+    with State(path, spool_max_bytes=spool_max_bytes) as state:
         process = build_process(
             state, ReceiverSettings(secrets, max_body_bytes), process_events=process_events
         )

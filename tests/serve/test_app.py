@@ -4,6 +4,7 @@ unexpected shape, /healthz and /metrics."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.loop.webhooks import SIGNATURE_HEADER, php_json, sign
+from engine.state.spool import HEADER
 from tests.serve.support import (
     PREVIOUS,
     SECRET,
@@ -29,6 +31,11 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
 
 def _stored(receiver: Receiver) -> int:
     return len(receiver.state.inbox_events())
+
+
+def _spooled_bytes(receiver: Receiver) -> int:
+    """Bytes of frames in the spool file (moved or not), read from the file itself."""
+    return receiver.state.spool.path.stat().st_size - HEADER
 
 
 def _metric(text: str, name: str, **labels: str) -> float:
@@ -76,7 +83,7 @@ def test_receiver_refuses_a_bad_signature_with_401_and_stores_nothing(
     assert response.status_code == 401
     assert SECRET not in response.text and PREVIOUS not in response.text
     assert raw.decode() not in response.text
-    assert _stored(receiver) == 0
+    assert _stored(receiver) == 0 and _spooled_bytes(receiver) == 0
 
 
 @pytest.mark.parametrize("secret", [SECRET, PREVIOUS], ids=["current secret", "previous secret"])
@@ -110,8 +117,10 @@ def test_receiver_answers_413_past_the_limit_without_storing(tmp_path: Path) -> 
     with running_receiver(tmp_path / "s.duckdb", max_body_bytes=2048) as receiver:
         small = return_event(note="x" * 1000)
         assert receiver.post(small).status_code == 200
+        spooled = _spooled_bytes(receiver)
         big = return_event(note="x" * 4000)
         assert receiver.post(big).status_code == 413
+        assert _spooled_bytes(receiver) == spooled
         assert _stored(receiver) == 1
 
 
@@ -134,7 +143,7 @@ def test_receiver_413_on_a_chunked_body_over_the_limit(tmp_path: Path) -> None:
         chunks = (raw[i : i + 100] for i in range(0, len(raw), 100))
         response = receiver.http.post("/webhooks/loop", content=chunks, headers=headers)
         assert response.status_code == 413
-        assert _stored(receiver) == 0
+        assert _stored(receiver) == 0 and _spooled_bytes(receiver) == 0
 
 
 def test_receiver_the_same_delivery_ten_times_is_one_event_and_one_effect(
@@ -205,7 +214,7 @@ def test_receiver_healthz_reports_counts_and_the_last_event(receiver: Receiver) 
     empty = receiver.http.get("/healthz")
     assert empty.status_code == 200
     assert empty.json()["ok"] is True and empty.json()["last_event_at"] is None
-    assert empty.json()["jobs"] == {"inbox worker": True}
+    assert empty.json()["jobs"] == {"spool mover": True, "inbox worker": True}
     receiver.post(return_event(state="open"))
     receiver.post(b"not json")
     receiver.settle()
@@ -225,7 +234,8 @@ def test_receiver_healthz_is_503_when_a_job_died(receiver: Receiver) -> None:
     receiver.process.worker.stop()
     response = receiver.http.get("/healthz")
     assert response.status_code == 503
-    assert response.json()["ok"] is False and response.json()["jobs"] == {"inbox worker": False}
+    assert response.json()["ok"] is False
+    assert response.json()["jobs"] == {"spool mover": True, "inbox worker": False}
 
 
 def test_receiver_metrics_are_prometheus_text(receiver: Receiver) -> None:
@@ -264,20 +274,59 @@ def test_receiver_stores_events_without_processing_them_when_asked(tmp_path: Pat
     with running_receiver(tmp_path / "s.duckdb", process_events=False) as receiver:
         assert receiver.post(return_event()).status_code == 200
         assert [r["status"] for r in receiver.state.inbox_events()] == ["received"]
-        assert receiver.http.get("/healthz").json()["jobs"] == {}
+        assert receiver.http.get("/healthz").json()["jobs"] == {"spool mover": True}
 
 
-def test_receiver_answers_503_when_the_state_cannot_store(receiver: Receiver) -> None:
+def _full_disk_under(path: Path) -> None:
+    """Every later write to `path` through this process's open descriptor fails as on a full
+    disk (ENOSPC): /dev/full takes the descriptor's place."""
+    full = os.open("/dev/full", os.O_WRONLY)
+    try:
+        fds = [fd for fd in os.listdir("/proc/self/fd") if _target(fd) == str(path)]
+        assert fds, f"{path} is not open"
+        for fd in fds:
+            os.dup2(full, int(fd))
+    finally:
+        os.close(full)
+
+
+def _target(fd: str) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_receiver_answers_503_when_the_spool_cannot_be_written(receiver: Receiver) -> None:
     """Loop retries a 5xx (never a 4xx): a signed event the state cannot take is not lost."""
-    receiver.state.db.execute("DROP TABLE inbox")
+    _full_disk_under(receiver.state.spool.path)
     response = receiver.post(return_event())
     assert response.status_code == 503
     assert "send it again" in response.json()["error"]
     metrics = receiver.http.get("/metrics")
     assert metrics.status_code == 200
     assert _metric(metrics.text, "etl_loop_webhooks_total", result="error") == 1
-    assert _metric(metrics.text, "etl_inbox_readable") == 0
-    assert receiver.http.get("/healthz").status_code == 503
+    assert _metric(metrics.text, "etl_loop_webhooks_total", result="accepted") == 0
+    assert _stored(receiver) == 0
+
+
+def test_receiver_answers_503_once_the_spool_is_full_because_the_inbox_is_broken(
+    tmp_path: Path,
+) -> None:
+    """The mover cannot move (the inbox is gone): deliveries stay durable in the spool, answered
+    200, until it holds its limit; then 503, and /healthz says the state is broken."""
+    with running_receiver(tmp_path / "s.duckdb", spool_max_bytes=4096) as receiver:
+        receiver.state.db.execute("DROP TABLE inbox")
+        codes = [receiver.post(return_event()).status_code for _ in range(30)]
+        assert codes[0] == 200 and codes[-1] == 503, codes
+        assert codes == sorted(codes)  # 200s, then only 503s
+        assert 0 < _spooled_bytes(receiver) <= 4096
+        metrics = receiver.http.get("/metrics")
+        assert metrics.status_code == 200
+        assert _metric(metrics.text, "etl_loop_webhooks_total", result="error") == codes.count(503)
+        assert _metric(metrics.text, "etl_inbox_readable") == 0
+        assert receiver.http.get("/healthz").status_code == 503
 
 
 def test_receiver_the_signature_is_checked_on_the_bytes_not_a_parse(receiver: Receiver) -> None:

@@ -16,7 +16,10 @@ from engine.state.schema import SCHEMA_VERSION, STEPS
 
 def _recorded(path: Path) -> list[tuple[str, str]]:
     with duckdb.connect(str(path)) as db:
-        return db.execute("SELECT key, value FROM state_meta").fetchall()
+        # (the spool's moved offset is recorded there too: engine/state/spool.py)
+        return db.execute(
+            "SELECT key, value FROM state_meta WHERE key = 'schema_version'"
+        ).fetchall()
 
 
 def _set_version(path: Path, value: str) -> None:
