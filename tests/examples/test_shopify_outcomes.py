@@ -244,11 +244,11 @@ def test_refunds_fail_fault_refuses_then_a_retry_succeeds(fresh_shop: ShopHandle
         refused = [c.post(path, json=body) for _ in range(2)]
         assert c.get(path).json()["refunds"] == []
         retried = c.post(path, json=body)
-    assert armed.json() == {"faults": {"refunds_fail": {str(order["id"]): 2}}}
+    assert armed.json() == {"faults": {"refunds_fail": {str(order["id"]): 2}, "answer_delay": {}}}
     assert [r.status_code for r in refused] == [422, 422]
     assert "demo fault" in refused[0].json()["errors"]["base"][0]
     assert retried.status_code == 201
-    assert httpx.get(faults).json() == {"faults": {"refunds_fail": {}}}
+    assert httpx.get(faults).json() == {"faults": {"refunds_fail": {}, "answer_delay": {}}}
     assert [w["status"] for w in fresh_shop.writes()] == [422, 422, 201]
 
 
@@ -263,8 +263,37 @@ def test_refunds_fail_fault_validates_and_clears(fresh_shop: ShopHandle) -> None
     assert httpx.post(faults, json={"other": {}}).status_code == 422
     httpx.post(faults, json={"refunds_fail": {"order_id": order_id, "count": 3}})
     cleared = httpx.post(faults, json={"refunds_fail": {"order_id": order_id, "count": 0}})
-    assert cleared.json() == {"faults": {"refunds_fail": {}}}
+    assert cleared.json() == {"faults": {"refunds_fail": {}, "answer_delay": {}}}
     httpx.post(faults, json={"refunds_fail": {"order_id": order_id, "count": 3}})
-    assert fresh_shop.fail_refunds(order_id, 2) == {"refunds_fail": {str(order_id): 2}}
+    assert fresh_shop.fail_refunds(order_id, 2) == {
+        "refunds_fail": {str(order_id): 2},
+        "answer_delay": {},
+    }
     httpx.post(f"{fresh_shop.base_url}/_demo/reset")
-    assert httpx.get(faults).json() == {"faults": {"refunds_fail": {}}}
+    assert httpx.get(faults).json() == {"faults": {"refunds_fail": {}, "answer_delay": {}}}
+
+
+def test_answer_delay_applies_the_write_at_once_and_answers_late(fresh_shop: Any) -> None:
+    import time
+
+    faults = f"{fresh_shop.base_url}/_demo/faults"
+    bad = httpx.post(faults, json={"answer_delay": {"path_suffix": "/orders.json", "seconds": 99}})
+    armed = httpx.post(
+        faults, json={"answer_delay": {"path_suffix": "/orders.json", "seconds": 1.5}}
+    )
+    assert bad.status_code == 422 and armed.status_code == 200, armed.text
+    assert armed.json()["faults"]["answer_delay"] == {"/orders.json": [1.5, 1]}
+    variant = fresh_shop.client().get("/products.json").json()["products"][0]["variants"][0]
+    body = {"order": {"line_items": [{"variant_id": variant["id"], "quantity": 1}]}}
+    with fresh_shop.client(timeout=0.5) as api:  # gives up before the answer comes
+        try:
+            api.post("/orders.json", json=body)
+            raise AssertionError("answered before the delay")
+        except httpx.ReadTimeout:
+            pass
+    [write] = [w for w in fresh_shop.writes() if w["path"].endswith("/orders.json")]
+    assert write["status"] == 201  # applied, though its answer never arrived
+    started = time.perf_counter()
+    with fresh_shop.client() as api:  # the fault is spent: the next answer is at once
+        assert api.post("/orders.json", json=body).status_code == 201
+    assert time.perf_counter() - started < 1.0
