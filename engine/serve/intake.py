@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 
 from starlette.concurrency import run_in_threadpool
 
 from engine.net.retry import RetryPolicy
+from engine.serve.server import ThreadJob
 from engine.state import Received, State
 from engine.state.inbox import WEBHOOK, received
 
@@ -106,11 +106,11 @@ class Intake:
         return events
 
 
-class Mover:
+class Mover(ThreadJob):
     """Moves the spool into the inbox on a background thread, soon after `wake()`; calls
     `on_moved` when new events are in the inbox (the worker's wake-up)."""
 
-    name = "spool mover"
+    name, thread_name = "spool mover", "spool-mover"
 
     def __init__(
         self,
@@ -121,38 +121,21 @@ class Mover:
         poll_s: float = 1.0,
         retry: RetryPolicy = RETRY,
     ) -> None:
+        super().__init__()
         self.state = state
         self.on_moved = on_moved
         self.linger_s = linger_s
         self.poll_s = poll_s
         self.retry = retry
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="spool-mover", daemon=True)
-        self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop, moving what is spooled once more, so that a cleanly stopped state file holds
         every event (else the next opening of the state moves it)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
+        super().stop(timeout_s)
         try:
             self.state.move_spool()
         except Exception:
             log.exception("the spool could not be moved into the inbox; it is moved next start")
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def _run(self) -> None:
         errors = 0

@@ -40,6 +40,41 @@ class BackgroundJob(Protocol):
     def stop(self, timeout_s: float = 10.0) -> None: ...
 
 
+class ThreadJob:
+    """A BackgroundJob on a daemon thread: `start`, `stop` (sets the stop and wake events, then
+    joins), `wake`, `alive`. A subclass sets `name` and `thread_name` and writes `_run`, which
+    loops until `self._stop` is set, waiting on `self._wake` between rounds."""
+
+    name = "job"
+    thread_name = "etl-job"
+
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
 def listen(host: str = "127.0.0.1", port: int = 8080) -> socket.socket:
     """engine.net.sockets.listen, with this server's default port."""
     return _listen(host, port)

@@ -20,6 +20,7 @@ from typing import Any
 
 from engine.net.retry import RetryPolicy
 from engine.serve.metrics import Metrics
+from engine.serve.server import ThreadJob
 from engine.state import InboxEvent, Settlement, State
 from engine.state.codec import now
 from engine.state.inbox import FAILED, PROCESSED, UNPROCESSABLE, parse, return_id, state_of, text
@@ -69,10 +70,10 @@ def _transition(topic: str, body: dict[str, Any]) -> tuple[str, str] | None:
     return (rid, state) if rid is not None and state is not None else None
 
 
-class Worker:
+class Worker(ThreadJob):
     """Drains the inbox on a background thread; `wake()` after storing an event."""
 
-    name = "inbox worker"
+    name, thread_name = "inbox worker", "inbox-worker"
 
     def __init__(
         self,
@@ -85,6 +86,7 @@ class Worker:
         poll_s: float = 0.5,
         linger_s: float = 0.25,
     ) -> None:
+        super().__init__()  # stop() finishes the batch in hand; what is left stays due
         self.state = state
         self.metrics = metrics
         self.processor = processor
@@ -92,29 +94,7 @@ class Worker:
         self.batch = batch
         self.poll_s = poll_s
         self.linger_s = linger_s
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self._draining = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="inbox-worker", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Finish the batch in hand and stop; what is left stays due for the next start."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def drain(self, keys: Sequence[str] | None = None) -> int:
         """Process every event due now (or only these keys), batch by batch: how many."""
