@@ -157,6 +157,7 @@ def test_an_exchange_a_store_credit_and_a_restock_run_once_each(tmp_path: Path) 
             sandbox = sandbox_handle(served.urls["sandbox"])
             served.wait_until(lambda h: len(sandbox.admin.records("order")) >= 12, 180)
             order, line, other = _cheap_pair(sandbox)
+            stock_before = _loop_stock(sandbox)
             variants = [v["id"] for v in sandbox.admin.records("variant")]
             swap = next(v for v in variants if v != (line.get("product_variant") or {}).get("id"))
             body = {"order_id": order["id"], "line_items": [
@@ -178,6 +179,8 @@ def test_an_exchange_a_store_credit_and_a_restock_run_once_each(tmp_path: Path) 
             _wait(
                 lambda: any(o["external_id"] == new_order for o in sandbox.admin.records("order"))
             )
+            # the restocked units reach Loop's inventory through the sync back
+            _wait(lambda: _loop_stock(sandbox) == stock_before + 2)
         finally:
             code, _, err = served.terminate()
     assert code == 0, err
@@ -192,6 +195,11 @@ def test_an_exchange_a_store_credit_and_a_restock_run_once_each(tmp_path: Path) 
     assert ("exchange", "order", None, "confirmed") in steps
     assert ("gift_card", "card", None, "confirmed") in steps
     assert all(status == "confirmed" for *_, status in steps), steps
+
+
+def _loop_stock(sandbox: SandboxHandle) -> int:
+    """Units available in Loop's inventory, every variant and location together."""
+    return sum(int(r.get("available_count") or 0) for r in sandbox.admin.records("inventory"))
 
 
 def _cheap_pair(sandbox: SandboxHandle) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
