@@ -154,3 +154,105 @@ def _sandbox_order(state: Path, external_id: str) -> dict[str, Any]:
         rows = db.execute("SELECT body FROM commerce_records WHERE kind = 'order'").fetchall()
     orders = [json.loads(r[0]) for r in rows]
     return next(o for o in orders if o["external_id"] == external_id)
+
+
+def test_erp_exchange_store_credit_and_restock_files_are_ones_its_import_job_takes(
+    tmp_path: Path,
+) -> None:
+    from examples.erp_like import generate_erp_csv
+
+    folder = tmp_path / "erp"
+    generate_erp_csv(folder, orders=12, seed=3)
+    state = tmp_path / "state.duckdb"
+    env = {"ERP_DATA_DIR": str(folder), "LOOP_RATE_LIMIT": "0/min", "LOOP_WEBHOOK_SECRET": ""}
+    served = start_serve(MAPPINGS / "erp-like.yaml", state, **env)
+    try:
+        sandbox = sandbox_handle(served.urls["sandbox"])
+        served.wait_until(lambda h: len(sandbox.admin.records("order")) >= 12, 120)
+        order = _two_unit_order(sandbox, "USD")
+        first, second = _units(order)
+        swap = next(v["id"] for v in sandbox.admin.records("variant"))
+        body = {"order_id": order["id"], "line_items": [
+            {"line_item_id": first["id"], "quantity": 1, "outcome": "exchange",
+             "exchange_variant_id": swap},
+            {"line_item_id": second["id"], "quantity": 1, "outcome": "store_credit"}]}  # fmt: skip
+        created = sandbox.admin.post("/returns", json=body)
+        assert created.status_code == 201, created.text
+        rid = str(created.json()["id"])
+        with sandbox.client() as api:
+            assert api.post(f"/warehouse/return/{rid}/process").status_code == 200
+        flush(sandbox)
+        imports = folder / "imports"
+        names = {
+            f"sales_orders_loop_{rid}.csv",
+            f"credit_memos_loop_{rid}_credit.csv",
+            f"inventory_adjustments_loop_{rid}.csv",
+        }
+        _wait(lambda: names <= {p.name for p in imports.iterdir()})
+    finally:
+        code, _, err = served.terminate()
+    assert code == 0, err
+    report = apply_imports(folder)
+    assert not report.errors, report.errors
+    assert f"EX-{rid}" in (folder / "sales_orders.csv").read_text()
+    assert f"SC-{rid}" in (folder / "credit_notes.csv").read_text()
+    assert not {p.name for p in imports.iterdir() if p.suffix == ".csv"}  # all applied
+
+
+def test_oms_exchange_store_credit_and_restock_become_rows(tmp_path: Path) -> None:
+    database = generate_oms_db(tmp_path / "oms.sqlite", orders=12, seed=3)
+    with sqlite3.connect(database) as db:
+        stock_before = db.execute("SELECT sum(on_hand) FROM stock_levels").fetchone()[0]
+    state = tmp_path / "state.duckdb"
+    served = start_serve(
+        MAPPINGS / "oms-like.yaml", state, OMS_DATABASE=str(database),
+        LOOP_RATE_LIMIT="0/min", LOOP_WEBHOOK_SECRET="",
+    )  # fmt: skip
+    try:
+        sandbox = sandbox_handle(served.urls["sandbox"])
+        served.wait_until(lambda h: len(sandbox.admin.records("order")) >= 12, 120)
+        order = _two_unit_order(sandbox, "USD")
+        first, second = _units(order)
+        swap = next(v["id"] for v in sandbox.admin.records("variant"))
+        body = {"order_id": order["id"], "line_items": [
+            {"line_item_id": first["id"], "quantity": 1, "outcome": "exchange",
+             "exchange_variant_id": swap},
+            {"line_item_id": second["id"], "quantity": 1, "outcome": "store_credit"}]}  # fmt: skip
+        created = sandbox.admin.post("/returns", json=body)
+        assert created.status_code == 201, created.text
+        rid = str(created.json()["id"])
+        with sandbox.client() as api:
+            assert api.post(f"/warehouse/return/{rid}/process").status_code == 200
+        flush(sandbox)
+
+        def written() -> bool:
+            with sqlite3.connect(database) as db:
+                orders = db.execute("SELECT count(*) FROM orders WHERE reference = ?", [rid])
+                credits = db.execute(
+                    "SELECT count(*) FROM refunds WHERE reference = ? AND reason = 'goodwill'",
+                    [rid],
+                )
+                stock = db.execute("SELECT sum(on_hand) FROM stock_levels").fetchone()[0]
+                return (
+                    orders.fetchone()[0] == 1
+                    and credits.fetchone()[0] == 1
+                    and stock > stock_before
+                )
+
+        _wait(written)
+    finally:
+        code, _, err = served.terminate()
+    assert code == 0, err
+    with sqlite3.connect(database) as db:
+        [(order_ref, lines)] = db.execute(
+            "SELECT o.order_ref, (SELECT count(*) FROM order_lines WHERE order_id = o.id) "
+            "FROM orders o WHERE o.reference = ?",
+            [rid],
+        ).fetchall()
+        [(credit,)] = db.execute(
+            "SELECT amount_cents FROM refunds WHERE reference = ? AND reason = 'goodwill'", [rid]
+        ).fetchall()
+        stock_after = db.execute("SELECT sum(on_hand) FROM stock_levels").fetchone()[0]
+    assert order_ref == f"EX-{rid}" and lines == 1
+    assert credit > 0
+    assert stock_after == stock_before + 2  # both returned units back on hand
