@@ -222,33 +222,9 @@ def insert(db: duckdb.DuckDBPyConnection, events: Sequence[Received], now: datet
             first[event.key], repeats[event.key] = event, 0
     if not first:
         return []
-    known = {
-        row[0]
-        for row in db.execute(
-            "SELECT key FROM inbox WHERE key IN (SELECT unnest(?))", [list(first)]
-        ).fetchall()
-    }
-    unique = [e for key, e in first.items() if key not in known]
-    if unique:
-        db.execute(
-            "INSERT INTO inbox (key, topic, trigger, return_id, return_state, received_at, "
-            "body, status, reasons, source, duplicates) SELECT unnest(?), unnest(?), "
-            "unnest(?), unnest(?), unnest(?), ?, unnest(?), unnest(?), unnest(?)::JSON, "
-            "unnest(?), unnest(?)",
-            [
-                [e.key for e in unique],
-                [e.topic for e in unique],
-                [e.trigger for e in unique],
-                [e.return_id for e in unique],
-                [e.return_state for e in unique],
-                now,
-                [e.body for e in unique],
-                [UNPROCESSABLE if e.problem else RECEIVED for e in unique],
-                [dumps([e.problem] if e.problem else []) for e in unique],
-                [e.source for e in unique],
-                [repeats[e.key] for e in unique],
-            ],
-        )
+    found = db.execute("SELECT key FROM inbox WHERE key IN (SELECT unnest(?))", [list(first)])
+    known = {row[0] for row in found.fetchall()}
+    _insert_new([e for key, e in first.items() if key not in known], repeats, db, now)
     if known:
         db.execute(
             "UPDATE inbox SET duplicates = inbox.duplicates + v.n, last_duplicate_at = ? "
@@ -261,6 +237,33 @@ def insert(db: duckdb.DuckDBPyConnection, events: Sequence[Received], now: datet
         out.append(event.key not in known and event.key not in seen)
         seen.add(event.key)
     return out
+
+
+def _insert_new(
+    unique: list[Received], repeats: dict[str, int], db: duckdb.DuckDBPyConnection, now: datetime
+) -> None:
+    """New events in one INSERT, each with the repeats its batch held."""
+    if not unique:
+        return
+    db.execute(
+        "INSERT INTO inbox (key, topic, trigger, return_id, return_state, received_at, "
+        "body, status, reasons, source, duplicates) SELECT unnest(?), unnest(?), "
+        "unnest(?), unnest(?), unnest(?), ?, unnest(?), unnest(?), unnest(?)::JSON, "
+        "unnest(?), unnest(?)",
+        [
+            [e.key for e in unique],
+            [e.topic for e in unique],
+            [e.trigger for e in unique],
+            [e.return_id for e in unique],
+            [e.return_state for e in unique],
+            now,
+            [e.body for e in unique],
+            [UNPROCESSABLE if e.problem else RECEIVED for e in unique],
+            [dumps([e.problem] if e.problem else []) for e in unique],
+            [e.source for e in unique],
+            [repeats[e.key] for e in unique],
+        ],
+    )
 
 
 def due(
