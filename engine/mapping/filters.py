@@ -285,8 +285,10 @@ FILTER_DOCS: Final[dict[str, tuple[str, str]]] = {
     "join": ("list items as text joined by a separator (default ',')", "{{ tags | join(', ') }}"),
     "lower": ("text in lower case", "{{ email | lower }}"),
     "rfc3339": (
-        "any common timestamp -> UTC YYYY-MM-DDTHH:MM:SS+00:00, fraction dropped",
-        "{{ created_at | rfc3339 }}  {{ placed | rfc3339('Europe/Paris') }}",
+        "any common timestamp, or text in an explicit strptime format -> UTC"
+        " YYYY-MM-DDTHH:MM:SS+00:00, fraction dropped",
+        "{{ created_at | rfc3339 }}  {{ placed | rfc3339('Europe/Paris') }}"
+        "  {{ placed | rfc3339(format='%m/%d/%Y %I:%M %p') }}",
     ),
     "round": ("decimal rounding half up; int for 0 digits", "{{ weight | round(2) }}"),
     "split": ("text split on a separator (default ','), parts stripped", "{{ tags | split }}"),
@@ -338,8 +340,12 @@ def make_filters(default_timezone: str = "UTC") -> dict[str, Callable[..., Any]]
     except RecordError as exc:
         raise ConfigError(f"default time zone: {exc.message}") from None
 
-    def rfc3339_local(value: Any, tz: str | None = None) -> str | None:
-        return rfc3339(value, tz, default_zone=local)
+    def rfc3339_local(
+        value: Any,
+        tz: str | None = None,
+        format: str | None = None,
+    ) -> str | None:
+        return rfc3339(value, tz, format, default_zone=local)
 
     rfc3339_local.__name__ = rfc3339_local.__qualname__ = "rfc3339"
     rfc3339_local.__doc__ = rfc3339.__doc__
