@@ -184,6 +184,8 @@ def to_int(value: Any) -> int | None:
         return value
     number: Decimal | None = None
     if type(value) is str:
+        if len(value) <= 18 and value.isascii() and value.isdigit():
+            return int(value)  # the common case ("12"): no grammar needed
         number = parse_number(value)
     elif isinstance(value, Decimal):
         number = value
