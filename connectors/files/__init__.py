@@ -2,7 +2,8 @@
 
 Files are read in sorted path order. CSV and JSONL are streamed row by row; a JSON file is one
 document, so it is loaded whole, one file at a time (split big exports into JSONL or several
-files). CSV values stay strings: typing them is the mapping's job.
+files). CSV values stay strings (or null for empty cells with `csv.blank_as_null`): typing them
+is the mapping's job.
 
 Incremental reading either by a record field (`cursor: {field: MODIFIED}`: records whose value is
 above the saved cursor) or by file modification time (`cursor: {mtime: true}`: whole files

@@ -3,13 +3,18 @@ document loaded whole. CSV values stay strings: typing them is the mapping's job
 
 A CSV header that names a column twice (common in NetSuite exports) keeps every column: the
 second `X` becomes `X_1`, a third `X_2`, skipping names the header already uses, as DuckDB's
-read_csv (and so the sql connector) names them.
+read_csv (and so the sql connector) names them. Then `csv.rename` renames the columns it
+names, and `csv.labels: snake_case` turns every other label into a plain identifier
+("Internal ID" -> internal_id), so expressions need no quoting. `csv.blank_as_null: true`
+reads an empty cell as null, which the payload leaves out, instead of "".
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +45,31 @@ def unique_labels(labels: Iterable[str]) -> list[str]:
         used.add(name)
         out.append(name)
     return out
+
+
+def snake_case(label: str, position: int) -> str:
+    """A label as a plain identifier: "Internal ID" -> internal_id, "Amount (Net)" -> amount_net,
+    "Größe" -> grosse, "2nd Line" -> _2nd_line (an identifier cannot start with a digit), and
+    a label with nothing left -> column_<position> (1-based)."""
+    folded = unicodedata.normalize("NFKD", label.casefold()).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^0-9a-z]+", "_", folded).strip("_")
+    if not name:
+        return f"column_{position}"
+    return f"_{name}" if name[0].isdigit() else name
+
+
+def column_names(labels: Iterable[str], opts: Mapping[str, Any]) -> list[str]:
+    """The record's field names for a CSV header: repeats kept (X, X_1), `rename` applied to
+    the labels it names, `labels: snake_case` to the others, then repeats kept again."""
+    rename: Mapping[str, str] = opts.get("rename") or {}
+    snake = opts.get("labels") == "snake_case"
+    names = []
+    for position, label in enumerate(unique_labels(labels), start=1):
+        if label in rename:
+            names.append(rename[label])
+        else:
+            names.append(snake_case(label, position) if snake else label)
+    return unique_labels(names) if snake else names
 
 
 def file_format(path: Path, cfg: Mapping[str, Any]) -> str:
@@ -87,7 +117,7 @@ csv.field_size_limit(MAX_CSV_FIELD)
 
 def _read_csv(path: Path, opts: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     header = opts.get("header", True)
-    rename: Mapping[str, str] = opts.get("rename") or {}
+    blank_as_null = bool(opts.get("blank_as_null", False))
     delimiter = opts.get("delimiter") or ("\t" if path.suffix.lower() == ".tsv" else ",")
     with path.open(encoding=opts.get("encoding", "utf-8-sig"), newline="") as fh:
         reader = csv.DictReader(
@@ -98,14 +128,14 @@ def _read_csv(path: Path, opts: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             restkey="\x00extra",
         )
         if reader.fieldnames is not None:  # reads the header row; None for an empty file
-            reader.fieldnames = unique_labels(reader.fieldnames)
+            reader.fieldnames = column_names(reader.fieldnames, opts)
         for row in reader:
             if "\x00extra" in row:
                 raise ExtractError(
                     f"{path.name}:{reader.line_num}: more values than the "
                     f"{len(reader.fieldnames or [])} columns of the header"
                 )
-            yield {rename.get(k, k): v for k, v in row.items()}
+            yield {k: None if v == "" else v for k, v in row.items()} if blank_as_null else row
 
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:

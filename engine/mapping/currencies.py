@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any, Final
-from unicodedata import category
 
 from engine.errors import RecordError
+from engine.mapping.numbers import MAX_TEXT as MAX_TEXT
+from engine.mapping.numbers import parse_number
 
 DEFAULT_MINOR_UNITS = 2
 """Minor units of an amount whose currency is not given (the common case: cents)."""
@@ -70,12 +71,9 @@ def minor_units(currency: str | None) -> int:
 DECIMAL_CONTEXT: Final = Context(prec=100, rounding=ROUND_HALF_UP)
 """The one context for exact arithmetic: wide enough for any number a record can carry
 (text is capped at MAX_TEXT characters), rounding half up; created once, not per call."""
-MAX_TEXT: Final = 64
-"""Longest numeric text accepted; longer is a RecordError, not a slow parse."""
 _CTX: Final = DECIMAL_CONTEXT
 _ONE: Final = Decimal(1)
 _SCALE: Final[tuple[int, ...]] = (1, 10, 100, 1000, 10000)
-_AMOUNT: Final = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+", re.ASCII)
 
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -107,10 +105,8 @@ def decimal(value: Any, currency: str | None = None) -> str | None:
 def _cents(value: Any, currency: str | None = None) -> int | None:
     """An amount as an exact integer of the currency's minor units: "19.99" -> 1999.
 
-    Accepts int, float, Decimal and text. Text may carry surrounding spaces, a sign, comma
-    thousands separators ("1,299.00"), one leading currency symbol ("$12.50", "-$5",
-    "$-5"; any Unicode currency symbol, not codes like "USD 5") and accounting parentheses
-    for negatives ("(5.00)" -> -500); the decimal point is always ".". A float is read
+    Accepts int, float, Decimal and text in the grammar of engine.mapping.numbers, shared
+    with to_int and to_number: "1,299.00", "$12.50", "-$5", "(5.00)" -> -500, "1e3". A float is read
     through its shortest repr, so 19.99 -> 1999 and 1.005 -> 101, never float artefacts.
     The currency (ISO 4217, any case; None means 2 digits) sets the digits: JPY 0, KWD 3.
     Extra decimals are rounded half up, away from zero: JPY "1200.5" -> 1201.
@@ -141,25 +137,10 @@ def _cents(value: Any, currency: str | None = None) -> int | None:
 
 
 def _amount_from_text(text: str) -> Decimal:
-    s = text.strip()
-    negative = s[:1] == "(" and s[-1:] == ")"
-    if negative:
-        s = s[1:-1].strip()
-    sign, s = _take_sign(s)
-    if s and category(s[0]) == "Sc":  # a currency symbol: $, €, £, ¥, ...
-        s = s[1:].lstrip()
-        if not sign:
-            sign, s = _take_sign(s)
-    if len(s) > MAX_TEXT or (negative and sign) or not _AMOUNT.fullmatch(s):
+    amount = parse_number(text)
+    if amount is None:
         raise RecordError(f"not an amount: {text!r} (expected a decimal like '1,299.00')")
-    amount = Decimal(s.replace(",", ""))
-    return -amount if negative or sign == "-" else amount
-
-
-def _take_sign(s: str) -> tuple[str, str]:
-    if s[:1] in ("-", "+"):
-        return s[0], s[1:].lstrip()
-    return "", s
+    return amount
 
 
 def _to_minor_units(amount: Decimal, digits: int, original: Any) -> int:

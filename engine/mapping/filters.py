@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -29,6 +28,7 @@ from engine.mapping.currencies import DECIMAL_CONTEXT as _CTX
 from engine.mapping.currencies import MAX_TEXT as _MAX_TEXT
 from engine.mapping.currencies import cents as cents
 from engine.mapping.currencies import decimal as decimal
+from engine.mapping.numbers import parse_number
 from engine.mapping.timestamps import EPOCH_MS_THRESHOLD as EPOCH_MS_THRESHOLD
 from engine.mapping.timestamps import rfc3339 as rfc3339
 from engine.mapping.timestamps import zone as zone
@@ -43,8 +43,6 @@ class _Missing:
 
 MISSING: Final = _Missing()
 
-_NUMERIC: Final = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?", re.ASCII)
-_INTEGRAL: Final = re.compile(r"[-+]?\d+(?:\.0*)?", re.ASCII)
 _ONE: Final = Decimal(1)
 
 # -- lookup ---------------------------------------------------------------------------------
@@ -178,37 +176,51 @@ def first(value: Any) -> Any:
 
 
 def to_int(value: Any) -> int | None:
-    """An exact whole number: "12" -> 12, "12.0" -> 12, 12.0 -> 12; "12.5" is a RecordError."""
+    """An exact whole number: "1,204" -> 1204, "12.0" -> 12, 12.0 -> 12; "12.5" is a RecordError.
+
+    Text is read in the one number grammar (engine.mapping.numbers), as `cents` reads it.
+    """
     if value is None or type(value) is int:
         return value
+    number: Decimal | None = None
     if type(value) is str:
-        text = value.strip()
-        if len(text) <= _MAX_TEXT and _INTEGRAL.fullmatch(text):
-            return int(text.partition(".")[0])
-    elif isinstance(value, float | Decimal) and math.isfinite(value) and value == int(value):
-        return int(value)
-    raise RecordError(f"not a whole number: {value!r}")
+        if len(value) <= 18 and value.isascii() and value.isdigit():
+            return int(value)  # the common case ("12"): no grammar needed
+        number = parse_number(value)
+    elif isinstance(value, Decimal):
+        number = value
+    elif type(value) is float and math.isfinite(value):
+        number = Decimal(repr(value))
+    if number is None or not number.is_finite() or number != number.to_integral_value():
+        raise RecordError(f"not a whole number: {value!r}")
+    if abs(number.adjusted()) > 30:  # no record carries a 31-digit count: refuse, do not compute
+        raise RecordError(f"whole number out of range: {value!r}")
+    return int(number)
 
 
 def _decimal(value: Any) -> Decimal:
     kind = type(value)
     if kind is int:
         return Decimal(value)
+    number: Decimal | None
     if kind is float:
         number = Decimal(repr(value))
     elif kind is Decimal:
         number = value
-    elif kind is str and len(value) <= _MAX_TEXT and _NUMERIC.fullmatch(value.strip()):
-        number = Decimal(value.strip())
+    elif kind is str:
+        number = parse_number(value)
     else:
-        raise RecordError(f"not a number: {value!r}")
-    if not number.is_finite():
+        number = None
+    if number is None or not number.is_finite():
         raise RecordError(f"not a number: {value!r}")
     return number
 
 
 def to_number(value: Any) -> int | float | None:
-    """A JSON number from a number or numeric text: "12" -> 12, "12.5" -> 12.5; None -> None."""
+    """A JSON number from a number or numeric text: "1,204" -> 1204, "12.5" -> 12.5; None -> None.
+
+    Text is read in the one number grammar (engine.mapping.numbers), as `cents` reads it.
+    """
     if value is None or type(value) is int:
         return value
     number = _decimal(value)
@@ -216,7 +228,12 @@ def to_number(value: Any) -> int | float | None:
         return value
     # Integer syntax gives an int, like JSON: "12" -> 12, "12.0" and "1e3" -> float.
     is_int_syntax = number.as_tuple().exponent == 0 and "e" not in str(value).lower()
-    return int(number) if is_int_syntax else float(number)
+    if is_int_syntax:
+        return int(number)
+    result = float(number)
+    if not math.isfinite(result):
+        raise RecordError(f"number out of range: {value!r}")
+    return result
 
 
 def round_(value: Any, ndigits: int = 0) -> int | float | None:
@@ -270,14 +287,19 @@ FILTER_DOCS: Final[dict[str, tuple[str, str]]] = {
     "join": ("list items as text joined by a separator (default ',')", "{{ tags | join(', ') }}"),
     "lower": ("text in lower case", "{{ email | lower }}"),
     "rfc3339": (
-        "any common timestamp -> UTC YYYY-MM-DDTHH:MM:SS+00:00, fraction dropped",
-        "{{ created_at | rfc3339 }}  {{ placed | rfc3339('Europe/Paris') }}",
+        "any common timestamp, or text in an explicit strptime format -> UTC"
+        " YYYY-MM-DDTHH:MM:SS+00:00, fraction dropped",
+        "{{ created_at | rfc3339 }}  {{ placed | rfc3339('Europe/Paris') }}"
+        "  {{ placed | rfc3339(format='%m/%d/%Y %I:%M %p') }}",
     ),
     "round": ("decimal rounding half up; int for 0 digits", "{{ weight | round(2) }}"),
     "split": ("text split on a separator (default ','), parts stripped", "{{ tags | split }}"),
     "strip": ("text without surrounding whitespace", "{{ name | strip }}"),
-    "to_int": ("exact whole number; '12.0' -> 12, '12.5' is an error", "{{ qty | to_int }}"),
-    "to_number": ("number from numeric text; '12.5' -> 12.5", "{{ weight | to_number }}"),
+    "to_int": (
+        "exact whole number; '1,204' -> 1204, '12.0' -> 12, '12.5' is an error",
+        "{{ qty | to_int }}",
+    ),
+    "to_number": ("number from numeric text; '1,204.5' -> 1204.5", "{{ weight | to_number }}"),
     "to_string": ("text form of a value; 12 -> '12', true -> 'true'", "{{ id | to_string }}"),
     "upper": ("text in upper case", "{{ country | upper }}"),
 }
@@ -320,8 +342,12 @@ def make_filters(default_timezone: str = "UTC") -> dict[str, Callable[..., Any]]
     except RecordError as exc:
         raise ConfigError(f"default time zone: {exc.message}") from None
 
-    def rfc3339_local(value: Any, tz: str | None = None) -> str | None:
-        return rfc3339(value, tz, default_zone=local)
+    def rfc3339_local(
+        value: Any,
+        tz: str | None = None,
+        format: str | None = None,
+    ) -> str | None:
+        return rfc3339(value, tz, format, default_zone=local)
 
     rfc3339_local.__name__ = rfc3339_local.__qualname__ = "rfc3339"
     rfc3339_local.__doc__ = rfc3339.__doc__

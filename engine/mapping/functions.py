@@ -81,9 +81,11 @@ class LoopFunctions(Functions):
     def _func_decimal(self, value: Any, currency: str | None = None) -> str | None:
         return filters.decimal(value, currency)
 
-    @_signature(_ANY, _optional("string", "null"))
-    def _func_rfc3339(self, value: Any, tz: str | None = None) -> str | None:
-        result: str | None = self._rfc3339(value, tz)
+    @_signature(_ANY, _optional("string", "null"), _optional("string"))
+    def _func_rfc3339(
+        self, value: Any, tz: str | None = None, layout: str | None = None
+    ) -> str | None:
+        result: str | None = self._rfc3339(value, tz, layout)
         return result
 
     @_signature(_ANY, {"types": ["object"]}, _optional(), _optional("boolean"))

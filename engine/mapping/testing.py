@@ -21,7 +21,11 @@ class CaseResult:
 
 
 def subset_differences(expected: Any, actual: Any, path: str = "") -> list[str]:
-    """Where `actual` fails to contain `expected`: dict keys given must match, lists by element."""
+    """Where `actual` fails to contain `expected`: dict keys given must match, lists by element.
+
+    A key expected `null` passes when the field is null or absent: the payload leaves null
+    fields out, so `expect: {note: null}` is how a test says "no note is sent".
+    """
     here = path or "payload"
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
@@ -30,6 +34,8 @@ def subset_differences(expected: Any, actual: Any, path: str = "") -> list[str]:
         for key, value in expected.items():
             sub = f"{path}.{key}" if path else str(key)
             if key not in actual:
+                if value is None:
+                    continue
                 out.append(f"{sub}: expected {_show(value)}, but the field is absent")
             else:
                 out += subset_differences(value, actual[key], sub)

@@ -48,7 +48,13 @@ def zone(name: Any) -> tzinfo:
     return _cached_zone(name)
 
 
-def rfc3339(value: Any, tz: str | None = None, *, default_zone: tzinfo = _UTC) -> str | None:
+def rfc3339(
+    value: Any,
+    tz: str | None = None,
+    format: str | None = None,
+    *,
+    default_zone: tzinfo = _UTC,
+) -> str | None:
     """Any common timestamp as UTC `YYYY-MM-DDTHH:MM:SS+00:00`, fraction of a second dropped.
 
     Accepts ISO 8601 text with or without offset, `Z` or fraction ("2024-03-01T10:00:00Z",
@@ -59,11 +65,17 @@ def rfc3339(value: Any, tz: str | None = None, *, default_zone: tzinfo = _UTC) -
     time (DST fall-back) is its first occurrence, a non-existent one (spring-forward gap)
     is read with the offset before the gap. The fraction is truncated: "...:59.999Z" stays
     :59. None -> None; anything else is a RecordError.
+
+    With `format` (strptime directives, e.g. '%m/%d/%Y %I:%M %p'), text is read in exactly
+    that format instead ("12/25/2024 3:04 pm"; %p in any case); a format without a time reads
+    midnight; the same zone and daylight-saving rules apply unless the format has %z.
     """
     if value is None:
         return None
     local = default_zone if tz is None else zone(tz)
-    if type(value) is str:
+    if format is not None and type(value) is str:
+        moment = _from_format(value, format, local)
+    elif type(value) is str:
         moment = _from_text(value, local)
     elif isinstance(value, datetime):
         aware = value.tzinfo is not None and value.utcoffset() is not None
@@ -98,6 +110,16 @@ def _from_text(text: str, local: tzinfo) -> datetime:
             moment = parsedate_to_datetime(s)
         except (ValueError, TypeError, IndexError):
             raise RecordError(f"not a timestamp: {text!r}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=local)
+
+
+def _from_format(text: str, layout: Any, local: tzinfo) -> datetime:
+    if not isinstance(layout, str) or not layout:
+        raise RecordError(f"rfc3339: format must be strptime text like '%m/%d/%Y', not {layout!r}")
+    try:
+        moment = datetime.strptime(text.strip(), layout)
+    except ValueError as exc:
+        raise RecordError(f"not a timestamp in format {layout!r}: {text!r} ({exc})") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=local)
 
 
