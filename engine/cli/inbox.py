@@ -35,7 +35,7 @@ def inbox(ctx: click.Context, mapping: Path, state_path: Path | None) -> None:
 
 @inbox.command(name="list")
 @click.option("--status", type=click.Choice(STATUSES), help="Only events with this status.")
-@json_option(help="One JSON object per event.")
+@json_option("one object per event")
 @state_option
 @click.pass_obj
 def inbox_list(

@@ -59,7 +59,7 @@ def check(mappings: tuple[Path, ...]) -> None:
     "holding an object (default: the entity's extract.records).",
 )
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=5, show_default=True)
-@json_option(help="One JSON object per record.")
+@json_option("one {input, payload, errors} object per record")
 def preview(
     mapping: Path,
     entity: str,

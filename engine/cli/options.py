@@ -34,9 +34,10 @@ def state_option(fn: F) -> F:
     )(fn)
 
 
-def json_option(help: str | None = None) -> Callable[[F], F]:
-    """--json (`as_json`)."""
-    return click.option("--json", "as_json", is_flag=True, help=help)
+def json_option(what: str) -> Callable[[F], F]:
+    """--json (`as_json`). Every command's --json prints JSON lines, one compact object per
+    line, so that one parser reads them all; `what` says what a line is."""
+    return click.option("--json", "as_json", is_flag=True, help=f"JSON lines: {what}.")
 
 
 def entity_option(

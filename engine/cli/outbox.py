@@ -33,7 +33,7 @@ def outbox(ctx: click.Context, mapping: Path, state_path: Path | None) -> None:
 
 @outbox.command(name="list")
 @click.option("--status", type=click.Choice(STEP_STATUSES), help="Only steps with this status.")
-@json_option(help="One JSON object per step.")
+@json_option("one object per step")
 @state_option
 @click.pass_obj
 def outbox_list(

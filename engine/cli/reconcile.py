@@ -32,7 +32,7 @@ from engine.reconcile import ReconcileOptions, reconcile
     help="Push missing and drifted records, repair stale ID "
     "map rows. Extra records in Loop are only reported, never deleted.",
 )
-@json_option(help="Print the report as one JSON object.")
+@json_option("the report as one object on one line")
 @state_option
 def reconcile_command(
     mapping: Path, entities: tuple[str, ...], fix: bool, as_json: bool, state_path: Path | None

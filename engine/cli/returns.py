@@ -126,7 +126,7 @@ def returns_group(ctx: click.Context, mapping: Path) -> None:
     metavar="TIME",
     help="Updated at or before this time (default: now).",
 )
-@json_option(help="One JSON object per return, one per line.")
+@json_option("one object per return")
 @click.pass_obj
 def list_command(
     obj: dict[str, Any],
@@ -163,7 +163,7 @@ def show_command(obj: dict[str, Any], return_id: str) -> None:
 
 @returns_group.command(name="notes")
 @click.argument("return_id", callback=loop_id)
-@json_option(help="One JSON object per note, one per line.")
+@json_option("one object per note")
 @click.pass_obj
 def notes_command(obj: dict[str, Any], return_id: str, as_json: bool) -> None:
     """The return's notes, oldest first."""

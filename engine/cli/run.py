@@ -35,7 +35,7 @@ from engine.state import State
     "--dry-run", is_flag=True, help="Extract, map, validate and diff; send nothing, write no state."
 )
 @click.option("--limit", type=click.IntRange(min=1), help="At most N source records per entity.")
-@json_option(help="Print the summary as one JSON object.")
+@json_option("the summary as one object on one line")
 @state_option
 def run(
     mapping: Path,
@@ -91,7 +91,7 @@ def _run_and_report(
 
 @click.command()
 @mapping_argument
-@json_option()
+@json_option("the status as one object on one line")
 @state_option
 def status(mapping: Path, as_json: bool, state_path: Path | None) -> None:
     """Per entity: the cursor, the ID map, quarantine and held counts, and the last runs."""
@@ -140,7 +140,7 @@ def quarantine(ctx: click.Context, mapping: Path, state_path: Path | None) -> No
 
 @quarantine.command(name="list")
 @entity_option()
-@json_option()
+@json_option("one object per record")
 @state_option
 @click.pass_obj
 def quarantine_list(
@@ -177,7 +177,7 @@ def quarantine_show(obj: dict[str, Any], record_id: str, state_path: Path | None
 
 @quarantine.command(name="replay")
 @entity_option(multiple=True, help="Only these entities (repeat).")
-@json_option(help="Print the summary as one JSON object.")
+@json_option("the summary as one object on one line")
 @state_option
 @click.pass_obj
 def quarantine_replay(

@@ -86,7 +86,7 @@ def subscribe_command(obj: dict[str, Any], url: str, topics: tuple[str, ...]) ->
 
 
 @webhooks_group.command(name="list")
-@json_option(help="One JSON object per subscription, one per line.")
+@json_option("one object per subscription")
 @click.pass_obj
 def list_command(obj: dict[str, Any], as_json: bool) -> None:
     """Every subscription of the shop (those made in Loop's admin too)."""

@@ -98,13 +98,14 @@ def create(
 
 @return_group.command("list")
 @click.option("--url", default=None, help=f"Sandbox base URL. [default: {DEFAULT_URL}]")
-@click.option("--json", "as_json", is_flag=True, help="Print the full returns as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines: one object per return, in full.")
 @click.pass_context
 def list_returns(ctx: click.Context, url: str | None, as_json: bool) -> None:
     """List the sandbox's returns: id, state, order, outcome, total."""
     found = _admin(_base_url(ctx, url), "GET", "/returns")["returns"]
     if as_json:
-        click.echo(json.dumps(found, indent=2))
+        for item in found:  # JSON lines, as every `etl` command's --json
+            click.echo(json.dumps(item))
         return
     for item in found:
         click.echo(
