@@ -177,20 +177,32 @@ def quarantine_show(obj: dict[str, Any], record_id: str, state_path: Path | None
 
 @quarantine.command(name="replay")
 @entity_option(multiple=True, help="Only these entities (repeat).")
+@click.option(
+    "--sync",
+    is_flag=True,
+    help="Also read the source from the saved cursors (an incremental run of the entities), "
+    "so records fixed at the source sync too.",
+)
 @json_option("the summary as one object on one line")
 @state_option
 @click.pass_obj
 def quarantine_replay(
-    obj: dict[str, Any], entities: tuple[str, ...], as_json: bool, state_path: Path | None
+    obj: dict[str, Any],
+    entities: tuple[str, ...],
+    sync: bool,
+    as_json: bool,
+    state_path: Path | None,
 ) -> None:
     """Send quarantined and held records again (after fixing the mapping or the data).
 
     Records are taken from the state as they were extracted, mapped with the mapping as it is
-    now; the source is also read from the saved cursors, so fixed data there syncs too.
+    now; only entities with parked records are touched and the source is not read. With
+    --sync, the entities' source is also read from the saved cursors, so fixed data there
+    syncs too.
     """
     compiled = load_and_compile(obj["mapping"])
     check_entities(compiled, entities, sources=True)
-    options = RunOptions(entities=entities, replay=True)
+    options = RunOptions(entities=entities, replay=True, sync=sync)
     path = state_path_for(compiled.mapping, state_path or obj["state"])
     _run_and_report(compiled, options, path, as_json)
 

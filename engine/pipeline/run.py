@@ -56,6 +56,9 @@ class RunOptions:
     limit: int | None = None
     batch_size: int = 500
     replay: bool = False  # also retry quarantined records (etl quarantine replay)
+    # Read the source from the saved cursors. `etl quarantine replay` without --sync does not:
+    # it sends only the parked records, of the entities that have some, and no return actions.
+    sync: bool = True
 
 
 @dataclass
@@ -126,9 +129,24 @@ class Runner:
 
     def _entities(self, summary: RunSummary) -> None:
         batches = BatchSync(self.compiled, self.state, self.loop, self.run_id)
-        for name in source_entities(self.compiled, self.options.entities):
+        names = source_entities(self.compiled, self.options.entities)
+        if not self.options.sync:
+            counts = self.state.counts()
+            names = [name for name in names if self._has_parked(name, counts)]
+        for name in names:
             summary.entities += self._entity(batches, name)
-        summary.entities += self._return_actions()
+        if self.options.sync:
+            summary.entities += self._return_actions()
+
+    def _has_parked(self, name: str, counts: dict[str, dict[str, int]]) -> bool:
+        """Whether the entity, or its child, has records parked that this run would retry."""
+        child = self.children.get(name)
+        kinds = ("held", "quarantined") if self.options.replay else ("held",)
+        return any(
+            counts.get(entity, {}).get(kind, 0)
+            for entity in (name, child.entity.name if child else name)
+            for kind in kinds
+        )
 
     def _return_actions(self) -> list[EntityStats]:
         """Bucket III from the platform: after the entities (the orders they find are synced)."""
@@ -177,7 +195,8 @@ class Runner:
             stats[child.entity.name] = EntityStats(child.entity.name)
         started = time.monotonic()
         self._retry_parked(batches, name, child, stats)
-        for records, cursor, total in self._pages(name):
+        pages = self._pages(name) if self.options.sync else iter(())
+        for records, cursor, total in pages:
             stats[name].total = total
             stats[name].extracted += len(records)
             if records and self.run_id is not None:
