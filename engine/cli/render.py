@@ -40,7 +40,7 @@ SHOWN_KEYS = 3  # keys shown per category in the reconcile table
 CATEGORIES = ("missing", "drifted", "extra", "stale_id_map", "unmappable")
 RECONCILE_COLUMNS = (
     *("platform", "loop", "id map", "matching"),
-    *("missing", "drifted", "extra", "stale id map", "unmappable", "fixed"),
+    *("missing", "drifted", "extra", "stale id map", "unmappable", "fixed", "expected extra"),
 )
 
 
@@ -167,7 +167,8 @@ def report_table(report: ReconcileReport, console: Console | None = None) -> Non
         counts = [str(len(getattr(e, c))) for c in CATEGORIES]
         fixed = sum(len(keys) for keys in e.fixed.values())
         sizes = [str(n) for n in (e.platform, e.loop, e.id_map, e.matching)]
-        table.add_row(e.entity, *sizes, *counts, str(fixed) if report.fix else "-")
+        fixed_text = str(fixed) if report.fix else "-"
+        table.add_row(e.entity, *sizes, *counts, fixed_text, str(len(e.expected_extra)))
     console.print(table)
     for e in report.entities:
         for line in _details(e):
@@ -179,7 +180,7 @@ def report_table(report: ReconcileReport, console: Console | None = None) -> Non
 
 def _details(e: EntityReport) -> list[str]:
     lines = [f"{e.entity}: skipped: {e.skipped}"] if e.skipped else []
-    for category in CATEGORIES:
+    for category in (*CATEGORIES, "expected_extra"):  # expected extras: listed, not counted
         found = getattr(e, category)
         if not found:
             continue

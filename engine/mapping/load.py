@@ -144,6 +144,7 @@ class _Build:
             outcomes=self._outcomes(entities),
             platform_webhooks=d.get("platform_webhooks"),
             platform_subscribe=self._platform_subscribe(entities),
+            expected_extras=sections.expected_extras(d, entities, self.problem),
             schedule={"sync": "15m", "poll": "5m", "reconcile": None, **d.get("schedule", {})},
             positions=self.positions,
             secret_paths=secrets,

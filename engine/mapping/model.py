@@ -171,6 +171,9 @@ class Mapping:
     outcomes: tuple[Outcome, ...] = ()
     platform_webhooks: dict[str, Any] | None = None
     platform_subscribe: PlatformSubscribe | None = None
+    # `reconcile.expected_extras`: entity -> None (every extra record is expected) or a JMESPath
+    # over Loop's record, true when that record is expected
+    expected_extras: dict[str, str | None] = field(default_factory=dict)
     schedule: dict[str, str | None] = field(
         default_factory=lambda: {"sync": "15m", "poll": "5m", "reconcile": None}
     )

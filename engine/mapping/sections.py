@@ -1,11 +1,14 @@
-"""Building the mapping's bucket IV and platform-webhook sections from a checked document:
-`outcomes:` and `platform_webhooks.subscribe` (the rest is engine/mapping/load.py)."""
+"""Building the mapping's bucket IV, platform-webhook and reconcile sections from a checked
+document: `outcomes:`, `platform_webhooks.subscribe` and `reconcile:` (the rest is
+engine/mapping/load.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+import jmespath
+import jmespath.exceptions
 from jinja2 import TemplateError
 
 from engine.mapping.jinja_env import compile_template, make_environment
@@ -75,6 +78,32 @@ def platform_subscribe(
         method=spec.get("method", "POST"),
         listing=SubscriptionList(**listing) if listing else None,
     )
+
+
+def expected_extras(
+    data: dict[str, Any], entities: dict[str, Entity], problem: Report
+) -> dict[str, str | None]:
+    """`reconcile.expected_extras`: a list of entities (every extra record expected), or entity
+    -> true or a JMESPath over Loop's record; unknown entities and bad JMESPath reported."""
+    spec = (data.get("reconcile") or {}).get("expected_extras") or {}
+    path: KeyPath = ("reconcile", "expected_extras")
+    if isinstance(spec, list):
+        spec = {name: True for name in spec}
+        named: list[tuple[KeyPath, str]] = [((*path, i), n) for i, n in enumerate(spec)]
+    else:
+        named = [((*path, n), n) for n in spec]
+    for where, name in named:
+        if name not in entities:
+            problem(where, unknown("entity", name, entities))
+    out: dict[str, str | None] = {}
+    for name, value in spec.items():
+        if isinstance(value, str):
+            try:
+                jmespath.compile(value)
+            except jmespath.exceptions.JMESPathError as exc:
+                problem((*path, name), f"JMESPath syntax error in {value!r}: {exc}")
+        out[name] = value if isinstance(value, str) else None
+    return out
 
 
 def _strings(value: Any, path: KeyPath) -> list[tuple[KeyPath, str]]:

@@ -33,6 +33,9 @@ class EntityReport:
     matching: int = 0
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
+    # extra records the mapping says Loop is expected to have (reconcile.expected_extras):
+    # listed, never counted as differences
+    expected_extra: list[str] = field(default_factory=list)
     drifted: dict[str, list[str]] = field(default_factory=dict)  # key -> differing fields
     stale_id_map: dict[str, str] = field(default_factory=dict)  # key -> what is wrong
     unmappable: dict[str, list[str]] = field(default_factory=dict)  # key -> reasons
@@ -69,6 +72,7 @@ class EntityReport:
             "remaining": self.remaining,
             "missing": self.missing,
             "extra": self.extra,
+            "expected_extra": self.expected_extra,
             "drifted": self.drifted,
             "stale_id_map": self.stale_id_map,
             "unmappable": self.unmappable,

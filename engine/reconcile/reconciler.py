@@ -7,8 +7,10 @@ Per entity, in dependency order:
    the ID map by the pipeline's own Preparer, page by page, each payload compared with Loop's
    record: `missing` (not in Loop), `drifted` (Loop's stored fields differ), `matching`.
    Records the mapping cannot make a payload for now are `unmappable`.
-3. Then `extra` (in Loop, not on the platform: reported, never deleted) and `stale_id_map`
-   (rows whose Loop id is not Loop's id for that external_id, or that point at nothing).
+3. Then `extra` (in Loop, not on the platform: reported, never deleted; those the mapping's
+   `reconcile.expected_extras` expects are `expected_extra`, listed but not a difference) and
+   `stale_id_map` (rows whose Loop id is not Loop's id for that external_id, or that point at
+   nothing).
 
 With --fix, missing and drifted records go through the same Loader as `etl run` (the ID map and
 payload hashes updated in the same commit), and stale rows take Loop's id (or are dropped when
@@ -23,10 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jmespath
+
 from connectors.base import Connector, ExtractRequest
 from engine.context import open_context
 from engine.loop.api import LoopAPI
 from engine.mapping.compile import CompiledEntity, CompiledMapping
+from engine.mapping.functions import make_options
 from engine.pipeline.batch import BatchSync
 from engine.pipeline.prepare import PrepareOptions, Preparer, Ready, record_key
 from engine.pipeline.run import source_entities
@@ -99,6 +104,7 @@ class Reconciler:
         self.children = {e.entity.parent: e for e in compiled.entities.values() if e.entity.parent}
         self.run_id: int | None = None
         self.batches: BatchSync | None = None
+        self.options_jmespath = make_options(compiled.mapping.timezone)
 
     def run(self) -> ReconcileReport:
         report = ReconcileReport(fix=self.options.fix)
@@ -242,12 +248,14 @@ class Reconciler:
     # -- after the platform: extra records, stale ID map rows -------------------------------
     def _finish(self, side: _Side) -> None:
         report = side.report
-        if side.by_pair:
-            report.extra = sorted(
-                inventory_label(body) for key, body in side.loop.items() if key not in side.seen
-            )
-        else:
-            report.extra = sorted(str(k) for k in side.loop if k not in side.seen)
+        for key, body in side.loop.items():
+            if key in side.seen:
+                continue
+            label = inventory_label(body) if side.by_pair else str(key)
+            expected = self._expected_extra(side.name, body)
+            (report.expected_extra if expected else report.extra).append(label)
+        report.extra.sort()
+        report.expected_extra.sort()
         id_map = self.state.id_map(side.name)
         report.id_map = len(id_map)
         if side.by_pair:
@@ -267,6 +275,16 @@ class Reconciler:
                 )
         if self.options.fix and report.stale_id_map:
             self._repair(side)
+
+    def _expected_extra(self, name: str, body: Body) -> bool:
+        """Whether the mapping's `reconcile.expected_extras` expects this record of Loop's."""
+        expected = self.compiled.mapping.expected_extras
+        if name not in expected:
+            return False
+        expression = expected[name]
+        if expression is None:
+            return True
+        return bool(jmespath.search(expression, body, options=self.options_jmespath))
 
     def _repair(self, side: _Side) -> None:
         """Stale rows take Loop's id (keeping their hash and extra); rows for records gone from
