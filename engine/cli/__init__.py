@@ -23,6 +23,7 @@ from engine.cli.reconcile import COMMANDS as RECONCILE_COMMANDS
 from engine.cli.render import error_lines, os_error_text
 from engine.cli.returns import COMMANDS as RETURNS_COMMANDS
 from engine.cli.run import COMMANDS as RUN_COMMANDS
+from engine.cli.schemas import COMMANDS as SCHEMAS_COMMANDS
 from engine.cli.serve import COMMANDS as SERVE_COMMANDS
 from engine.cli.webhooks import COMMANDS as WEBHOOKS_COMMANDS
 from engine.errors import EngineError
@@ -95,6 +96,7 @@ def main() -> None:
 
 for _command in (
     *MAPPING_COMMANDS,
+    *SCHEMAS_COMMANDS,
     *RUN_COMMANDS,
     *RECONCILE_COMMANDS,
     *RETURNS_COMMANDS,

@@ -1,4 +1,5 @@
-"""The integrator's inner loop: `etl check`, `etl preview`, `etl test`, `etl schemas`."""
+"""The integrator's inner loop: `etl check`, `etl preview`, `etl test` (`etl schemas` is
+engine/cli/schemas.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ from engine.mapping.compile import load_and_compile
 from engine.mapping.records import RecordResult, map_records
 from engine.mapping.testing import run_tests
 from engine.sources import extract_records, read_records
-from engine.validation import schema_document, schema_names
 
 
 @click.command()
@@ -105,16 +105,4 @@ def test_cmd(mapping: Path) -> None:
     sys.exit(1 if failed else 0)
 
 
-@click.command()
-@click.argument("name", required=False)
-def schemas(name: str | None) -> None:
-    """List the JSON Schemas (payloads, events, mapping), or print one."""
-    if name is None:
-        for known in schema_names():
-            title = schema_document(known).get("title", "")
-            click.echo(f"{known:<24} {title}")
-        return
-    click.echo(json.dumps(schema_document(name), indent=2))
-
-
-COMMANDS = (check, preview, test_cmd, schemas)
+COMMANDS = (check, preview, test_cmd)
