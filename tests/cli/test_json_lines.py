@@ -59,6 +59,10 @@ def test_json_lines_every_command_with_json_prints_one_object_per_line(
     order = sync_order(sb, tag="9700", quantities=(2,))
     rid = str(create_return(sb, order, {"line_item_id": order.lines[0], "quantity": 1,
                                         "outcome": "refund"})["id"])  # fmt: skip
+    # something in every list: a note, a subscription, the return polled into the inbox
+    for argv in (["returns", m, "note", rid, "checked"], ["webhooks", m, "subscribe"],
+                 ["poll", m, "--no-process", *state]):  # fmt: skip
+        assert etl(sb, *argv).exit_code == 0, argv
     # (argv, expected exit code, how many lines: None for "one per item, at least one")
     runs: dict[str, tuple[list[str], int, int | None]] = {
         "run": (["run", m, "--json", *state], 3, 1),
@@ -67,11 +71,11 @@ def test_json_lines_every_command_with_json_prints_one_object_per_line(
         "quarantine list": (["quarantine", m, "list", "--json", *state], 0, 1),
         "quarantine replay": (["quarantine", m, "replay", "--json", *state], 3, 1),
         "reconcile": (["reconcile", m, "--json", *state], 3, 1),
-        "inbox list": (["inbox", m, "list", "--json", *state], 0, 0),
+        "inbox list": (["inbox", m, "list", "--json", *state], 0, 1),
         "outbox list": (["outbox", m, "list", "--json", *state], 0, 0),
         "returns list": (["returns", m, "list", "--json"], 0, None),
-        "returns notes": (["returns", m, "notes", rid, "--json"], 0, 0),
-        "webhooks list": (["webhooks", m, "list", "--json"], 0, 0),
+        "returns notes": (["returns", m, "notes", rid, "--json"], 0, None),
+        "webhooks list": (["webhooks", m, "list", "--json"], 0, None),
         "sandbox return list": (
             ["sandbox", "return", "list", "--url", sb.base_url, "--json"],
             0,
