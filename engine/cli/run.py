@@ -133,7 +133,7 @@ def status(mapping: Path, as_json: bool, state_path: Path | None) -> None:
 def quarantine(ctx: click.Context, mapping: Path, state_path: Path | None) -> None:
     """Records Loop would not take, or the mapping could not make: with every reason.
 
-    etl quarantine MAPPING list|show ID|replay
+    etl quarantine MAPPING list|show ID|replay [--sync]
     """
     ctx.obj = {"mapping": mapping, "state": state_path}
 
