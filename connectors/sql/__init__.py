@@ -124,8 +124,11 @@ class SqlConnector(Connector):
                 _one_select(query, entity)
             initial = cursor_config(cfg.get("cursor")).get("initial")
             params = _with_params(_bind(query, initial, self._native_sqlite), cfg, entity)
-        except (ConfigError, ExtractError) as exc:
-            return str(exc).split(": ", 1)[-1].removeprefix("query failed: ")
+        except ExtractError as exc:  # DuckDB's parser refused it
+            return str(exc).removeprefix(f"{entity}: query failed: ")
+        except ConfigError as exc:
+            where = f"entities.{entity}.extract"
+            return str(exc).removeprefix(f"{where}.query: ").removeprefix(f"{where}: ")
         if any(_is_embedded(self.source.get(key)) for key in self.embedded_keys):
             return None if not self._native_sqlite else _sqlite_syntax(query, params)
         try:
@@ -133,9 +136,7 @@ class SqlConnector(Connector):
         except (ConfigError, ExtractError):
             return None  # no database to prepare against: the run says why
         try:
-            cur.execute(f"EXPLAIN {query}", params) if params is not None else cur.execute(
-                f"EXPLAIN {query}"
-            )
+            cur.execute(f"EXPLAIN {query}", params if params is not None else ())
         except duckdb.IOException:
             return None  # a file the query reads is missing: data, not the query
         except _DB_ERRORS as exc:

@@ -276,3 +276,12 @@ def test_sql_check_skips_what_it_cannot_see_without_the_data(tmp_path: Path) -> 
             {"names": {"query": "SELECT nme FROM items"}, "syntax": {"query": "SELECT FROM, 1"}},
         )
         assert list(found) == ["syntax"], kind
+
+
+def test_sql_check_reports_params_that_cannot_be_bound_by_name(tmp_path: Path) -> None:
+    source, _ = _duckdb(tmp_path, [ROW])
+    positional = {"query": "SELECT * FROM items WHERE id > ?", "params": {"shop": "a"}}
+    found = _check(tmp_path, source, {"items": positional})
+    assert found == {
+        "items": "`params` are bound by name; write `$cursor` instead of `?` in the query"
+    }
