@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from connectors.validate import check_config
+from connectors.validate import KeyPath, check_config
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,16 @@ class Connector:
     def _extract(self, request: ExtractRequest) -> Iterator[Page]:
         """The subclass's extraction of a validated request."""
         raise NotImplementedError
+
+    @classmethod
+    def check_extract(
+        cls, source: Mapping[str, Any], base_dir: Path, extracts: Mapping[str, Mapping[str, Any]]
+    ) -> list[tuple[str, KeyPath, str]]:
+        """What the source itself refuses in schema-valid `extract:` blocks (by entity name),
+        found without extracting (the sql connector prepares each query): each problem as
+        (entity, key path inside its `extract:` block, message). The mapping loader calls it
+        once per mapping, after the schemas passed; the base finds nothing."""
+        return []
 
     def close(self) -> None:
         """Release sockets, files and connections."""

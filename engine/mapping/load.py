@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
-from connectors.registry import extract_problems, source_problems
+from connectors.registry import connector_class, extract_problems, source_problems
 from engine import redaction
 from engine.errors import ConfigError, Problem
 from engine.loop.kinds import KINDS, kind_for_entity
@@ -235,8 +235,19 @@ class _Build:
                 if entity.parent is None and entity.enabled:
                     at = (*entity.path, "extract")
                     problems += extract_problems(source["connector"], entity.extract, at)
+        if not problems:
+            problems = self._source_check(source["connector"], entities)
         for path, message in problems:
             self.problem(path, message)
+
+    def _source_check(self, name: str, entities: dict[str, Entity]) -> list[tuple[KeyPath, str]]:
+        """What the source refuses in the valid `extract:` blocks (a query its database cannot
+        prepare), at the key's position in this file."""
+        extracts = {e.name: e.extract for e in entities.values() if e.parent is None and e.enabled}
+        found = connector_class(name).check_extract(self.data["source"], self.file.parent, extracts)
+        return [
+            ((*entities[entity].path, "extract", *at), message) for entity, at, message in found
+        ]
 
     def _order(self, entities: dict[str, Entity]) -> tuple[str, ...]:
         edges: dict[str, set[str]] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from engine.errors import ConfigError
@@ -274,3 +275,27 @@ def test_an_environment_variable_inside_a_query_is_refused_with_the_way_out(
     [line] = problems(path, env={"ENC": "x'); COPY (SELECT 1) TO 'f'; --"})
     assert "entities.products.extract.query: ${VAR} may not be used inside a query" in line
     assert "`params:" in line and "COPY" not in line
+
+
+def test_a_query_its_database_refuses_is_reported_at_the_query_key(
+    write_mapping: Callable[[str], Path], tmp_path: Path
+) -> None:
+    with duckdb.connect(str(tmp_path / "shop.duckdb")) as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER, updated_at TIMESTAMP)")
+    path = write_mapping(
+        """\
+        entities:
+          orders:
+            extract:
+              cursor: {field: updated_at}
+              query: SELECT id, updatd_at FROM orders WHERE updated_at > $cursor
+            map: {external_id: id}
+        """,
+        header="version: 1\nname: t\nsource: {connector: sql, database: shop.duckdb}\n",
+    )
+    [line] = problems(path)
+    assert line.startswith(f"{path}:8:")
+    assert 'entities.orders.extract.query: Binder Error: Referenced column "updatd_at"' in line
+    fixed = path.read_text(encoding="utf-8").replace("updatd_at", "updated_at")
+    path.write_text(fixed, encoding="utf-8")
+    assert load_mapping(path, env={}).entities["orders"].extract["query"].startswith("SELECT")

@@ -48,7 +48,9 @@ ORDER_DEFAULTS: Body = dict.fromkeys(
 
 def order_customer(store: Store, ref: Body, errors: Errors) -> Body | None:
     """The order's customer. By id it must exist. By external_id it must exist, unless all four
-    profile fields ride along: then it is created (or, when it exists, its profile updated)."""
+    profile fields ride along: then it is created (or, when it exists, its profile updated).
+    Some but not all of them is refused before this, by the order schema the engine validates
+    with too (loop-api.md §2.2: "An inline upsert needs all four profile fields" [3P])."""
     if ref.get("id") is not None or ref.get("external_id") is None:
         found = common.resolve(store, "customer", ref, "customer", errors)
     else:

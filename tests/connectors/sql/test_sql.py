@@ -16,6 +16,7 @@ from engine.errors import ConfigError, ExtractError
 
 QUERY = "SELECT * FROM items WHERE updated_at > $cursor ORDER BY updated_at"
 CURSOR = {"field": "updated_at", "initial": "1970-01-01T00:00:00Z"}
+ROW = {"id": 1, "name": "a", "price": "1.00", "updated_at": "2024-01-01 00:00:00"}
 
 
 def _duckdb(tmp_path: Path, records: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -217,3 +218,70 @@ def test_sql_sqlite_is_read_only(tmp_path: Path, query: str) -> None:
     with pytest.raises(ExtractError, match="query failed"):
         _extract_all({**source, "read_only": False}, {"query": query}, tmp_path)
     assert not (tmp_path / "other.sqlite").exists()
+
+
+def _check(
+    tmp_path: Path, source: dict[str, Any], extracts: dict[str, dict[str, Any]]
+) -> dict[str, str]:
+    found = SqlConnector.check_extract(source, tmp_path, extracts)
+    assert all(at == ("query",) for _, at, _ in found)
+    return {entity: message for entity, _, message in found}
+
+
+def test_sql_check_prepares_each_query_against_duckdb_without_running_it(tmp_path: Path) -> None:
+    source, extract = _duckdb(tmp_path, [ROW])
+    found = _check(
+        tmp_path,
+        source,
+        {
+            "good": extract,
+            "column": {"query": "SELECT nme FROM items"},
+            "table": {"query": "SELECT * FROM itemz WHERE updated_at > ?"},
+            "syntax": {"query": "SELEC * FROM items"},
+            "write": {"query": "COPY items TO 'out.csv'"},
+            "missing_file": {"query": "SELECT * FROM read_csv('later.csv')"},
+        },
+    )
+    assert set(found) == {"column", "table", "syntax", "write"}
+    assert found["column"].startswith('Binder Error: Referenced column "nme" not found')
+    assert found["table"].startswith("Catalog Error: Table with name itemz does not exist")
+    assert found["syntax"].startswith("Parser Error: syntax error at or near")
+    assert found["write"] == "must be one SELECT statement (found: COPY)"
+    assert "LINE" not in " ".join(found.values())
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_sql_check_prepares_sqlite_queries_with_their_cursor_and_params(tmp_path: Path) -> None:
+    source, extract = _sqlite(tmp_path, [ROW])
+    found = _check(
+        tmp_path,
+        source,
+        {
+            "good": extract,
+            "params": {"query": "SELECT * FROM items WHERE name = :shop", "params": {"shop": "a"}},
+            "column": {"query": "SELECT nme FROM items WHERE updated_at > :cursor"},
+        },
+    )
+    assert found == {"column": "no such column: nme"}
+
+
+def test_sql_check_skips_what_it_cannot_see_without_the_data(tmp_path: Path) -> None:
+    absent = {"connector": "sql", "database": "later.duckdb"}
+    assert _check(tmp_path, absent, {"o": {"query": "SELECT nme FROM items"}}) == {}
+    for database, kind in (("embedded", "sqlite"), ("embedded:oms-like", "duckdb")):
+        embedded = {"connector": "sql", "database": database, "type": kind}
+        found = _check(
+            tmp_path,
+            embedded,
+            {"names": {"query": "SELECT nme FROM items"}, "syntax": {"query": "SELECT FROM, 1"}},
+        )
+        assert list(found) == ["syntax"], kind
+
+
+def test_sql_check_reports_params_that_cannot_be_bound_by_name(tmp_path: Path) -> None:
+    source, _ = _duckdb(tmp_path, [ROW])
+    positional = {"query": "SELECT * FROM items WHERE id > ?", "params": {"shop": "a"}}
+    found = _check(tmp_path, source, {"items": positional})
+    assert found == {
+        "items": "`params` are bound by name; write `$cursor` instead of `?` in the query"
+    }

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from engine.validation import validator
 from tests.sandbox.conftest import Maker
 
 
@@ -134,6 +135,46 @@ def test_orders_customer_by_external_id(
         "/orders", json=make.order_payload(product["id"], "o2", customer={"external_id": "c9"})
     ).json()["order"]
     assert linked["customer"]["id"] == customer["id"]
+
+
+GUEST = {"first_name": "Ada", "last_name": "L", "email": "ada@example.com", "phone": "1"}
+
+
+@pytest.mark.parametrize(
+    ("customer", "refused"),
+    [
+        ({"external_id": "g1", **GUEST}, set()),
+        ({"external_id": "g2", **{**GUEST, "phone": None}}, {"customer.phone"}),
+        ({"external_id": "g3", "email": "ada@example.com"}, {"customer"}),
+        ({"external_id": "g4", **{k: v for k, v in GUEST.items() if k != "phone"}}, {"customer"}),
+        ({"external_id": "g5", **{**GUEST, "first_name": ""}}, {"customer.first_name"}),
+    ],
+    ids=["all four", "null phone", "email only", "no phone", "empty first name"],
+)
+def test_orders_inline_customer_rule_is_the_engines(
+    api: httpx.Client,
+    make: Maker,
+    product: dict[str, Any],
+    customer: dict[str, Any],
+    refused: set[str],
+) -> None:
+    """loop-api.md §2.2: "An inline upsert needs all four profile fields [3P]". The engine
+    validates with the same order schema, so it refuses exactly the guest orders the sandbox
+    refuses (the sandbox's 422 names each missing field; the engine names the object)."""
+    payload = make.order_payload(product["id"], customer=customer)
+    engine = {issue.path for issue in validator("order").errors(payload)}
+    answer = api.put("/orders", json=payload)
+    if not refused:
+        assert engine == set() and answer.status_code == 200
+        assert api.get("/customers/external/g1").json()["customer"]["phone"] == "1"
+        return
+    assert {path.removeprefix("$.") for path in engine} == refused
+    assert answer.status_code == 422
+    errors = answer.json()["errors"]
+    assert all(field.startswith("customer.") for field in errors), errors
+    missing = {k for k in GUEST if k not in customer or not customer[k]}
+    assert {field.removeprefix("customer.") for field in errors} == missing
+    assert api.get(f"/customers/external/{customer['external_id']}").status_code == 404
 
 
 def test_orders_fulfillments_reference_known_lines(
