@@ -167,21 +167,7 @@ def test_erp_exchange_store_credit_and_restock_files_are_ones_its_import_job_tak
     env = {"ERP_DATA_DIR": str(folder), "LOOP_RATE_LIMIT": "0/min", "LOOP_WEBHOOK_SECRET": ""}
     served = start_serve(MAPPINGS / "erp-like.yaml", state, **env)
     try:
-        sandbox = sandbox_handle(served.urls["sandbox"])
-        served.wait_until(lambda h: len(sandbox.admin.records("order")) >= 12, 120)
-        order = _two_unit_order(sandbox, "USD")
-        first, second = _units(order)
-        swap = next(v["id"] for v in sandbox.admin.records("variant"))
-        body = {"order_id": order["id"], "line_items": [
-            {"line_item_id": first["id"], "quantity": 1, "outcome": "exchange",
-             "exchange_variant_id": swap},
-            {"line_item_id": second["id"], "quantity": 1, "outcome": "store_credit"}]}  # fmt: skip
-        created = sandbox.admin.post("/returns", json=body)
-        assert created.status_code == 201, created.text
-        rid = str(created.json()["id"])
-        with sandbox.client() as api:
-            assert api.post(f"/warehouse/return/{rid}/process").status_code == 200
-        flush(sandbox)
+        rid = _exchange_and_store_credit(served)
         imports = folder / "imports"
         names = {
             f"sales_orders_loop_{rid}.csv",
@@ -209,21 +195,7 @@ def test_oms_exchange_store_credit_and_restock_become_rows(tmp_path: Path) -> No
         LOOP_RATE_LIMIT="0/min", LOOP_WEBHOOK_SECRET="",
     )  # fmt: skip
     try:
-        sandbox = sandbox_handle(served.urls["sandbox"])
-        served.wait_until(lambda h: len(sandbox.admin.records("order")) >= 12, 120)
-        order = _two_unit_order(sandbox, "USD")
-        first, second = _units(order)
-        swap = next(v["id"] for v in sandbox.admin.records("variant"))
-        body = {"order_id": order["id"], "line_items": [
-            {"line_item_id": first["id"], "quantity": 1, "outcome": "exchange",
-             "exchange_variant_id": swap},
-            {"line_item_id": second["id"], "quantity": 1, "outcome": "store_credit"}]}  # fmt: skip
-        created = sandbox.admin.post("/returns", json=body)
-        assert created.status_code == 201, created.text
-        rid = str(created.json()["id"])
-        with sandbox.client() as api:
-            assert api.post(f"/warehouse/return/{rid}/process").status_code == 200
-        flush(sandbox)
+        rid = _exchange_and_store_credit(served)
 
         def written() -> bool:
             with sqlite3.connect(database) as db:
@@ -256,3 +228,24 @@ def test_oms_exchange_store_credit_and_restock_become_rows(tmp_path: Path) -> No
     assert order_ref == f"EX-{rid}" and lines == 1
     assert credit > 0
     assert stock_after == stock_before + 2  # both returned units back on hand
+
+
+def _exchange_and_store_credit(served: Any) -> str:
+    """Once the first sync is in: a processed return of two units of an order, one exchanged,
+    one for store credit (its restock follows); the return's id."""
+    sandbox = sandbox_handle(served.urls["sandbox"])
+    served.wait_until(lambda h: len(sandbox.admin.records("order")) >= 12, 120)
+    order = _two_unit_order(sandbox, "USD")
+    first, second = _units(order)
+    swap = next(v["id"] for v in sandbox.admin.records("variant"))
+    body = {"order_id": order["id"], "line_items": [
+        {"line_item_id": first["id"], "quantity": 1, "outcome": "exchange",
+         "exchange_variant_id": swap},
+        {"line_item_id": second["id"], "quantity": 1, "outcome": "store_credit"}]}  # fmt: skip
+    created = sandbox.admin.post("/returns", json=body)
+    assert created.status_code == 201, created.text
+    rid = str(created.json()["id"])
+    with sandbox.client() as api:
+        assert api.post(f"/warehouse/return/{rid}/process").status_code == 200
+    flush(sandbox)
+    return rid
