@@ -99,22 +99,27 @@ class Executor:
         event_key: str | None,
     ) -> OutcomeResult | None:
         """None when the run is claimed now or was before and is still to do."""
+        problem = None
         try:
             due = outcome.matches(trigger, context)
-        except RecordError as exc:
+        except RecordError as exc:  # recorded as a failed run, visible in `etl outbox list`
             log.warning("return %s: outcome %s: %s", rid, outcome.name, exc)
-            return OutcomeResult(rid, outcome.name, "not due", str(exc))
+            due, problem = True, str(exc)
         if not due:
             return OutcomeResult(rid, outcome.name, "not due")
         rows: list[tuple[str, int | None, str]] = []
         for step in outcome.steps:
             try:
-                items = step.items(context)
+                items = None if problem else step.items(context)
             except RecordError:
                 items = None  # one row, which fails with the reason when it runs
             indexes: list[int | None] = [None] if items is None else list(range(len(items)))
             rows += [(step.name, index, step.kind) for index in indexes]
-        self.state.outbox.claim(rid, outcome.name, rows, context, trigger, event_key)
+        claimed = self.state.outbox.claim(rid, outcome.name, rows, context, trigger, event_key)
+        if claimed and problem is not None:
+            first = self.state.outbox.steps(rid, outcome.name)[0]
+            self.state.outbox.fail(first.id, f"when: {problem}")
+            self.on_step(outcome.name, FAILED)
         return None
 
     def execute(self, rid: str, name: str) -> OutcomeResult:
@@ -144,7 +149,11 @@ class Executor:
         context = {**context, "steps": {}}
         steps = {step.name: step for step in outcome.steps}
         for row in rows:
-            step = steps[row.step]
+            step = steps.get(row.step)
+            if step is None:  # the mapping changed since the run was claimed
+                reason = "the mapping no longer has this step"
+                self.state.outbox.fail(row.id, reason)
+                return f"step {row.step}: {reason}"
             if row.status == FAILED:
                 return f"step {row.step}: {row.reason}"
             try:
