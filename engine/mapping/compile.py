@@ -143,6 +143,8 @@ class _Compiler:
         items = None
         if entity.each is not None:
             items = self._items_fn(entity.each, entity.where, (*entity.path, "each"))
+        elif entity.fan_out is not None:
+            items = self._items_fn(entity.fan_out, None, (*entity.path, "fan_out"))
         return fn_name, items
 
     def shape(self, spec: Any, mpath: KeyPath, empty: str = "None") -> str:

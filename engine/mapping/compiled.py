@@ -32,9 +32,9 @@ class CompiledEntity:
         return rt.Transformed(payload, refs, issues)
 
     def items(self, parent_record: Any) -> list[Any]:
-        """For a child entity (variants): its items in the parent record."""
+        """For a child entity (variants) or one that fans out: its items in a record."""
         if self.items_fn is None:
-            raise TypeError(f"{self.entity.name} is not a child entity")
+            raise TypeError(f"{self.entity.name} is neither a child entity nor fans out")
         return self.items_fn(parent_record)
 
     def validate(self, payload: dict[str, Any]) -> list[ValidationIssue]:

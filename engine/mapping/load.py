@@ -200,9 +200,12 @@ class _Build:
                 key=spec.get("key", "external_id"),
                 enabled=spec.get("enabled", True),
                 aliases=spec.get("aliases", {}),
+                fan_out=spec.get("fan_out"),
             )
             child = spec.get("variants")
-            if child is not None:
+            if child is not None and spec.get("fan_out"):
+                self.problem((*path, "fan_out"), "an entity with `variants:` cannot fan out")
+            elif child is not None:
                 self._variants(out, name, kind.name, child, path)
         return out
 

@@ -45,6 +45,9 @@ class Entity:
     parent: str | None = None  # for a child entity (variants): the parent entity's name
     each: str | None = None  # for a child entity: selects its items in the parent record
     where: str | None = None
+    # For a top-level entity: its records are the items of this list in each extracted record
+    # (JMESPath), the extracted record being their `parent`.
+    fan_out: str | None = None
     # Other platform keys the entity's records are found by: alias -> JMESPath over the source
     # record (a variant's inventory_item_id, for inventory levels). Lookups name one with `via`.
     aliases: dict[str, str] = field(default_factory=dict)

@@ -61,9 +61,10 @@ def map_records(
     lookups: Mapping[str, Mapping[str, Any]] | None = None,
     validate: bool = True,
 ) -> Iterator[RecordResult]:
-    """Map source records; for a child entity (variants) each record is a parent."""
+    """Map source records; for a child entity (variants) or one that fans out, each record is
+    a parent whose items are mapped."""
     for record in records:
-        if entity.entity.parent is None:
+        if entity.items_fn is None:
             yield map_one(entity, record, None, lookups, validate)
             continue
         for item in entity.items(record):

@@ -75,7 +75,8 @@ def run_case(compiled: CompiledMapping, case: TestCase) -> CaseResult:
             diffs += [f"  got: {e}" for e in errors] or ["  got: no error at all"]
         return CaseResult(case, where, not missing, diffs)
     diffs = [f"error: {e}" for e in errors]
-    actual: Any = [r.payload for r in results] if entity.entity.parent else results[0].payload
+    many = entity.entity.parent or entity.entity.fan_out
+    actual: Any = [r.payload for r in results] if many else results[0].payload
     if case.expect is not None:
         diffs += subset_differences(case.expect, actual)
     return CaseResult(case, where, not diffs, diffs)
@@ -83,7 +84,7 @@ def run_case(compiled: CompiledMapping, case: TestCase) -> CaseResult:
 
 def _results(compiled: CompiledMapping, case: TestCase) -> list[RecordResult]:
     entity = compiled.entities[case.entity]
-    if entity.entity.parent is None:
+    if entity.items_fn is None:
         return [map_one(entity, case.input, None, case.lookups, case.validate)]
     return [
         map_one(entity, item, case.input, case.lookups, case.validate)

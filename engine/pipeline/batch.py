@@ -135,6 +135,9 @@ class BatchSync:
         child = self.children.get(name)
         has_children = child is not None and bool(records)
         items: list[Item] = [(r, None, None) for r in records]
+        entity = self.compiled.entities[name]
+        if entity.entity.fan_out is not None:  # the items of each record, with it as parent
+            items = [(item, r, None) for r in records for item in entity.items(r)]
         parent_cursor = (name, None if has_children else cursor)
         parents = self.sync(name, items, cursor=parent_cursor, unique=unique)
         if child is None or not has_children:

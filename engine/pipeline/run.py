@@ -243,7 +243,7 @@ class Runner:
             tables.append(ParkedTable.QUARANTINE)
         for table in tables:
             rows = self.state.parked(table, name)
-            items: list[Item] = [(r["record"], None, None) for r in rows]
+            items: list[Item] = [(r["record"], r["parent"], None) for r in rows]
             _count(stats[name], batches.sync(name, items, unique=False))
             if child is None:
                 continue
