@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
+import jmespath
+import jmespath.exceptions
 
 from connectors.base import Connector, ExtractRequest, Page
 from connectors.http.pagination import PageRequest, Paginator, compile_path
@@ -154,8 +156,11 @@ class HttpConnector(Connector):
             page = pager.next(page, response, body, len(items))
 
     def _include(self, item: dict[str, Any], includes: list[dict[str, Any]], size: int) -> None:
-        """Embed each `include` sub-resource of a record (e.g. a collection's collects) in it."""
+        """Embed each `include` sub-resource of a record (e.g. a collection's collects) in it,
+        when its `when` holds over the record (a request only for the records that need it)."""
         for spec in includes:
+            if not self._wanted(spec, item):
+                continue
             values = {
                 k: quote(str(v), safe="")
                 for k, v in item.items()
@@ -174,6 +179,18 @@ class HttpConnector(Connector):
             item[str(spec["field"])] = list(
                 self._records(pager.first(path, params), pager, spec.get("records"))
             )
+
+    @staticmethod
+    def _wanted(spec: Mapping[str, Any], item: dict[str, Any]) -> bool:
+        """Whether an include's `when` (JMESPath over the record) holds; True without one."""
+        when = spec.get("when")
+        if when is None:
+            return True
+        try:
+            return _truthy(compile_path(str(when)).search(item))
+        except jmespath.exceptions.JMESPathError as exc:
+            detail = " ".join(str(exc).split())
+            raise HttpExtractError(f"include {spec['field']!r}: when: {detail}") from None
 
     def _get(self, url: str, params: Mapping[str, Any]) -> httpx.Response:
         try:
@@ -205,6 +222,11 @@ class HttpConnector(Connector):
 
     def __repr__(self) -> str:
         return f"HttpConnector(base_url={self.source.get('base_url')!r}, auth={self.auth!r})"
+
+
+def _truthy(value: Any) -> bool:
+    """JMESPath's truth: not null, false, '', [] or {}."""
+    return not (value is None or value is False or value in ("", [], {}))
 
 
 def _record_list(found: Any, records: str | None, response: httpx.Response) -> list[dict[str, Any]]:
