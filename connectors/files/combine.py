@@ -36,14 +36,14 @@ def compile_expression(expression: str, at: str) -> ParsedResult:
 
 
 def expression_problems(cfg: Mapping[str, Any]) -> list[tuple[KeyPath, str]]:
-    """Each `group.by`, `join[i].key`, `join[i].on` and `join[i].group.by` that does not
+    """Each `group.by`, `join[i].key`, `join[i].match` and `join[i].group.by` that does not
     compile, as (key path in the `extract:` block, message): found at check time."""
     found: list[tuple[KeyPath, str]] = []
     places: list[tuple[KeyPath, Any]] = []
     if isinstance(cfg.get("group"), Mapping):
         places.append((("group", "by"), cfg["group"].get("by")))
     for i, join in enumerate(cfg.get("join") or []):
-        places += [(("join", i, "key"), join.get("key")), (("join", i, "on"), join.get("on"))]
+        places += [(("join", i, "key"), join.get("key")), (("join", i, "match"), join.get("match"))]
         if isinstance(join.get("group"), Mapping):
             places.append((("join", i, "group", "by"), join["group"].get("by")))
     for path, expression in places:
@@ -123,7 +123,9 @@ class Joiner:
         self._joins = joins
         self._read = read
         self._indexes: list[dict[Any, list[dict[str, Any]]]] | None = None
-        self._on = [compile_expression(str(j["on"]), f"join[{i}].on") for i, j in enumerate(joins)]
+        self._match = [
+            compile_expression(str(j["match"]), f"join[{i}].match") for i, j in enumerate(joins)
+        ]
 
     def _index(self, i: int, join: Mapping[str, Any]) -> dict[Any, list[dict[str, Any]]]:
         key = compile_expression(str(join["key"]), f"join[{i}].key")
@@ -138,8 +140,8 @@ class Joiner:
         for record in records:
             if self._indexes is None:  # lazily: an extract with no new record reads no join
                 self._indexes = [self._index(i, j) for i, j in enumerate(self._joins)]
-            for join, on, index in zip(self._joins, self._on, self._indexes, strict=True):
-                value = on.search(record)
+            for join, match, index in zip(self._joins, self._match, self._indexes, strict=True):
+                value = match.search(record)
                 matches = [] if value is None else index.get(_hashable(value), [])
                 if join.get("many", True):
                     record[str(join["as"])] = list(matches)

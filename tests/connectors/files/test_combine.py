@@ -14,6 +14,7 @@ import pytest
 from connectors.base import ExtractRequest, Page
 from connectors.files import FilesConnector
 from engine.errors import ConfigError, ExtractError
+from engine.mapping.load import load_mapping
 
 SOURCE = {"connector": "files", "root": "data"}
 CSV_OPTS = {"labels": "snake_case", "blank_as_null": True}
@@ -86,11 +87,16 @@ ORDERS_CFG: dict[str, Any] = {
     "csv": CSV_OPTS,
     "group": {"by": "document_number"},
     "join": [
-        {"path": "fulfillments.csv", "key": "created_from", "on": "document_number", "as": "ifs"},
+        {
+            "path": "fulfillments.csv",
+            "key": "created_from",
+            "match": "document_number",
+            "as": "ifs",
+        },
         {
             "path": "credit_memos.csv",
             "key": "created_from",
-            "on": "document_number",
+            "match": "document_number",
             "as": "memo",
             "many": False,
             "group": {"by": "document_number", "rows": "items"},
@@ -149,8 +155,8 @@ def test_combine_join_without_a_match_gives_empty_list_or_null(export: Path) -> 
         "csv": CSV_OPTS,
         "group": {"by": "document_number"},
         "join": [
-            {"path": "fulfillments.csv", "key": "created_from", "on": "customer", "as": "a"},
-            {"path": "fulfillments.csv", "key": "x", "on": "y", "as": "b", "many": False},
+            {"path": "fulfillments.csv", "key": "created_from", "match": "customer", "as": "a"},
+            {"path": "fulfillments.csv", "key": "x", "match": "y", "as": "b", "many": False},
         ],
     }
     records = _records(export, cfg)
@@ -161,7 +167,7 @@ def test_combine_join_without_group_attaches_per_row(export: Path) -> None:
     cfg = {
         "path": "fulfillments.csv",
         "csv": CSV_OPTS,
-        "join": [{"path": "order_lines.csv", "key": "document_number", "on": "created_from",
+        "join": [{"path": "order_lines.csv", "key": "document_number", "match": "created_from",
                   "as": "order_lines"}],
     }  # fmt: skip
     records = _records(export, cfg)
@@ -176,7 +182,7 @@ def test_combine_group_null_key_names_file_and_line(export: Path) -> None:
 
 
 def test_combine_missing_join_file_is_an_extract_error(export: Path) -> None:
-    cfg = {**ORDERS_CFG, "join": [{"path": "nope.csv", "key": "a", "on": "b", "as": "c"}]}
+    cfg = {**ORDERS_CFG, "join": [{"path": "nope.csv", "key": "a", "match": "b", "as": "c"}]}
     with pytest.raises(ExtractError, match=r"file not found: nope\.csv"):
         _records(export, cfg)
 
@@ -186,14 +192,14 @@ def test_combine_bad_expression_is_reported_at_check_time(export: Path) -> None:
         "orders": {
             "path": "order_lines.csv",
             "group": {"by": "document_number["},
-            "join": [{"path": "f.csv", "key": "ok", "on": "a ||| b", "as": "f"}],
+            "join": [{"path": "f.csv", "key": "ok", "match": "a ||| b", "as": "f"}],
         },
         "fine": ORDERS_CFG,
     }
     found = FilesConnector.check_extract(SOURCE, export, extracts)
     assert [(entity, path) for entity, path, _ in found] == [
         ("orders", ("group", "by")),
-        ("orders", ("join", 0, "on")),
+        ("orders", ("join", 0, "match")),
     ]
     assert "invalid JMESPath 'document_number['" in found[0][2]
     with pytest.raises(ConfigError, match=r"orders\.extract\.group\.by: invalid JMESPath"):
@@ -201,7 +207,7 @@ def test_combine_bad_expression_is_reported_at_check_time(export: Path) -> None:
 
 
 def test_combine_unknown_join_key_refused_by_the_schema(export: Path) -> None:
-    cfg = {**ORDERS_CFG, "join": [{"path": "f.csv", "key": "a", "on": "b", "as": "c", "x": 1}]}
+    cfg = {**ORDERS_CFG, "join": [{"path": "f.csv", "key": "a", "match": "b", "as": "c", "x": 1}]}
     with pytest.raises(ConfigError, match="x"):
         _records(export, cfg)
 
@@ -221,3 +227,21 @@ def test_combine_group_100k_rows_memory_is_bounded(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert len(records) == 25_000 and sum(len(r["lines"]) for r in records) == 100_000
     assert peak_mb < 120, peak_mb  # documented: 75 MB RSS measured (tracemalloc peak ~71 MB)
+
+
+def test_combine_loading_a_mapping_reports_a_bad_join_expression_with_its_line(
+    export: Path,
+) -> None:
+    path = export / "m.yaml"
+    path.write_text(
+        "version: 1\nname: t\nsource: {connector: files, root: data}\n"
+        "entities:\n  orders:\n    extract:\n      path: order_lines.csv\n"
+        "      join:\n        - {path: fulfillments.csv, key: 'a[', match: b, as: c}\n"
+        "    map: {external_id: document_number}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_mapping(path, env={})
+    [line] = raised.value.lines()
+    assert line.startswith(f"{path}:9:")
+    assert "entities.orders.extract.join[0].key: invalid JMESPath 'a['" in line
