@@ -245,3 +245,15 @@ def test_combine_loading_a_mapping_reports_a_bad_join_expression_with_its_line(
     [line] = raised.value.lines()
     assert line.startswith(f"{path}:9:")
     assert "entities.orders.extract.join[0].key: invalid JMESPath 'a['" in line
+
+
+def test_combine_group_spans_files_of_a_glob_with_the_mtime_cursor(export: Path) -> None:
+    folder = export / "data"
+    _write(folder, "part-1.csv", [ORDER_LINES[0], ORDER_LINES[1], ORDER_LINES[2]])
+    _write(folder, "part-2.csv", [ORDER_LINES[0], ORDER_LINES[3]])
+    cfg = {"path": "part-*.csv", "csv": CSV_OPTS, "group": {"by": "document_number"},
+           "cursor": {"mtime": True}}  # fmt: skip
+    pages = _pages(export, cfg)
+    records = [r for p in pages for r in p.records]
+    assert [(r["document_number"], len(r["lines"])) for r in records] == [("SO1", 2), ("SO2", 1)]
+    assert _records(export, cfg, pages[-1].cursor) == []
