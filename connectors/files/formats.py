@@ -86,14 +86,8 @@ def file_format(path: Path, cfg: Mapping[str, Any]) -> str:
     return found
 
 
-def read_file(path: Path, cfg: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """The records of one file, streamed where the format allows."""
-    for _, record in read_located(path, cfg):
-        yield record
-
-
 def read_located(path: Path, cfg: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The records of one file, each with where it is for errors: `file:line` for CSV and
+    """The records of one file, streamed where the format allows, each with where it is for errors: `file:line` for CSV and
     JSONL rows, `file: record [i]` for a JSON document's records."""
     kind = file_format(path, cfg)
     try:
