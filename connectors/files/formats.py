@@ -87,8 +87,8 @@ def file_format(path: Path, cfg: Mapping[str, Any]) -> str:
 
 
 def read_located(path: Path, cfg: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The records of one file, streamed where the format allows, each with where it is for errors: `file:line` for CSV and
-    JSONL rows, `file: record [i]` for a JSON document's records."""
+    """The records of one file, streamed where the format allows, each with where it is for
+    errors: `file:line` for CSV and JSONL rows, `file: record [i]` for a JSON document's."""
     kind = file_format(path, cfg)
     try:
         if kind == "csv":
