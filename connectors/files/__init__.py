@@ -9,7 +9,8 @@ Incremental reading either by a record field (`cursor: {field: MODIFIED}`: recor
 above the saved cursor) or by file modification time (`cursor: {mtime: true}`: whole files
 modified after the saved cursor, an ISO 8601 UTC timestamp). Files are not assumed sorted by the
 cursor, so the cursor is carried by the last page only (see connectors.paging). Reading each
-format: connectors.files.formats. Schemas: schemas/connectors/files.{source,extract}.schema.json.
+format: connectors.files.formats. `group` (rows into nested records) and `join` (other files'
+records attached by a key): connectors.files.combine. Schemas: schemas/connectors/files.{source,extract}.schema.json.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.base import Connector, ExtractRequest, Page
-from connectors.files.formats import read_file
+from connectors.files.combine import Joiner, expression_problems, group_rows
+from connectors.files.formats import read_located
 from connectors.paging import CursorTracker, cursor_config, paginate, parse_datetime
-from connectors.validate import connector_schema
-from engine.errors import ExtractError
+from connectors.validate import KeyPath, connector_schema, dotted_problems
+from engine.errors import ConfigError, ExtractError
 
 _GLOB_CHARS = set("*?[")
 
@@ -55,6 +57,7 @@ class FilesConnector(Connector):
 
     def _extract(self, request: ExtractRequest) -> Iterator[Page]:
         cfg = request.config
+        _refuse_bad_expressions(request.entity, cfg)
         cursor = cursor_config(cfg.get("cursor"))
         root = request.base_dir / str(self.source.get("root", "."))
         files = _list_files(root, str(cfg["path"]))
@@ -63,29 +66,74 @@ class FilesConnector(Connector):
             tracker = _MtimeTracker()
             records = self._by_mtime(files, cfg, request.cursor, tracker)
         else:
-            tracker = CursorTracker(cursor.get("field"), str(cursor.get("type", "auto")))
-            records = (r for r in self._all_records(files, cfg) if tracker.newer(r, request.cursor))
-        ordered = bool(cursor.get("ordered", False))
+            field, kind = cursor.get("field"), str(cursor.get("type", "auto"))
+            tracker = CursorTracker(field, kind)
+            located = self._located(files, cfg, field, kind)
+            records = (r for _, r in located if tracker.newer(r, request.cursor))
+        if cfg.get("join"):
+            joiner = Joiner(
+                list(cfg["join"]), lambda path, spec: self._joined(root, cfg, path, spec)
+            )
+            records = joiner.attach(records)
+        # groups come in order of first appearance, not of their (highest) cursor value
+        ordered = bool(cursor.get("ordered", False)) and not cfg.get("group")
         page_size = int(cfg.get("page_size", 1000))
         yield from paginate(records, page_size, tracker, ordered=ordered, limit=request.limit)
 
-    def _all_records(self, files: list[Path], cfg: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-        for path in files:
-            yield from read_file(path, cfg)
+    def _located(
+        self, files: list[Path], cfg: Mapping[str, Any], field: str | None, kind: str
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        rows = (row for path in files for row in read_located(path, cfg))
+        group = cfg.get("group")
+        return group_rows(rows, group, field, kind) if group else rows
+
+    def _joined(
+        self, root: Path, cfg: Mapping[str, Any], pattern: str, group: Mapping[str, Any] | None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """A join's file(s), read with the entity's format options, grouped if asked."""
+        rows = (row for path in _list_files(root, pattern) for row in read_located(path, cfg))
+        return group_rows(rows, group) if group else rows
+
+    @classmethod
+    def check_extract(
+        cls, source: Mapping[str, Any], base_dir: Path, extracts: Mapping[str, Mapping[str, Any]]
+    ) -> list[tuple[str, KeyPath, str]]:
+        """Every `group` and `join` expression compiled, so `etl check` reports a bad one."""
+        return [
+            (entity, path, problem)
+            for entity, cfg in extracts.items()
+            for path, problem in expression_problems(cfg)
+        ]
 
     def _by_mtime(
         self, files: list[Path], cfg: Mapping[str, Any], since: str | None, tracker: _MtimeTracker
     ) -> Iterator[dict[str, Any]]:
         after = parse_datetime(since) if since else None
+        newer: list[tuple[Path, dt.datetime]] = []
         for path in files:
             mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
-            if after is not None and mtime <= after:
-                continue
-            yield from read_file(path, cfg)
+            if after is None or mtime > after:
+                newer.append((path, mtime))
+        if cfg.get("group"):  # groups may span files: yielded only once every file is read
+            for _, mtime in newer:
+                tracker.file_read(mtime)
+            yield from (r for _, r in self._located([p for p, _ in newer], cfg, None, "auto"))
+            return
+        for path, mtime in newer:
+            yield from (r for _, r in read_located(path, cfg))
             tracker.file_read(mtime)
 
     def __repr__(self) -> str:
         return f"FilesConnector(root={self.source.get('root', '.')!r})"
+
+
+def _refuse_bad_expressions(entity: str, cfg: Mapping[str, Any]) -> None:
+    """The check-time problems of `group` and `join`, raised for a run that skipped the check."""
+    at = f"entities.{entity}.extract"
+    problems = dotted_problems(((at, *path), message) for path, message in expression_problems(cfg))
+    if problems:
+        lines = "".join(f"\n  {path}: {message}" for path, message in problems)
+        raise ConfigError(f"{len(problems)} problem(s) in the entities config:{lines}")
 
 
 def _list_files(root: Path, pattern: str) -> list[Path]:

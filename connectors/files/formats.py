@@ -86,8 +86,9 @@ def file_format(path: Path, cfg: Mapping[str, Any]) -> str:
     return found
 
 
-def read_file(path: Path, cfg: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """The records of one file, streamed where the format allows."""
+def read_located(path: Path, cfg: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The records of one file, streamed where the format allows, each with where it is for
+    errors: `file:line` for CSV and JSONL rows, `file: record [i]` for a JSON document's."""
     kind = file_format(path, cfg)
     try:
         if kind == "csv":
@@ -115,7 +116,7 @@ MAX_CSV_FIELD = 16 * 1024 * 1024
 csv.field_size_limit(MAX_CSV_FIELD)
 
 
-def _read_csv(path: Path, opts: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+def _read_csv(path: Path, opts: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     header = opts.get("header", True)
     blank_as_null = bool(opts.get("blank_as_null", False))
     delimiter = opts.get("delimiter") or ("\t" if path.suffix.lower() == ".tsv" else ",")
@@ -135,10 +136,14 @@ def _read_csv(path: Path, opts: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
                     f"{path.name}:{reader.line_num}: more values than the "
                     f"{len(reader.fieldnames or [])} columns of the header"
                 )
-            yield {k: None if v == "" else v for k, v in row.items()} if blank_as_null else row
+            where = f"{path.name}:{reader.line_num}"
+            yield (
+                where,
+                {k: None if v == "" else v for k, v in row.items()} if blank_as_null else row,
+            )
 
 
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+def _read_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     with path.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
@@ -149,10 +154,10 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 raise ExtractError(f"{path.name}:{number}: invalid JSON: {exc.msg}") from exc
             if not isinstance(record, dict):
                 raise ExtractError(f"{path.name}:{number}: a line must hold a JSON object")
-            yield record
+            yield f"{path.name}:{number}", record
 
 
-def _read_json(path: Path, records: str | None) -> Iterator[dict[str, Any]]:
+def _read_json(path: Path, records: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
     # One JSON document cannot be streamed with the standard library: one file at a time.
     with path.open(encoding="utf-8") as fh:
         try:
@@ -168,4 +173,4 @@ def _read_json(path: Path, records: str | None) -> Iterator[dict[str, Any]]:
     for index, record in enumerate(found):
         if not isinstance(record, dict):
             raise ExtractError(f"{path.name}: record [{index}] is not an object")
-        yield record
+        yield f"{path.name}: record [{index}]", record
