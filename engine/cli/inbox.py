@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from engine.cli.options import json_option, mapping_argument, state_option
-from engine.context import open_context, state_path_for
-from engine.errors import EngineError, StateError
+from engine.cli.options import existing_state, json_option, mapping_argument, state_option
+from engine.context import open_context
+from engine.errors import EngineError
 from engine.loop.returns import Returns
 from engine.mapping.compile import load_and_compile
 from engine.outcomes.wiring import executor_for
@@ -80,9 +80,7 @@ def inbox_replay(obj: dict[str, Any], key: str, state_path: Path | None) -> None
     """Process one event again now, with the mapping's rules (each still fires at most once
     per return, and the (return, state) it reports is still recorded once)."""
     compiled = load_and_compile(obj["mapping"])
-    path = state_path_for(compiled.mapping, state_path or obj["state"])
-    if not path.exists():
-        raise StateError(f"no state yet at {path}: `etl serve {obj['mapping']}` receives events")
+    path = existing_state(compiled.mapping, state_path or obj["state"], _hint(obj))
     need_loop = bool(compiled.rules or compiled.outcomes)
     with open_context(compiled.mapping, path, need_loop=need_loop) as ctx:
         state = ctx.state
@@ -112,10 +110,11 @@ def shown(event: dict[str, Any]) -> dict[str, Any]:
 
 def _state(obj: dict[str, Any], state_path: Path | None) -> State:
     compiled = load_and_compile(obj["mapping"])
-    path = state_path_for(compiled.mapping, state_path or obj["state"])
-    if not path.exists():
-        raise StateError(f"no state yet at {path}: `etl serve {obj['mapping']}` receives events")
-    return State(path)
+    return State(existing_state(compiled.mapping, state_path or obj["state"], _hint(obj)))
+
+
+def _hint(obj: dict[str, Any]) -> str:
+    return f"`etl serve {obj['mapping']}` receives events"
 
 
 COMMANDS = (inbox,)

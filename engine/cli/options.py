@@ -9,8 +9,10 @@ from typing import Any, TypeVar
 
 import click
 
-from engine.errors import ConfigError
+from engine.context import state_path_for
+from engine.errors import ConfigError, StateError
 from engine.mapping.compile import CompiledMapping
+from engine.mapping.model import Mapping
 from engine.mapping.suggest import unknown
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,3 +63,12 @@ def check_entities(
     for name in names:
         if name is not None and name not in known:
             raise ConfigError(unknown("entity", name, known))
+
+
+def existing_state(mapping: Mapping, given: Path | None, hint: str) -> Path:
+    """The mapping's state file (`--state`, else its default), which must exist already;
+    StateError with `hint` (what makes one) when it does not."""
+    path = state_path_for(mapping, given)
+    if not path.exists():
+        raise StateError(f"no state yet at {path}: {hint}")
+    return path

@@ -9,14 +9,16 @@ from typing import Any
 
 import click
 
-from engine.cli.options import json_option, mapping_argument, state_option
-from engine.context import open_context, state_path_for
-from engine.errors import EngineError, StateError
+from engine.cli.options import existing_state, json_option, mapping_argument, state_option
+from engine.context import open_context
+from engine.errors import EngineError
 from engine.mapping.compile import load_and_compile
 from engine.outcomes import OutcomeDeferred
 from engine.outcomes.wiring import executor_for
 from engine.state import State
 from engine.state.outbox import FAILED, STEP_STATUSES, StepRow
+
+NOTHING_RAN = "nothing has run"
 
 
 @click.group()
@@ -69,9 +71,7 @@ def outbox_retry(obj: dict[str, Any], step_id: int, state_path: Path | None) -> 
     """Run a failed step again now (after fixing its cause), then the steps after it and the
     sync back; exit 1 when it fails again."""
     compiled = load_and_compile(obj["mapping"])
-    path = state_path_for(compiled.mapping, state_path or obj["state"])
-    if not path.exists():
-        raise StateError(f"no state yet at {path}: nothing has run")
+    path = existing_state(compiled.mapping, state_path or obj["state"], NOTHING_RAN)
     with open_context(compiled.mapping, path) as ctx:
         row = ctx.state.outbox.step(step_id)
         if row is None:
@@ -104,10 +104,7 @@ def _line(row: StepRow) -> str:
 
 def _state(obj: dict[str, Any], state_path: Path | None) -> State:
     compiled = load_and_compile(obj["mapping"])
-    path = state_path_for(compiled.mapping, state_path or obj["state"])
-    if not path.exists():
-        raise StateError(f"no state yet at {path}: nothing has run")
-    return State(path)
+    return State(existing_state(compiled.mapping, state_path or obj["state"], NOTHING_RAN))
 
 
 COMMANDS = (outbox,)
