@@ -30,6 +30,7 @@ from engine.errors import StateError
 from engine.state import batch, cursors, idmap, inbox, parked, raw, rules, runs, schema, spool
 from engine.state.batch import BatchOutcome
 from engine.state.codec import now
+from engine.state.connection import connect
 from engine.state.idmap import Synced
 from engine.state.inbox import InboxEvent, Received, Settlement
 from engine.state.outbox import Outbox
@@ -53,27 +54,19 @@ __all__ = [
 ]
 
 
-def _connect(path: str) -> duckdb.DuckDBPyConnection:
-    if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        return duckdb.connect(path)
-    except duckdb.IOException as exc:
-        detail = str(exc).removeprefix("IO Error: ")
-        if "lock" in detail.lower():
-            raise StateError(
-                f"cannot open the state file {path}: another process is using it, and DuckDB "
-                f"lets one process at a time open a file for writing ({detail})"
-            ) from None
-        raise StateError(f"cannot open the state file {path}: {exc}") from None
-
-
 class State:
     """One mapping's state file. Thread-safe: one connection, one lock."""
 
-    def __init__(self, path: str | Path, *, spool_max_bytes: int = MAX_UNMOVED) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        spool_max_bytes: int = MAX_UNMOVED,
+        memory_limit: str | None = None,
+    ) -> None:
+        """`memory_limit`: DuckDB's (default: connection.memory_limit())."""
         self.path = str(path)
-        self.db = _connect(self.path)
+        self.db = connect(self.path, memory_limit)
         self.lock = threading.RLock()
         # Intake has a connection of its own to the same database: storing a delivery never
         # waits behind the worker's or a sync's statements. DuckDB runs both transactions side
