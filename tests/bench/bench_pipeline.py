@@ -3,7 +3,8 @@
 Run from the repository root:
 
     python -m tests.bench.bench_pipeline [--orders 100000] [--repeat 3] [--sync-orders 350]
-        [--rate 1200/min] [--memory 10000 200000] [--parts local sandbox memory] [--profile]
+        [--rate 1200/min] [--memory 10000 200000] [--staging-limits -1]
+        [--parts local sandbox memory] [--profile]
 
 1. Local throughput. N generated Shopify-like orders are written to a JSONL file once; then,
    interleaved, `repeat` times each: the engine (files connector -> map -> validate -> diff ->
@@ -17,7 +18,9 @@ Run from the repository root:
    1.0 without variants and the refunds' second PUT), budget use (goal >= 90 % of the
    configured rate), 429s (goal 0) (tests/bench/pipeline_sandbox.py).
 3. Memory. Peak RSS of `etl run --dry-run` over the orders file at two sizes: flat
-   (tests/bench/pipeline_memory.py).
+   (tests/bench/pipeline_memory.py). Then a run that stages raw records and records every
+   order as synced, at the same sizes, with the state's default memory limit and without one:
+   peak RSS flat, and the state file's bytes per synced record (tests/bench/pipeline_staging.py).
 
 Temporary files go to a fresh temporary folder, removed at the end. Not a pytest test (bench_*.py).
 """
@@ -34,10 +37,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from engine.state.connection import DEFAULT_MEMORY_LIMIT
 from tests.bench.pipeline_data import build_template, compiled_bench, fresh_state, write_orders
 from tests.bench.pipeline_local import Counts, engine_pass, hand_pass, profile_engine
-from tests.bench.pipeline_memory import dry_run_peak, memory_table, prepare_folder
+from tests.bench.pipeline_memory import FLAT, dry_run_peak, memory_table, prepare_folder
 from tests.bench.pipeline_sandbox import sandbox_sync, sandbox_table
+from tests.bench.pipeline_staging import staged_run, staging_table
 
 GOAL_LOCAL = 0.5
 PARTS = ("local", "sandbox", "memory")
@@ -108,12 +113,20 @@ def part_memory(args: argparse.Namespace, work: Path) -> None:
     small, big = sorted(args.memory)
     print(f"\n3. memory: peak RSS of `etl run --dry-run --json` (a child process, its VmHWM) "
           f"over {small:,} and {big:,} orders in JSONL, files connector")  # fmt: skip
-    peaks = []
+    peaks, staged = [], []
     for n in (small, big):
         mapping, state = prepare_folder(work / f"memory-{n}", n, args.seed)
         peaks.append(dry_run_peak(mapping, state, n))
+        for limit in ("", *args.staging_limits):  # the default, then the others
+            copy = fresh_state(state, state.with_name(f"staged{len(staged)}.duckdb"))
+            staged.append(staged_run(mapping, copy, n, limit))
         (work / f"memory-{n}" / "orders.jsonl").unlink()  # a GB at 100k: free the disk
     print("\n".join(memory_table(peaks)))
+    print(f"\n3b. staging: the same orders through a run that stages raw records and records "
+          f"every order as synced (Loop stood in for), a child process per size and memory "
+          f"limit (ETL_STATE_MEMORY_LIMIT; default {DEFAULT_MEMORY_LIMIT})")  # fmt: skip
+    staged.sort(key=lambda r: (r.limit, r.orders))
+    print("\n".join(staging_table(staged, FLAT)))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -131,6 +144,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[10_000, 200_000],
         metavar=("SMALL", "BIG"),
         help="orders of the two dry runs of part 3",
+    )
+    parser.add_argument(
+        "--staging-limits",
+        nargs="*",
+        default=["-1"],
+        metavar="LIMIT",
+        help="memory limits of part 3b besides the default (-1: none)",
     )
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--profile", action="store_true", help="cProfile one engine pass")
