@@ -9,6 +9,19 @@ import duckdb
 
 from engine.state.codec import dumps, now
 
+# JSON text per statement. DuckDB holds a statement's rows several times over while it casts
+# and upserts them (about 6x their text), all inside the state's memory limit: 500 orders of
+# 10 kB in one statement need ~30 MiB, and 1,000 of them exceed 64 MiB. Chunks of this size
+# keep any batch, of any record size, far inside the limit.
+CHUNK_BYTES = 2 * 2**20
+
+UPSERT = (
+    "INSERT INTO raw_records SELECT ?, unnest(?), unnest(?)::JSON, unnest(?), ?, ? "
+    "ON CONFLICT DO UPDATE SET record = excluded.record, "
+    "parent_key = excluded.parent_key, run_id = excluded.run_id, "
+    "extracted_at = excluded.extracted_at"
+)
+
 
 def stage(
     db: duckdb.DuckDBPyConnection,
@@ -16,18 +29,19 @@ def stage(
     rows: Iterable[tuple[str, Any, str | None]],
     run_id: int,
 ) -> None:
-    """Upsert (key, record, parent key) rows in one statement."""
-    keys, records, parents = [], [], []
+    """Upsert (key, record, parent key) rows, one statement per CHUNK_BYTES of JSON."""
+    keys: list[str] = []
+    records: list[str] = []
+    parents: list[str | None] = []
+    size, at = 0, now()
     for key, record, parent in rows:
+        text = dumps(record)
         keys.append(key)
-        records.append(dumps(record))
+        records.append(text)
         parents.append(parent)
-    if not keys:
-        return
-    db.execute(
-        "INSERT INTO raw_records SELECT ?, unnest(?), unnest(?)::JSON, unnest(?), ?, ? "
-        "ON CONFLICT DO UPDATE SET record = excluded.record, "
-        "parent_key = excluded.parent_key, run_id = excluded.run_id, "
-        "extracted_at = excluded.extracted_at",
-        [entity, keys, records, parents, run_id, now()],
-    )
+        size += len(text)
+        if size >= CHUNK_BYTES:
+            db.execute(UPSERT, [entity, keys, records, parents, run_id, at])
+            keys, records, parents, size = [], [], [], 0
+    if keys:
+        db.execute(UPSERT, [entity, keys, records, parents, run_id, at])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.state import State
+import pytest
+
+from engine.state import State, raw
 
 
 def test_state_stage_raw_upserts_records_with_their_parent_key_and_run(tmp_path: Path) -> None:
@@ -22,3 +24,36 @@ def test_state_stage_raw_upserts_records_with_their_parent_key_and_run(tmp_path:
             ("l1", {"q": 2}, "o2", second),
             ("l2", {"q": "é"}, None, first),
         ]
+
+
+def test_state_stage_raw_a_batch_larger_than_the_memory_limit_is_staged_in_chunks(
+    tmp_path: Path,
+) -> None:
+    # 2,000 records of ~10 kB: 20 MB of JSON, which one statement cannot cast and upsert
+    # within 32 MiB; staged a chunk at a time, every record lands.
+    record = {"lines": [{"sku": f"SKU-{i}", "title": "x" * 80} for i in range(100)]}
+    with State(tmp_path / "s.duckdb", memory_limit="32MiB") as state:
+        run = state.start_run("run")
+        state.stage_raw("orders", ((str(i), {**record, "id": i}, None) for i in range(2000)), run)
+        with state.transaction() as db:
+            count, keys = db.execute(
+                "SELECT count(*), count(DISTINCT key) FROM raw_records"
+            ).fetchone() or (0, 0)
+            last = db.execute("SELECT record FROM raw_records WHERE key = '1999'").fetchone()
+    assert (count, keys) == (2000, 2000)
+    assert last is not None and json.loads(last[0]) == {**record, "id": 1999}
+
+
+def test_state_stage_raw_chunks_keep_every_row_and_the_last_partial_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(raw, "CHUNK_BYTES", 50)  # a statement every few rows
+    with State(tmp_path / "s.duckdb") as state:
+        run = state.start_run("run")
+        rows = [(f"k{i}", {"i": i, "pad": "y" * 20}, f"p{i}") for i in range(7)]
+        state.stage_raw("lines", iter(rows), run)
+        with state.transaction() as db:
+            got = db.execute(
+                "SELECT key, record, parent_key FROM raw_records ORDER BY key"
+            ).fetchall()
+    assert [(k, json.loads(r), p) for k, r, p in got] == rows
