@@ -30,6 +30,7 @@ from engine.errors import StateError
 from engine.state import batch, cursors, idmap, inbox, parked, raw, rules, runs, schema, spool
 from engine.state.batch import BatchOutcome
 from engine.state.codec import now
+from engine.state.compact import on_close
 from engine.state.connection import connect
 from engine.state.idmap import Synced
 from engine.state.inbox import InboxEvent, Received, Settlement
@@ -108,8 +109,13 @@ class State:
             raise StateError(f"cannot open the spool beside {self.path}: {exc}") from None
 
     def close(self) -> None:
+        """Close the file, compacting it first when it has grown enough (compact.py)."""
         with self._move_lock, self.lock, self._intake_lock:
             self.spool.close()
+            if self._intake_db is not None:
+                self._intake_db.close()
+                self._intake_db = None
+            on_close(self.db, self.path)
             self._release()
 
     def _release(self) -> None:
