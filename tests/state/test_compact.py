@@ -66,7 +66,10 @@ def test_compact_on_close_shrinks_the_file_and_keeps_every_row(grown: Path) -> N
     assert after == before
     assert json.loads(after["raw 7"][0])["version"] == 2
     assert not Path(f"{grown}.compact").exists() and not Path(f"{grown}.compact.wal").exists()
-    with State(grown) as state:  # sequences go on where they were
+    with State(grown) as state:  # what replay reads is there; sequences go on where they were
+        [bad] = state.parked("quarantine")
+        assert (bad["key"], bad["record"], bad["reasons"]) == ("bad", {"id": "bad"}, ["no total"])
+        assert state.lookup("orders", ["4"]) == {"4": (10**16 + 4, f"{2:032d}", None)}
         assert state.start_run("run") == 3
         state.receive_event(Received("e2", b"{}"))
         seqs = [r[0] for r in state.db.execute("SELECT seq FROM inbox ORDER BY key").fetchall()]
