@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,21 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Window:
+    """An entity's `window:`: only records whose `field` (JMESPath over the source record, a
+    timestamp) lies in the last `days` days are sent; records Loop already has are always
+    updated. `older`: records outside the window are skipped for good (`skip`) or sent after
+    the window's ones in the first backfill (`later`). `extract`: keys merged into the
+    entity's `extract:` during that backfill (the source's newest-first order and filter)."""
+
+    field: str
+    days: int = 120
+    older: str = "skip"
+    # `field` above shadows dataclasses.field inside this class body
+    extract: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Entity:
     """One entity: its Loop kind, extraction block and field specs (raw, compiled later)."""
 
@@ -51,6 +67,7 @@ class Entity:
     # Other platform keys the entity's records are found by: alias -> JMESPath over the source
     # record (a variant's inventory_item_id, for inventory levels). Lookups name one with `via`.
     aliases: dict[str, str] = field(default_factory=dict)
+    window: Window | None = None  # a top-level entity's `window:` (orders: the returnable ones)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ Held-back records are retried at the start of every run; quarantined ones by `re
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from itertools import islice
 from typing import Any
 
@@ -23,6 +24,7 @@ from engine.pipeline.actions import ActionRunner
 from engine.pipeline.batch import BatchResult, BatchSync, Item
 from engine.pipeline.prefetch import prefetched
 from engine.pipeline.prepare import fallback_key, record_key
+from engine.pipeline.window import WindowPlan, utc_now
 from engine.state import ParkedTable, State
 
 
@@ -59,6 +61,8 @@ class RunOptions:
     # Read the source from the saved cursors. `etl quarantine replay` without --sync does not:
     # it sends only the parked records, of the entities that have some, and no return actions.
     sync: bool = True
+    # The clock of `window:` (None: now). Tests move the window with it; no command sets it.
+    now: datetime | None = None
 
 
 @dataclass
@@ -113,6 +117,7 @@ class Runner:
         self.progress = progress or (lambda stats: None)
         self.children = {e.entity.parent: e for e in compiled.entities.values() if e.entity.parent}
         self.run_id: int | None = None
+        self._batches_seen: dict[str, set[int]] = {}  # the run's BatchSync.seen
 
     def run(self) -> RunSummary:
         if self.options.dry_run:  # writes no state: no run row either
@@ -129,6 +134,7 @@ class Runner:
 
     def _entities(self, summary: RunSummary) -> None:
         batches = BatchSync(self.compiled, self.state, self.loop, self.run_id)
+        self._batches_seen = batches.seen
         names = source_entities(self.compiled, self.options.entities)
         if not self.options.sync:
             counts = self.state.counts()
@@ -213,22 +219,57 @@ class Runner:
     def _pages(self, name: str) -> Iterator[tuple[list[Any], str | None, int | None]]:
         entity = self.compiled.entities[name].entity
         cursor = None if self.options.full_refresh else self.state.cursor(name)
-        request = ExtractRequest(
-            name, entity.extract, cursor, self.compiled.mapping.base_dir, self.options.limit
-        )
-        seen = 0
+        if entity.window is None:
+            yield from self._extracted(name, entity.extract, cursor, [0])
+            return
+        plan = WindowPlan(entity.window, self.options.now or utc_now(), backfill=cursor is None)
+        known = self._known(name)
+        seen = [0]
+        for i, phase in enumerate(plan.phases(entity.extract)):
+            if i:  # the window's records come again, unchanged: not duplicates of the source
+                self._batches_seen.pop(name, None)
+            for records, page_cursor, total in self._extracted(name, phase.extract, cursor, seen):
+                if phase.windowed:
+                    records = plan.kept(records, lambda r: self._parent_key(name, r), known)
+                if not plan.backfill:
+                    yield records, page_cursor, total
+                    continue
+                plan.see(page_cursor, entity.extract)
+                yield records, None, total  # a newest-first page's cursor is the source's top
+            if self._limited(seen):
+                return  # cut short: the backfill starts again next run (sent records unchanged)
+        if plan.backfill and plan.cursor is not None and self.run_id is not None:
+            self.state.set_cursor(name, plan.cursor)
+
+    def _known(self, name: str) -> Callable[[list[str]], Collection[str]] | None:
+        """Which keys the ID map has (None when it has none of the entity: nothing to ask)."""
+        if not self.state.counts().get(name, {}).get("synced"):
+            return None
+        return lambda keys: self.state.lookup(name, keys).keys()
+
+    def _limited(self, seen: list[int]) -> bool:
+        return self.options.limit is not None and seen[0] >= self.options.limit
+
+    def _extracted(
+        self, name: str, extract: dict[str, Any], cursor: str | None, seen: list[int]
+    ) -> Iterator[tuple[list[Any], str | None, int | None]]:
+        """One read of the source: pages cut in batches, at most `limit` records in all
+        (`seen` counts them across reads)."""
+        limit = self.options.limit
+        left = None if limit is None else max(0, limit - seen[0])
+        request = ExtractRequest(name, extract, cursor, self.compiled.mapping.base_dir, left)
         pages = self.connector.extract(request)
         if self.connector.prefetch:
             pages = prefetched(pages)
         for page in pages:
             records = page.records
-            if self.options.limit is not None:
-                records = records[: max(0, self.options.limit - seen)]
-            seen += len(records)
+            if limit is not None:
+                records = records[: max(0, limit - seen[0])]
+            seen[0] += len(records)
             chunks = list(_chunks(records, self.options.batch_size)) or [[]]
             for i, chunk in enumerate(chunks):  # the cursor rides with the page's last batch
                 yield chunk, page.cursor if i == len(chunks) - 1 else None, page.total
-            if self.options.limit is not None and seen >= self.options.limit:
+            if self._limited(seen):
                 return
 
     def _retry_parked(
