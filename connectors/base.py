@@ -75,6 +75,19 @@ class Connector:
         """The subclass's extraction of a validated request."""
         raise NotImplementedError
 
+    def count(self, request: ExtractRequest) -> int | None:
+        """How many records the extract would list, when the source can say so cheaply (an
+        http `count:` endpoint, a sql COUNT); None when it cannot. For the backfill estimate."""
+        config = dict(request.config)
+        if self._checked.get(request.entity) != config:
+            check_config(self.extract_schema, config, f"entities.{request.entity}.extract")
+            self._checked[request.entity] = config
+        return self._count_records(request)
+
+    def _count_records(self, request: ExtractRequest) -> int | None:
+        """The subclass's count of a validated request (the base cannot count)."""
+        return None
+
     @classmethod
     def check_extract(
         cls, source: Mapping[str, Any], base_dir: Path, extracts: Mapping[str, Mapping[str, Any]]

@@ -118,6 +118,10 @@ class HttpConnector(Connector):
         for page in paginate(records, page_size, tracker, ordered=ordered, limit=request.limit):
             yield page if total is None else replace(page, total=total)
 
+    def _count_records(self, request: ExtractRequest) -> int | None:
+        """The extract's `count:` endpoint, asked with the extract's params."""
+        return self._count(request.config.get("count"), dict(request.config.get("params") or {}))
+
     def _count(self, spec: Mapping[str, Any] | None, params: dict[str, Any]) -> int | None:
         """The source's own count of what the extract will list (for a progress ETA)."""
         if not spec:

@@ -22,6 +22,7 @@ from rich.table import Table
 from engine import redaction
 from engine.errors import ConfigError, EngineError
 from engine.mapping.records import RecordResult
+from engine.pipeline.estimate import Estimate
 from engine.pipeline.run import EntityStats, RunSummary
 from engine.reconcile import EntityReport, ReconcileReport
 
@@ -98,6 +99,12 @@ class RunDisplay:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.__exit__(None, None, None)
+
+    def announce(self, estimate: Estimate) -> None:
+        """The backfill estimate, before the run's progress (stderr; not with --json)."""
+        if self.enabled:
+            for line in estimate.text():
+                self.console.print(line, highlight=False, markup=False)
 
     def update(self, stats: EntityStats) -> None:
         if not self.enabled:

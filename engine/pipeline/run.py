@@ -75,6 +75,8 @@ class RunSummary:
     # set by whoever wired the run (engine.context), never with credentials.
     source: dict[str, Any] | None = None
     target: dict[str, Any] | None = None
+    # The backfill estimate made before a first run (engine.pipeline.estimate), as a dict.
+    estimate: dict[str, Any] | None = None
 
     @property
     def parked(self) -> int:
@@ -93,6 +95,7 @@ class RunSummary:
             "outstanding": self.outstanding,
             "source": self.source,
             "target": self.target,
+            "estimate": self.estimate,
             "entities": [s.as_dict() for s in self.entities],
         }
 

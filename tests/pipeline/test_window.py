@@ -84,10 +84,16 @@ class Shop:
                 conn.execute("INSERT INTO orders VALUES (?, ?, ?, ?)",
                              [oid, f"#{oid}", created, created])  # fmt: skip
 
-    def compile(self, older: str = "skip", newest_first: bool = True) -> CompiledMapping:
+    def compile(
+        self, older: str = "skip", newest_first: bool = True, window: bool = True
+    ) -> CompiledMapping:
         text = MAPPING.replace("TARGET", self.sandbox.base_url).replace("OLDER", older)
+        text = text.replace("BACKFILL", NEWEST_FIRST if newest_first else "")
+        if not window:
+            start = text.index("    window:")
+            text = text[:start] + text[text.index("    map:", start) :]
         path = self.folder / "mapping.yaml"
-        path.write_text(text.replace("BACKFILL", NEWEST_FIRST if newest_first else ""))
+        path.write_text(text)
         return load_and_compile(path)
 
     def run(self, compiled: CompiledMapping, now: dt.datetime, **options: Any) -> RunSummary:
