@@ -3,7 +3,8 @@
 Run from the repository root:
 
     python -m tests.bench.bench_pipeline [--orders 100000] [--repeat 3] [--sync-orders 350]
-        [--rate 1200/min] [--memory 10000 200000] [--parts local sandbox memory] [--profile]
+        [--rate 1200/min] [--memory 10000 200000] [--window-days 120]
+        [--parts local sandbox memory backfill] [--profile]
 
 1. Local throughput. N generated Shopify-like orders are written to a JSONL file once; then,
    interleaved, `repeat` times each: the engine (files connector -> map -> validate -> diff ->
@@ -18,6 +19,10 @@ Run from the repository root:
    configured rate), 429s (goal 0) (tests/bench/pipeline_sandbox.py).
 3. Memory. Peak RSS of `etl run --dry-run` over the orders file at two sizes: flat
    (tests/bench/pipeline_memory.py).
+4. Backfill. The issue's mid-size merchant (50k products, 150k variants, 200k customers, 1M
+   orders over 3 years, 3 locations), computed with the backfill estimate's arithmetic and the
+   demo generator's refund share: Loop requests and hours at 300/min without and with a
+   `--window-days` window on orders; goal < 30 h (tests/bench/pipeline_backfill.py).
 
 Temporary files go to a fresh temporary folder, removed at the end. Not a pytest test (bench_*.py).
 """
@@ -34,13 +39,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.bench.pipeline_backfill import backfill_table, estimates, refund_share
 from tests.bench.pipeline_data import build_template, compiled_bench, fresh_state, write_orders
 from tests.bench.pipeline_local import Counts, engine_pass, hand_pass, profile_engine
 from tests.bench.pipeline_memory import dry_run_peak, memory_table, prepare_folder
 from tests.bench.pipeline_sandbox import sandbox_sync, sandbox_table
 
 GOAL_LOCAL = 0.5
-PARTS = ("local", "sandbox", "memory")
+PARTS = ("local", "sandbox", "memory", "backfill")
 Pass = Callable[[Path], Counts]
 
 
@@ -116,6 +122,15 @@ def part_memory(args: argparse.Namespace, work: Path) -> None:
     print("\n".join(memory_table(peaks)))
 
 
+def part_backfill(args: argparse.Namespace, work: Path) -> None:
+    sample = 20_000
+    share = refund_share(sample, args.seed)
+    print(f"\n4. backfill: the issue's mid-size merchant at 300/min, computed; refund share "
+          f"{share:.1%} (demo generator, {sample:,} orders sampled), uniform 3-year history")  # fmt: skip
+    without, within = estimates(args.window_days, share)
+    print("\n".join(backfill_table(without, within, args.window_days)))
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.bench_pipeline",
                                      description=__doc__.split("\n")[0])  # fmt: skip
@@ -132,11 +147,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar=("SMALL", "BIG"),
         help="orders of the two dry runs of part 3",
     )
+    parser.add_argument("--window-days", type=int, default=120, help="orders window of part 4")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--profile", action="store_true", help="cProfile one engine pass")
     args = parser.parse_args(argv)
     if args.orders < 10 or args.repeat < 1 or min(args.memory) < 10 or args.sync_orders < 1:
         parser.error("need --orders >= 10, --repeat >= 1, --memory sizes >= 10, --sync-orders >= 1")
+    if args.window_days < 1:
+        parser.error("need --window-days >= 1")
     return args
 
 
@@ -147,7 +165,8 @@ def main(argv: list[str] | None = None) -> None:
           f"orders x {args.repeat}; part 2: {args.sync_orders} demo orders at {args.rate}; "
           f"part 3: {args.memory[0]:,} and {args.memory[1]:,} orders; seed {args.seed}")  # fmt: skip
     started = time.monotonic()
-    parts = {"local": part_local, "sandbox": part_sandbox, "memory": part_memory}
+    parts = {"local": part_local, "sandbox": part_sandbox, "memory": part_memory,
+             "backfill": part_backfill}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         for name in args.parts:
             begun = time.monotonic()
