@@ -233,6 +233,7 @@ class _Build:
             field=spec["field"],
             days=spec.get("days", DEFAULT_WINDOW_DAYS),
             older=spec.get("older", "skip"),
+            slice_days=spec.get("slice_days"),
             extract=spec.get("extract", {}),
         )
 

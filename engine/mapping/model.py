@@ -37,11 +37,13 @@ class Window:
     timestamp) lies in the last `days` days are sent; records Loop already has are always
     updated. `older`: records outside the window are skipped for good (`skip`) or sent after
     the window's ones in the first backfill (`later`). `extract`: keys merged into the
-    entity's `extract:` during that backfill (the source's newest-first order and filter)."""
+    entity's `extract:` during that backfill (the source's newest-first order and filter),
+    read once per `slice_days` piece of the window, newest first, when set."""
 
     field: str
     days: int = 120
     older: str = "skip"
+    slice_days: int | None = None
     # `field` above shadows dataclasses.field inside this class body
     extract: dict[str, Any] = dataclasses.field(default_factory=dict)
 

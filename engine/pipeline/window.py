@@ -23,6 +23,7 @@ from engine.mapping.model import Window
 
 WINDOW_START = "{window_start}"
 WINDOW_START_EPOCH = "{window_start_epoch}"
+SLICE_START, SLICE_END = "{slice_start}", "{slice_end}"
 _MILLIS = 10**11  # epoch numbers above this are milliseconds (10**11 s is the year 5138)
 
 
@@ -53,6 +54,10 @@ def moment(value: Any) -> dt.datetime | None:
     return None
 
 
+def _iso(when: dt.datetime) -> str:
+    return when.replace(microsecond=0).isoformat()
+
+
 @dataclass(frozen=True)
 class Phase:
     """One read of the source in a run: the extract block, and whether only the window's
@@ -66,7 +71,7 @@ class WindowPlan:
     """One entity's window in one run: its phases, its filter and the backfill's cursor."""
 
     def __init__(self, window: Window, now: dt.datetime, *, backfill: bool) -> None:
-        self.window, self.backfill = window, backfill
+        self.window, self.backfill, self.now = window, backfill, now
         self.start = now - dt.timedelta(days=window.days)
         self._field = jmespath.compile(window.field)
         self._best: tuple[Any, str] | None = None
@@ -79,30 +84,61 @@ class WindowPlan:
         return when is None or when >= self.start
 
     def phases(self, extract: Mapping[str, Any]) -> list[Phase]:
-        """Incremental: the plain extract, filtered. Backfill: the window newest first, then
-        (older: later) every record, so the older ones follow."""
+        """Incremental: the plain extract, filtered. Backfill: the window newest first (one
+        read per slice, newest slice first), then (older: later) every record, so the older
+        ones follow."""
         plain = dict(extract)
         if not self.backfill:
             return [Phase(plain, windowed=True)]
-        first = Phase(self.backfill_extract(plain), windowed=True)
-        return [first, Phase(plain, windowed=False)] if self.window.older == "later" else [first]
+        out = [Phase(self.backfill_extract(plain, piece), windowed=True) for piece in self.slices()]
+        return [*out, Phase(plain, windowed=False)] if self.window.older == "later" else out
 
-    def backfill_extract(self, extract: Mapping[str, Any]) -> dict[str, Any]:
-        """`extract:` with `window.extract` merged in, its params' placeholders filled."""
+    def slices(self) -> list[tuple[dt.datetime, dt.datetime | None]]:
+        """`slice_days`-long pieces of the window, newest first, as (start, end): the newest
+        has no end (what is created while the backfill runs is in it), each other ends where
+        the next newer one starts. One piece, the whole window, without `slice_days`."""
+        days = self.window.slice_days
+        if not days:
+            return [(self.start, None)]
+        out: list[tuple[dt.datetime, dt.datetime | None]] = []
+        end: dt.datetime | None = None
+        edge = self.now
+        while edge > self.start or not out:
+            low = max(self.start, edge - dt.timedelta(days=days))
+            out.append((low, end))
+            end = edge = low
+        return out
+
+    def backfill_extract(
+        self,
+        extract: Mapping[str, Any],
+        piece: tuple[dt.datetime, dt.datetime | None] | None = None,
+    ) -> dict[str, Any]:
+        """`extract:` with `window.extract` merged in, its params' placeholders filled for a
+        slice of the window (the whole window by default); a param that is only
+        `{slice_end}` is left out for the newest slice (it has no end)."""
         merged = {**extract, **self.window.extract}
+        low, high = piece if piece is not None else (self.start, None)
         params = merged.get("params")
         if isinstance(params, Mapping):
-            merged["params"] = {k: self._fill(v) for k, v in params.items()}
+            merged["params"] = {
+                k: self._fill(v, low, high)
+                for k, v in params.items()
+                if not (v == SLICE_END and high is None)
+            }
         return merged
 
-    def _fill(self, value: Any) -> Any:
+    def _fill(self, value: Any, low: dt.datetime, high: dt.datetime | None) -> Any:
         if not isinstance(value, str):
             return value
         epoch = int(self.start.timestamp())
         if value == WINDOW_START_EPOCH:
             return epoch
-        iso = self.start.replace(microsecond=0).isoformat()
-        return value.replace(WINDOW_START_EPOCH, str(epoch)).replace(WINDOW_START, iso)
+        value = value.replace(WINDOW_START_EPOCH, str(epoch)).replace(
+            WINDOW_START, _iso(self.start)
+        )
+        value = value.replace(SLICE_START, _iso(low))
+        return value.replace(SLICE_END, _iso(high)) if high is not None else value
 
     def see(self, cursor: str | None, extract: Mapping[str, Any]) -> None:
         """Keep the highest page cursor of the backfill (compared by the cursor's type)."""

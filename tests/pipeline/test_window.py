@@ -14,8 +14,9 @@ from connectors.registry import connector_class
 from engine.errors import ConfigError
 from engine.loop.client import LoopClient
 from engine.mapping.compile import CompiledMapping, load_and_compile
+from engine.mapping.model import Window
 from engine.pipeline.run import Runner, RunOptions, RunSummary
-from engine.pipeline.window import moment
+from engine.pipeline.window import WindowPlan, moment
 from engine.sandbox.server import SandboxHandle
 from engine.state import State
 
@@ -221,3 +222,27 @@ def test_window_config_errors(tmp_path: Path, window: str, message: str) -> None
     with pytest.raises(ConfigError) as caught:
         load_and_compile(path)
     assert message in str(caught.value) + " ".join(str(p) for p in caught.value.problems)
+
+
+def test_window_slices_cover_the_window_newest_first_and_fill_the_params() -> None:
+    window = Window(
+        "created_at",
+        days=10,
+        slice_days=4,
+        extract={
+            "params": {"min": "{slice_start}", "max": "{slice_end}", "since": "{window_start}"}
+        },
+    )
+    plan = WindowPlan(window, NOW, backfill=True)
+    pieces = plan.slices()
+    assert pieces == [
+        (NOW - 4 * DAY, None),
+        (NOW - 8 * DAY, NOW - 4 * DAY),
+        (NOW - 10 * DAY, NOW - 8 * DAY),
+    ]
+    newest, oldest = plan.backfill_extract({}, pieces[0]), plan.backfill_extract({}, pieces[-1])
+    assert newest["params"] == {"min": _iso(NOW - 4 * DAY), "since": _iso(NOW - 10 * DAY)}
+    assert oldest["params"]["max"] == _iso(NOW - 8 * DAY)
+    assert [p.extract["params"]["min"] for p in plan.phases({})] == [
+        _iso(NOW - 4 * DAY), _iso(NOW - 8 * DAY), _iso(NOW - 10 * DAY),
+    ]  # fmt: skip
