@@ -79,3 +79,16 @@ def test_run_estimate_prints_and_exits_without_writing(shop: Shop, sandbox: Sand
 @pytest.fixture
 def shop(tmp_path: Path, sandbox: SandboxHandle) -> Shop:
     return Shop(tmp_path, sandbox)
+
+
+def test_run_prints_the_estimate_before_a_first_run_only(
+    shop: Shop, sandbox: SandboxHandle
+) -> None:
+    shop.compile(window=False)
+    args = ["run", str(shop.folder / "mapping.yaml"), "--state", str(shop.folder / "s.duckdb")]
+    first = CliRunner().invoke(main, args)
+    again = CliRunner().invoke(main, args)
+    assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
+    assert "backfill estimate (Loop requests at 0/min):" in first.output
+    assert "  total" in first.output and "8  unlimited rate" in first.output  # 1 + 7
+    assert "backfill estimate" not in again.output
