@@ -43,6 +43,7 @@ class EntityStats:
     rate_limited: int = 0
     seconds: float = 0.0
     total: int | None = None
+    outside_window: int = 0  # read, but outside the entity's `window:` and not in Loop: not sent
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -121,6 +122,7 @@ class Runner:
         self.children = {e.entity.parent: e for e in compiled.entities.values() if e.entity.parent}
         self.run_id: int | None = None
         self._batches_seen: dict[str, set[int]] = {}  # the run's BatchSync.seen
+        self._outside: dict[str, int] = {}  # records left out by the window, per entity
 
     def run(self) -> RunSummary:
         if self.options.dry_run:  # writes no state: no run row either
@@ -217,6 +219,7 @@ class Runner:
                 self.progress(stats[name])
         for each in stats.values():  # children are pushed together with their parents
             each.seconds = time.monotonic() - started
+        stats[name].outside_window = self._outside.get(name, 0)
         return list(stats.values())
 
     def _pages(self, name: str) -> Iterator[tuple[list[Any], str | None, int | None]]:
@@ -233,7 +236,9 @@ class Runner:
                 self._batches_seen.pop(name, None)
             for records, page_cursor, total in self._extracted(name, phase.extract, cursor, seen):
                 if phase.windowed:
+                    read = len(records)
                     records = plan.kept(records, lambda r: self._parent_key(name, r), known)
+                    self._outside[name] = self._outside.get(name, 0) + read - len(records)
                 if not plan.backfill:
                     yield records, page_cursor, total
                     continue

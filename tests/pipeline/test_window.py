@@ -181,7 +181,9 @@ def test_window_older_later_sends_the_older_after_the_window(shop: Shop) -> None
 
 
 def test_window_without_source_support_filters_the_records(shop: Shop) -> None:
-    shop.run(shop.compile(newest_first=False), NOW)
+    summary = shop.run(shop.compile(newest_first=False), NOW)
+    [_, orders] = summary.entities
+    assert (orders.extracted, orders.outside_window) == (4, 3)
     assert set(shop.loop_orders()) == INSIDE
     assert shop.cursor() == _iso(NOW - 2 * DAY)
 
