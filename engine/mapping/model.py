@@ -54,15 +54,27 @@ class Entity:
 
 
 @dataclass(frozen=True)
+class SourceFixture:
+    """A test's source data, run through the entity's real extract instead of an `input`
+    record: `files` (name -> text) under a temporary root, `tables` (name -> rows) in a
+    temporary database, `responses` (path -> JSON body) served on a loopback port."""
+
+    files: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    responses: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TestCase:
     name: str
     entity: str
-    input: dict[str, Any]
+    input: dict[str, Any] | None
     path: KeyPath
     expect: Any = None
     expect_error: tuple[str, ...] = ()
     lookups: dict[str, dict[str, Any]] = field(default_factory=dict)
     validate: bool = True
+    fixture: SourceFixture | None = None  # instead of `input`: extract from this, then map
 
 
 @dataclass(frozen=True)
