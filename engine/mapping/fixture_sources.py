@@ -169,7 +169,7 @@ def serve_responses(responses: Mapping[str, Any]) -> Iterator[tuple[str, Respons
             """Quiet: `etl test` prints only its own results."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", fixture

@@ -231,3 +231,118 @@ def test_load_refuses_input_and_fixture_together(tmp_path: Path) -> None:
     assert len(problems) == 1
     assert "give `input` (an extracted record) or source fixtures" in problems[0]
     assert problems[0].endswith("not both")
+
+
+def test_testing_files_fixture_feeds_read_csv_in_a_sql_query(
+    run: Callable[[str], list[CaseResult]],
+) -> None:
+    text = """\
+version: 1
+name: t
+source: {connector: sql, database: ":memory:", root: exports}
+entities:
+  orders:
+    extract: {query: "SELECT doc, count(*) AS n FROM read_csv('lines.csv') GROUP BY doc ORDER BY doc"}
+    map: {external_id: doc, line_count: n}
+tests:
+  - name: read_csv reads the fixture file
+    entity: orders
+    validate: false
+    files: {lines.csv: "doc,sku\\nSO1,A\\nSO2,C\\nSO1,B\\n"}
+    expect: [{external_id: SO1, line_count: 2}, {external_id: SO2, line_count: 1}]
+"""
+    (result,) = run(text)
+    assert result.passed, result.differences
+    (result,) = run(text.replace("SO1,B\\n", ""))
+    assert result.differences == ["[0].line_count: expected 2, got 1"]
+
+
+def test_testing_responses_exact_query_wins_over_the_path_alone(
+    run: Callable[[str], list[CaseResult]],
+) -> None:
+    other = "      /products: [{id: 8, name: Mug}]\n      /products?page=1"
+    (result,) = run(HTTP.replace("      /products?page=1", other))
+    assert result.passed, result.differences
+    (result,) = run(HTTP.replace("/products?page=1&limit=100", "/products"))
+    assert result.passed, result.differences  # the path alone answers any query
+
+
+def test_testing_responses_fixture_stops_a_pagination_that_never_ends(
+    run: Callable[[str], list[CaseResult]],
+) -> None:
+    # every page full (one record) and the path alone answers every page: page=1, 2, 3, ...
+    looping = HTTP.replace("/products?page=1&limit=100:", "/products:")
+    looping = looping.replace(
+        "      path: /products\n", "      path: /products\n      page_size: 1\n"
+    )
+    (result,) = run(looping)
+    assert result.differences == [
+        "error: fixture: more than 200 requests: the same body was served again and again; "
+        "give each page its own key with its query (/orders?page=2)"
+    ]
+
+
+def test_testing_expect_error_matches_an_extract_error(
+    run: Callable[[str], list[CaseResult]],
+) -> None:
+    null_key = FILES.replace("SO2,C", ",C").replace(
+        "group: {by: doc}", "group: {by: doc}\n      csv: {blank_as_null: true}"
+    )
+    text = null_key.split("    expect:\n")[0] + "    expect_error: lines.csv\n"
+    (result,) = run(text)
+    assert result.passed, result.differences
+    (result,) = run(text.replace("expect_error: lines.csv", "expect_error: boom"))
+    assert not result.passed
+    assert result.differences[0] == "expected an error containing 'boom'"
+
+
+def test_load_refuses_a_case_with_neither_input_nor_fixture(tmp_path: Path) -> None:
+    text = FILES.split("    files:")[0] + "    expect: []\n"
+    problems = _load_problems(tmp_path, text)
+    assert len(problems) == 1
+    assert problems[0].endswith("not neither")
+
+
+def test_load_refuses_a_file_name_outside_the_fixture_root(tmp_path: Path) -> None:
+    problems = _load_problems(tmp_path, FILES.replace("lines.csv: ", "../lines.csv: "))
+    assert len(problems) == 1
+    assert "tests[0].files.../lines.csv: a file name relative to the fixture root" in problems[0]
+
+
+def test_testing_responses_fixture_sends_no_credential(
+    run: Callable[[str], list[CaseResult]],
+) -> None:
+    # were the auth kept, the token request to this closed port would fail the extract
+    oauth = (
+        "{type: oauth2_client_credentials, token_url: 'http://127.0.0.1:9/token', "
+        "client_id: app, client_secret: not-sent}"
+    )
+    (result,) = run(HTTP.replace("{type: bearer, token: not-sent}", oauth))
+    assert result.passed, result.differences
+
+
+def test_testing_variants_fixture_runs_the_parent_products_extract(
+    run: Callable[[str], list[CaseResult]],
+) -> None:
+    text = """\
+version: 1
+name: t
+source: {connector: files, root: data}
+entities:
+  products:
+    extract: {path: items.csv, group: {by: parent, rows: children}}
+    map: {external_id: parent, name: name}
+    variants:
+      each: children
+      map: {external_id: sku, sku: sku}
+tests:
+  - name: a matrix item's child rows become its variants
+    entity: variants
+    validate: false
+    files: {items.csv: "parent,name,sku\\nP1,Tee,TEE-S\\nP1,Tee,TEE-M\\n"}
+    expect: [{sku: TEE-S}, {sku: TEE-M}]
+"""
+    (result,) = run(text)
+    assert result.passed, result.differences
+    (result,) = run(text.replace("P1,Tee,TEE-M", "P2,Mug,MUG"))
+    assert result.differences == ["[1].sku: expected 'TEE-M', got 'MUG'"]
