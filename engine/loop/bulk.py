@@ -24,6 +24,7 @@ from engine.errors import LoadError
 from engine.loop.api import LoopAPI
 
 PATH = "/bulk-operations"
+MAX_LINES = 10_000  # lines per file: Loop documents no limit; the sandbox assumes this one
 DONE = frozenset({"completed", "failed"})
 POLL_S = 1.0
 WAIT_S = 3600.0  # an operation still unfinished after this is given up on (held, retried later)

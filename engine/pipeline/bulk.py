@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from engine.errors import LoadError, PermanentLoadError, TransientLoadError
+from engine.loop import bulk as loop_bulk
 from engine.loop.api import LoopAPI
 from engine.loop.bulk import BulkOperations, Line
 from engine.loop.errors import loop_error_text
@@ -83,8 +84,12 @@ class BulkPath:
                 sent.append(item)
             except PermanentLoadError as exc:
                 yield item, exc
-        if not lines:
-            return
+        size = loop_bulk.MAX_LINES
+        for start in range(0, len(lines), size):
+            yield from self._upload(lines[start : start + size], sent[start : start + size])
+
+    def _upload(self, lines: list[Line], sent: list[Ready]) -> Iterator[tuple[Ready, Result]]:
+        """One file: each of its records with its line's result."""
         try:
             operation, jobs = self.operations.run(lines)
         except (LoadError, OSError) as exc:  # the upload as a whole: every line held

@@ -8,6 +8,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from engine.loop import bulk as loop_bulk
 from engine.mapping.compile import CompiledMapping, load_and_compile
 from engine.pipeline.run import RunSummary
 from engine.sandbox.server import running_sandbox
@@ -199,3 +202,16 @@ def test_orders_synced_before_that_gain_refunds_go_in_bulk_with_their_line_ids(
         refunded = [lines[r["line_item"]["id"]] for r in order["refunds"]]
         expected = [f"{n}2"] if n in gained else [f"{n}1"] if n in REFUNDED else []
         assert refunded == expected, order["external_id"]
+
+
+def test_a_batch_over_the_line_limit_goes_in_several_files(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loop_bulk, "MAX_LINES", 15)  # the sandbox's own limit stays 10,000
+    summary = pipeline.run(setup(pipeline, "{entities: [orders], min_batch: 10}", orders()))
+
+    uploads = pipeline.sandbox.admin.requests(method="POST")
+    lines = [r["body"].count('"method": "PUT"') for r in uploads]
+    assert lines == [15, 15, ORDERS - len(REFUNDED) - 30]
+    stats = {s.entity: s for s in summary.entities}["orders"]
+    assert (stats.created, stats.quarantined, stats.held) == (ORDERS, 0, 0)
