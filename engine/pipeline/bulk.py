@@ -135,11 +135,14 @@ class BulkPath:
             return TransientLoadError(text, code or None)
         if self.kind.write == "path":
             return 0, None  # addressed by its URL: no Loop id of its own
+        loop_id = str(job.get("id") or "")
+        if not loop_id.isdigit():
+            return LoadError(f"bulk line {n} succeeded without a Loop id: {job.get('id')!r:.40}")
+        if self.kind.write != "order":
+            return int(loop_id), None
         result = job.get("result")
         result = result if isinstance(result, dict) else {}
-        if self.kind.write != "order":
-            return int(job["id"]), None
-        return int(job["id"]), {LINES: line_ids(result) or known_lines(item)}
+        return int(loop_id), {LINES: line_ids(result) or known_lines(item)}
 
 
 def line_ids(order: dict[str, Any]) -> dict[str, Any]:

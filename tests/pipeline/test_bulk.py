@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from engine.loop import bulk as loop_bulk
+from engine.loop.api import LoopAPI
+from engine.loop.kinds import kind_named
 from engine.mapping.compile import CompiledMapping, load_and_compile
+from engine.pipeline.bulk import BulkPath
+from engine.pipeline.prepare import Ready
 from engine.pipeline.run import RunSummary
 from engine.sandbox.server import running_sandbox
 from engine.state import State
@@ -215,3 +219,26 @@ def test_a_batch_over_the_line_limit_goes_in_several_files(
     assert lines == [15, 15, ORDERS - len(REFUNDED) - 30]
     stats = {s.entity: s for s in summary.entities}["orders"]
     assert (stats.created, stats.quarantined, stats.held) == (ORDERS, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("job", "expected"),
+    [
+        ({"status": "succeeded", "http_code": 200, "id": "9007199254740993"}, (9007199254740993, None)),
+        ({"status": "succeeded", "http_code": 200, "id": None}, "LoadError: bulk line 3 succeeded without"),
+        ({"status": "failed", "http_code": 422, "errors": {"message": "Bad."}}, "PermanentLoadError: bulk line 3: Bad."),
+        ({"status": "failed", "http_code": 429, "errors": None}, "TransientLoadError: bulk line 3: HTTP 429"),
+        ({"status": "failed", "http_code": 500, "errors": "boom"}, "TransientLoadError: bulk line 3: boom"),
+        (None, "LoadError: bulk operation 7 (failed) has no job 3"),
+    ],
+)  # fmt: skip
+def test_a_job_becomes_its_records_result(job: dict[str, Any] | None, expected: Any) -> None:
+    """Pure: how a job's answer is read (what Loop could answer that the sandbox never does)."""
+    ready = Ready("k", {}, None, {}, "hash", None)
+    path = BulkPath(cast(LoopAPI, None), kind_named("customer"), 1)
+    result = path._result(ready, {"id": 7, "status": "failed"}, job, 3)
+    if isinstance(result, Exception):
+        result = f"{type(result).__name__}: {result}"
+        assert result.startswith(expected), result
+    else:
+        assert result == expected
