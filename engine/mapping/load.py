@@ -128,6 +128,9 @@ class _Build:
         order = self._order(entities)
         target = Target(**d.get("target", {}))
         self._check_target(target, secrets)
+        for i, name in enumerate((target.bulk or {}).get("entities", [])):
+            if name not in entities:  # a typo would silently send one request per record
+                self.problem(("target", "bulk", "entities", i), f"{name!r} is not an entity")
         return Mapping(
             file=self.file,
             name=d["name"],

@@ -25,6 +25,7 @@ class Target:
     max_retries: int = 6
     outage_s: float = 60.0
     webhook_secret: str | None = None  # what Loop signs webhooks with (`etl serve` verifies)
+    bulk: dict[str, Any] | None = None  # {entities: [...], min_batch}: engine.pipeline.bulk
 
     def __repr__(self) -> str:  # the API key and the webhook secret: never in a repr
         return f"Target(base_url={self.base_url!r}, api_version={self.api_version!r})"
