@@ -159,3 +159,11 @@ def test_combine_unknown_key_in_a_nested_join_is_refused(export: Path) -> None:
     join = {"path": "lines.csv", "key": "k", "match": "m", "as": "x", "join": [nested]}
     with pytest.raises(ConfigError, match=r"join\[0\]\.join\[0\]\.bogus"):
         _records(export, {"path": "orders.csv", "csv": CSV_OPTS, "join": [join]})
+
+
+def test_combine_join_group_takes_a_head_too(export: Path) -> None:
+    join = {"path": "items.csv", "key": "ITEM_NO", "match": "ITEM_NO", "as": "FAMILY",
+            "many": False, "group": GROUP}  # fmt: skip
+    cfg = {"path": "items.csv", "csv": CSV_OPTS, "where": "ITEM_TYPE == 'P'", "join": [join]}
+    tee = _records(export, cfg)[0]["FAMILY"]
+    assert tee["ITEM_TYPE"] == "P" and tee["VARIANTS"] == [_item("TEE-S"), _item("TEE-M")]
