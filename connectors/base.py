@@ -98,6 +98,12 @@ class Connector:
         once per mapping, after the schemas passed; the base finds nothing."""
         return []
 
+    @property
+    def requests(self) -> int:
+        """Requests sent to the source so far (0 for a connector that sends none): each
+        entity's `source_requests` in the run summary, per-parent `include` requests too."""
+        return 0
+
     def close(self) -> None:
         """Release sockets, files and connections."""
 

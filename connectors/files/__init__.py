@@ -9,8 +9,8 @@ Incremental reading either by a record field (`cursor: {field: MODIFIED}`: recor
 above the saved cursor) or by file modification time (`cursor: {mtime: true}`: whole files
 modified after the saved cursor, an ISO 8601 UTC timestamp). Files are not assumed sorted by the
 cursor, so the cursor is carried by the last page only (see connectors.paging). Reading each
-format: connectors.files.formats. `group` (rows into nested records) and `join` (other files'
-records attached by a key): connectors.files.combine. Schemas: schemas/connectors/files.{source,extract}.schema.json.
+format: connectors.files.formats. `group` (rows into nested records), `where` (records kept) and
+`join` (other files' records attached by a key): connectors.files.combine. Schemas: schemas/connectors/files.{source,extract}.schema.json.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.base import Connector, ExtractRequest, Page
-from connectors.files.combine import Joiner, expression_problems, group_rows
+from connectors.files.combine import Joiner, expression_problems, group_rows, keep_where
 from connectors.files.formats import read_located
 from connectors.paging import CursorTracker, cursor_config, paginate, parse_datetime
 from connectors.validate import KeyPath, connector_schema, dotted_problems
@@ -70,6 +70,8 @@ class FilesConnector(Connector):
             tracker = CursorTracker(field, kind)
             located = self._located(files, cfg, field, kind)
             records = (r for _, r in located if tracker.newer(r, request.cursor))
+        if cfg.get("where"):  # after `group`, before `join`
+            records = keep_where(records, str(cfg["where"]), "where")
         if cfg.get("join"):
             joiner = Joiner(
                 list(cfg["join"]), lambda path, spec: self._joined(root, cfg, path, spec)

@@ -7,6 +7,11 @@ order of first appearance (rows need not be consecutive). All groups are held un
 ends, so memory grows with the file: 100k CSV rows of 10 columns took 75 MB (RSS, measured).
 With a cursor field, a group's cursor value is the highest of its rows', so a group is new
 when any of its rows is. A joined file is read whole into an index by `key` once per extract.
+
+For parent/child rows, `group.head` picks the row giving the top-level fields (left out of the
+rows). `where` keeps the records (after `group`) it is true for; a join entry also takes its
+own `join` (nested), `fields` (computed over each joined record) and `sort` (the matches'
+order), so an order line can carry its item's parent.
 """
 
 from __future__ import annotations
@@ -35,18 +40,29 @@ def compile_expression(expression: str, at: str) -> ParsedResult:
         raise ConfigError(f"{at}: invalid JMESPath {expression!r}: {exc}") from None
 
 
-def expression_problems(cfg: Mapping[str, Any]) -> list[tuple[KeyPath, str]]:
-    """Each `group.by`, `join[i].key`, `join[i].match` and `join[i].group.by` that does not
-    compile, as (key path in the `extract:` block, message): found at check time."""
-    found: list[tuple[KeyPath, str]] = []
-    places: list[tuple[KeyPath, Any]] = []
+def _expressions(cfg: Mapping[str, Any], at: KeyPath = ()) -> list[tuple[KeyPath, Any]]:
+    """Every JMESPath of an `extract:` block or a join entry, with its key path, nested joins
+    included."""
+    places: list[tuple[KeyPath, Any]] = [((*at, "where"), cfg.get("where"))]
+    places += [((*at, "key"), cfg.get("key")), ((*at, "match"), cfg.get("match"))]
+    places.append(((*at, "sort"), cfg.get("sort")))
     if isinstance(cfg.get("group"), Mapping):
-        places.append((("group", "by"), cfg["group"].get("by")))
+        places.append(((*at, "group", "by"), cfg["group"].get("by")))
+        places.append(((*at, "group", "head"), cfg["group"].get("head")))
+    if isinstance(cfg.get("fields"), Mapping):
+        places += [((*at, "fields", name), e) for name, e in cfg["fields"].items()]
     for i, join in enumerate(cfg.get("join") or []):
-        places += [(("join", i, "key"), join.get("key")), (("join", i, "match"), join.get("match"))]
-        if isinstance(join.get("group"), Mapping):
-            places.append((("join", i, "group", "by"), join["group"].get("by")))
-    for path, expression in places:
+        if isinstance(join, Mapping):
+            places += _expressions(join, (*at, "join", i))
+    return places
+
+
+def expression_problems(cfg: Mapping[str, Any]) -> list[tuple[KeyPath, str]]:
+    """Each JMESPath of the block (`group.by`, `group.head`, `where`, and a join's `key`,
+    `match`, `where`, `sort`, `fields`, nested joins' too) that does not compile, as (key path
+    in the `extract:` block, message): found at check time."""
+    found: list[tuple[KeyPath, str]] = []
+    for path, expression in _expressions(cfg):
         if not isinstance(expression, str):
             continue
         try:
@@ -97,6 +113,7 @@ def group_rows(
 ) -> Iterator[Located]:
     """Rows with the same `spec.by` value as one record each (see the module docstring)."""
     by = compile_expression(str(spec["by"]), "group.by")
+    head = compile_expression(str(spec["head"]), "group.head") if spec.get("head") else None
     name = str(spec.get("rows", "lines"))
     cursor = _Cursor(cursor_field, cursor_kind)
     groups: dict[Any, Located] = {}
@@ -113,7 +130,62 @@ def group_rows(
             continue
         found[1][name].append(row)
         cursor.raise_to(found[1], row, where)
-    yield from groups.values()
+    if head is None:
+        yield from groups.values()
+    else:
+        yield from (
+            (where, _headed(record, name, head, cursor)) for where, record in groups.values()
+        )
+
+
+def truthy(value: Any) -> bool:
+    """JMESPath's truth: false, null, "", [] and {} are false; everything else (0 too) true."""
+    return not (value is None or value is False or value in ("", [], {}))
+
+
+def _headed(
+    record: dict[str, Any], name: str, head: ParsedResult, cursor: _Cursor
+) -> dict[str, Any]:
+    """The group with its first `head` row's fields on top and that row left out of its rows;
+    as it was (the first row on top, every row kept) when no row is a head."""
+    rows: list[dict[str, Any]] = record[name]
+    top = next((row for row in rows if truthy(head.search(row))), None)
+    if top is None:
+        return record
+    headed = dict(top)
+    headed[name] = [row for row in rows if row is not top]
+    if cursor.field is not None and cursor.field in record:  # the highest of every row's
+        headed[cursor.field] = record[cursor.field]
+    return headed
+
+
+def keep_where(
+    records: Iterable[dict[str, Any]], expression: str, at: str
+) -> Iterator[dict[str, Any]]:
+    """The records `expression` (JMESPath over a record) is true for, in their order."""
+    where = compile_expression(expression, at)
+    return (record for record in records if truthy(where.search(record)))
+
+
+def _sort_key(value: Any) -> tuple[Any, ...]:
+    """An order over any JMESPath value: null first, then numbers, text, lists element-wise."""
+    if value is None or isinstance(value, bool):
+        return (0, value is True)
+    if isinstance(value, int | float):
+        return (1, value)
+    if isinstance(value, list):
+        return (3, tuple(_sort_key(item) for item in value))
+    return (2, str(value))
+
+
+def _with_fields(
+    records: Iterable[dict[str, Any]], fields: Mapping[str, Any], at: str
+) -> Iterator[dict[str, Any]]:
+    """Each record with every `fields` name set to its expression over the record."""
+    compiled = {n: compile_expression(str(e), f"{at}.fields.{n}") for n, e in fields.items()}
+    for record in records:
+        record.update({name: found.search(record) for name, found in compiled.items()})
+        yield record
 
 
 class Joiner:
@@ -130,11 +202,28 @@ class Joiner:
     def _index(self, i: int, join: Mapping[str, Any]) -> dict[Any, list[dict[str, Any]]]:
         key = compile_expression(str(join["key"]), f"join[{i}].key")
         index: dict[Any, list[dict[str, Any]]] = {}
-        for _, record in self._read(str(join["path"]), join.get("group")):
+        for record in self._records(i, join):
             value = key.search(record)
             if value is not None:
                 index.setdefault(_hashable(value), []).append(record)
+        if join.get("sort"):
+            order = compile_expression(str(join["sort"]), f"join[{i}].sort")
+            for matches in index.values():  # stable: equal keys keep the file order
+                matches.sort(key=lambda record: _sort_key(order.search(record)))
         return index
+
+    def _records(self, i: int, join: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """A join entry's records: read (and grouped), kept by `where`, joined, `fields` set."""
+        records: Iterator[dict[str, Any]] = (
+            r for _, r in self._read(str(join["path"]), join.get("group"))
+        )
+        if join.get("where"):
+            records = keep_where(records, str(join["where"]), f"join[{i}].where")
+        if join.get("join"):
+            records = Joiner(list(join["join"]), self._read).attach(records)
+        if join.get("fields"):
+            records = _with_fields(records, join["fields"], f"join[{i}]")
+        return records
 
     def attach(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for record in records:

@@ -24,6 +24,7 @@ from engine import redaction
 from engine.errors import ConfigError, Problem
 from engine.loop.kinds import KINDS, kind_for_entity
 from engine.mapping import sections
+from engine.mapping.fixtures import fixture_of, fixture_problems
 from engine.mapping.graph import dependency_order, lookups_in
 from engine.mapping.interpolate import interpolate
 from engine.mapping.model import (
@@ -134,6 +135,9 @@ class _Build:
         order = self._order(entities)
         target = Target(**d.get("target", {}))
         self._check_target(target, secrets)
+        for i, name in enumerate((target.bulk or {}).get("entities", [])):
+            if name not in entities:  # a typo would silently send one request per record
+                self.problem(("target", "bulk", "entities", i), f"{name!r} is not an entity")
         return Mapping(
             file=self.file,
             name=d["name"],
@@ -376,12 +380,17 @@ class _Build:
             if spec["entity"] not in entities:
                 self.problem((*path, "entity"), unknown("entity", spec["entity"], entities))
                 continue
+            fixture_issues = fixture_problems(spec, str(self.data["source"].get("connector")))
+            for at, message in fixture_issues:
+                self.problem((*path, *at), message)
+            if fixture_issues:
+                continue
             errors = spec.get("expect_error", ())
             cases.append(
                 TestCase(
                     name=spec["name"],
                     entity=spec["entity"],
-                    input=spec["input"],
+                    input=spec.get("input"),
                     path=path,
                     expect=spec.get("expect"),
                     expect_error=(errors,) if isinstance(errors, str) else tuple(errors),
@@ -390,6 +399,7 @@ class _Build:
                         for k, v in spec.get("lookups", {}).items()
                     },
                     validate=spec.get("validate", True),
+                    fixture=fixture_of(spec),
                 )
             )
         return tuple(cases)

@@ -26,6 +26,7 @@ class Target:
     max_retries: int = 6
     outage_s: float = 60.0
     webhook_secret: str | None = None  # what Loop signs webhooks with (`etl serve` verifies)
+    bulk: dict[str, Any] | None = None  # {entities: [...], min_batch}: engine.pipeline.bulk
 
     def __repr__(self) -> str:  # the API key and the webhook secret: never in a repr
         return f"Target(base_url={self.base_url!r}, api_version={self.api_version!r})"
@@ -73,15 +74,27 @@ class Entity:
 
 
 @dataclass(frozen=True)
+class SourceFixture:
+    """A test's source data, run through the entity's real extract instead of an `input`
+    record: `files` (name -> text) under a temporary root, `tables` (name -> rows) in a
+    temporary database, `responses` (path -> JSON body) served on a loopback port."""
+
+    files: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    responses: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TestCase:
     name: str
     entity: str
-    input: dict[str, Any]
+    input: dict[str, Any] | None
     path: KeyPath
     expect: Any = None
     expect_error: tuple[str, ...] = ()
     lookups: dict[str, dict[str, Any]] = field(default_factory=dict)
     validate: bool = True
+    fixture: SourceFixture | None = None  # instead of `input`: extract from this, then map
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ class EntityStats:
     held: int = 0
     requests: int = 0
     rate_limited: int = 0
+    source_requests: int = 0  # requests to the platform (pages, counts, per-parent includes)
     seconds: float = 0.0
     total: int | None = None
     outside_window: int = 0  # read, but outside the entity's `window:` and not in Loop: not sent
@@ -204,11 +205,12 @@ class Runner:
         stats = {name: EntityStats(name)}
         if child is not None:
             stats[child.entity.name] = EntityStats(child.entity.name)
-        started = time.monotonic()
+        started, asked = time.monotonic(), self.connector.requests
         self._retry_parked(batches, name, child, stats)
         pages = self._pages(name) if self.options.sync else iter(())
         for records, cursor, total in pages:
             stats[name].total = total
+            stats[name].source_requests = self.connector.requests - asked
             stats[name].extracted += len(records)
             if records and self.run_id is not None:
                 self.state.stage_raw(name, ((_raw_key(r), r, None) for r in records), self.run_id)
@@ -217,6 +219,7 @@ class Runner:
             stats[name].seconds = time.monotonic() - started
             if records:
                 self.progress(stats[name])
+        stats[name].source_requests = self.connector.requests - asked
         for each in stats.values():  # children are pushed together with their parents
             each.seconds = time.monotonic() - started
         stats[name].outside_window = self._outside.get(name, 0)

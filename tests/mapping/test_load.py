@@ -299,3 +299,17 @@ def test_a_query_its_database_refuses_is_reported_at_the_query_key(
     fixed = path.read_text(encoding="utf-8").replace("updatd_at", "updated_at")
     path.write_text(fixed, encoding="utf-8")
     assert load_mapping(path, env={}).entities["orders"].extract["query"].startswith("SELECT")
+
+
+def test_a_bulk_entity_the_mapping_does_not_have_is_a_config_error(
+    write_mapping: Callable[[str], Path],
+) -> None:
+    path = write_mapping(
+        """\
+        target: {bulk: {entities: [products, prodcuts]}}
+        entities:
+          products: {extract: {path: p.json}, map: {name: title}}
+        """
+    )
+    [line] = problems(path)
+    assert "target.bulk.entities[1]: 'prodcuts' is not an entity" in line
