@@ -7,7 +7,8 @@ the orders whose refunds reference the order's own lines (Loop's line ids are kn
 the first PUT's answer): REFUND_SHARE of them, an assumption. Record counts come from the
 source (`Connector.count`: an http `count:` endpoint, a sql COUNT); where it cannot count, the
 entity is "unknown" and left out of the total, which says so. A windowed entity is counted
-through its backfill extract (the window's records, when the source filters them).
+through its backfill extract (the window's records, when the source filters them). Entities
+`target.bulk` sends as bulk operations are still counted as single requests, and say so.
 """
 
 from __future__ import annotations
@@ -96,14 +97,23 @@ def plan(
     children = {
         e.entity.parent: e.entity.name for e in compiled.entities.values() if e.entity.parent
     }
+    bulk = set((compiled.mapping.target.bulk or {}).get("entities") or ())
     for name in source_entities(compiled, names):
-        estimate.lines.append(_line(compiled, name, counts.get(name), refund_share))
+        lines = [_line(compiled, name, counts.get(name), refund_share)]
         child = children.get(name)
         if child is not None:
             records = counts.get(child)
             why = "1 per variant" if records is not None else "1 per variant (not counted)"
-            estimate.lines.append(Line(child, records, records, why))
+            lines.append(Line(child, records, records, why))
+        estimate.lines += [_bulk(line) if line.entity in bulk else line for line in lines]
     return estimate
+
+
+def _bulk(line: Line) -> Line:
+    """An entity `target.bulk` sends as bulk operations: counted as single requests still
+    (what Loop takes per operation is not documented), and said so."""
+    return Line(line.entity, line.records, line.requests,
+                f"{line.arithmetic}; as single requests (target.bulk sends it in bulk: fewer)")  # fmt: skip
 
 
 def _line(compiled: CompiledMapping, name: str, records: int | None, share: float) -> Line:

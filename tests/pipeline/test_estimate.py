@@ -92,3 +92,13 @@ def test_run_prints_the_estimate_before_a_first_run_only(
     assert "backfill estimate (Loop requests at 0/min):" in first.output
     assert "  total" in first.output and "8  unlimited rate" in first.output  # 1 + 7
     assert "backfill estimate" not in again.output
+
+
+def test_plan_says_which_entities_go_in_bulk(tmp_path: Path) -> None:
+    text = (REPO / "mappings" / "shopify-like.yaml").read_text()
+    path = tmp_path / "bulk.yaml"
+    path.write_text(text.replace("  api_version: \"2026-10\"\n",
+                                 "  api_version: \"2026-10\"\n  bulk: {entities: [orders]}\n"))  # fmt: skip
+    lines = {line.entity: line for line in plan(load_and_compile(path, env={}), MERCHANT).lines}
+    assert "target.bulk" in lines["orders"].arithmetic
+    assert "target.bulk" not in lines["customers"].arithmetic
