@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import jmespath
-import jmespath.exceptions
 import jsonschema
 
 from connectors.registry import connector_class, extract_problems, source_problems
@@ -38,15 +36,10 @@ from engine.mapping.model import (
     RuleAction,
     Target,
     TestCase,
-    Window,
 )
 from engine.mapping.suggest import unknown
 from engine.mapping.yamlsource import KeyPath, Positions, load_yaml_file
 from engine.resources import schemas_dir
-
-# Loop caps a returns listing at 120 days (loop-api.md "Batch limits"); a shop's own return
-# policy is usually shorter, so 120 days holds every order a shopper can still return.
-DEFAULT_WINDOW_DAYS = 120
 
 
 @cache
@@ -212,7 +205,7 @@ class _Build:
                 enabled=spec.get("enabled", True),
                 aliases=spec.get("aliases", {}),
                 fan_out=spec.get("fan_out"),
-                window=self._window(spec.get("window"), (*path, "window")),
+                window=sections.window(spec.get("window"), (*path, "window"), self.problem),
             )
             child = spec.get("variants")
             if spec.get("window") is not None and spec.get("fan_out"):
@@ -222,24 +215,6 @@ class _Build:
             elif child is not None:
                 self._variants(out, name, kind.name, child, path)
         return out
-
-    def _window(self, spec: dict[str, Any] | None, path: KeyPath) -> Window | None:
-        """`window:` built, its field checked as JMESPath (the rest the schema checked)."""
-        if spec is None:
-            return None
-        try:
-            jmespath.compile(spec["field"])
-        except jmespath.exceptions.JMESPathError as exc:
-            self.problem(
-                (*path, "field"), f"not a JMESPath expression: {' '.join(str(exc).split())}"
-            )
-        return Window(
-            field=spec["field"],
-            days=spec.get("days", DEFAULT_WINDOW_DAYS),
-            older=spec.get("older", "skip"),
-            slice_days=spec.get("slice_days"),
-            extract=spec.get("extract", {}),
-        )
 
     def _variants(
         self, out: dict[str, Entity], parent: str, kind: str, spec: dict[str, Any], path: KeyPath
