@@ -344,7 +344,9 @@ def test_a_connector_setting_calling_a_function_the_mapping_lacks_is_reported_at
     assert any("entities.customers.extract.where: invalid JMESPath" in line for line in found)
     path.write_text(path.read_text(encoding="utf-8").replace("splitt(", "split("), "utf-8")
     path.write_text(path.read_text(encoding="utf-8").replace("syntax ==", "id"), "utf-8")
-    assert load_mapping(path, env={}).entities["orders"].extract["join"][0]["key"].startswith("split")
+    assert (
+        load_mapping(path, env={}).entities["orders"].extract["join"][0]["key"].startswith("split")
+    )
 
 
 def test_an_http_include_when_is_compiled_at_check(write_mapping: Callable[[str], Path]) -> None:
