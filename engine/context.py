@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from connectors.base import Connector
 from connectors.registry import connector_class
 from engine.embedded import Services, is_embedded, services
+from engine.mapping.functions import make_options
 from engine.mapping.model import Mapping, Target
 from engine.state import State
 
@@ -66,6 +67,7 @@ def open_context(
         running = stack.enter_context(services(mapping, state_path, need_loop=send))
         cls = connector_class(running.source["connector"])
         connector = stack.enter_context(cls(running.source, mapping.base_dir))
+        connector.functions = make_options(mapping.timezone)
         loop = stack.enter_context(_loop_client(running.target)) if send else None
         yield Context(
             mapping,

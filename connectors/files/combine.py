@@ -21,26 +21,20 @@ from typing import Any
 
 import jmespath
 from jmespath.exceptions import JMESPathError
-from jmespath.parser import ParsedResult
 
+from connectors.expressions import Expression, truthy
 from connectors.paging import cursor_key
 from connectors.validate import KeyPath
-from engine.errors import ConfigError, ExtractError
+from engine.errors import ExtractError
 
 Located = tuple[str, dict[str, Any]]
 # A join's other records: (path or glob, its `group` spec or None) -> located records
+# The mapping's JMESPath functions (a jmespath.Options), when the engine gave them
+Options = jmespath.Options | None
 ReadJoined = Callable[[str, Mapping[str, Any] | None], Iterable[Located]]
 
 
-def compile_expression(expression: str, at: str) -> ParsedResult:
-    """A JMESPath expression compiled, or a ConfigError naming its key."""
-    try:
-        return jmespath.compile(expression)
-    except JMESPathError as exc:
-        raise ConfigError(f"{at}: invalid JMESPath {expression!r}: {exc}") from None
-
-
-def _expressions(cfg: Mapping[str, Any], at: KeyPath = ()) -> list[tuple[KeyPath, Any]]:
+def setting_expressions(cfg: Mapping[str, Any], at: KeyPath = ()) -> list[tuple[KeyPath, Any]]:
     """Every JMESPath of an `extract:` block or a join entry, with its key path, nested joins
     included."""
     places: list[tuple[KeyPath, Any]] = [((*at, "where"), cfg.get("where"))]
@@ -53,7 +47,7 @@ def _expressions(cfg: Mapping[str, Any], at: KeyPath = ()) -> list[tuple[KeyPath
         places += [((*at, "fields", name), e) for name, e in cfg["fields"].items()]
     for i, join in enumerate(cfg.get("join") or []):
         if isinstance(join, Mapping):
-            places += _expressions(join, (*at, "join", i))
+            places += setting_expressions(join, (*at, "join", i))
     return places
 
 
@@ -62,7 +56,7 @@ def expression_problems(cfg: Mapping[str, Any]) -> list[tuple[KeyPath, str]]:
     `match`, `where`, `sort`, `fields`, nested joins' too) that does not compile, as (key path
     in the `extract:` block, message): found at check time."""
     found: list[tuple[KeyPath, str]] = []
-    for path, expression in _expressions(cfg):
+    for path, expression in setting_expressions(cfg):
         if not isinstance(expression, str):
             continue
         try:
@@ -110,10 +104,11 @@ def group_rows(
     spec: Mapping[str, Any],
     cursor_field: str | None = None,
     cursor_kind: str = "auto",
+    options: Options = None,
 ) -> Iterator[Located]:
     """Rows with the same `spec.by` value as one record each (see the module docstring)."""
-    by = compile_expression(str(spec["by"]), "group.by")
-    head = compile_expression(str(spec["head"]), "group.head") if spec.get("head") else None
+    by = Expression(str(spec["by"]), "group.by", options)
+    head = Expression(str(spec["head"]), "group.head", options) if spec.get("head") else None
     name = str(spec.get("rows", "lines"))
     cursor = _Cursor(cursor_field, cursor_kind)
     groups: dict[Any, Located] = {}
@@ -138,14 +133,7 @@ def group_rows(
         )
 
 
-def truthy(value: Any) -> bool:
-    """JMESPath's truth: false, null, "", [] and {} are false; everything else (0 too) true."""
-    return not (value is None or value is False or value in ("", [], {}))
-
-
-def _headed(
-    record: dict[str, Any], name: str, head: ParsedResult, cursor: _Cursor
-) -> dict[str, Any]:
+def _headed(record: dict[str, Any], name: str, head: Expression, cursor: _Cursor) -> dict[str, Any]:
     """The group with its first `head` row's fields on top and that row left out of its rows;
     as it was (the first row on top, every row kept) when no row is a head."""
     rows: list[dict[str, Any]] = record[name]
@@ -160,10 +148,10 @@ def _headed(
 
 
 def keep_where(
-    records: Iterable[dict[str, Any]], expression: str, at: str
+    records: Iterable[dict[str, Any]], expression: str, at: str, options: Options = None
 ) -> Iterator[dict[str, Any]]:
     """The records `expression` (JMESPath over a record) is true for, in their order."""
-    where = compile_expression(expression, at)
+    where = Expression(expression, at, options)
     return (record for record in records if truthy(where.search(record)))
 
 
@@ -179,10 +167,10 @@ def _sort_key(value: Any) -> tuple[Any, ...]:
 
 
 def _with_fields(
-    records: Iterable[dict[str, Any]], fields: Mapping[str, Any], at: str
+    records: Iterable[dict[str, Any]], fields: Mapping[str, Any], at: str, options: Options
 ) -> Iterator[dict[str, Any]]:
     """Each record with every `fields` name set to its expression over the record."""
-    compiled = {n: compile_expression(str(e), f"{at}.fields.{n}") for n, e in fields.items()}
+    compiled = {n: Expression(str(e), f"{at}.fields.{n}", options) for n, e in fields.items()}
     for record in records:
         record.update({name: found.search(record) for name, found in compiled.items()})
         yield record
@@ -191,23 +179,26 @@ def _with_fields(
 class Joiner:
     """Attaches each `join` entry's records to a record, the other files indexed once."""
 
-    def __init__(self, joins: list[Mapping[str, Any]], read: ReadJoined) -> None:
+    def __init__(
+        self, joins: list[Mapping[str, Any]], read: ReadJoined, options: Options = None
+    ) -> None:
         self._joins = joins
         self._read = read
+        self._options = options
         self._indexes: list[dict[Any, list[dict[str, Any]]]] | None = None
         self._match = [
-            compile_expression(str(j["match"]), f"join[{i}].match") for i, j in enumerate(joins)
+            Expression(str(j["match"]), f"join[{i}].match", options) for i, j in enumerate(joins)
         ]
 
     def _index(self, i: int, join: Mapping[str, Any]) -> dict[Any, list[dict[str, Any]]]:
-        key = compile_expression(str(join["key"]), f"join[{i}].key")
+        key = Expression(str(join["key"]), f"join[{i}].key", self._options)
         index: dict[Any, list[dict[str, Any]]] = {}
         for record in self._records(i, join):
             value = key.search(record)
             if value is not None:
                 index.setdefault(_hashable(value), []).append(record)
         if join.get("sort"):
-            order = compile_expression(str(join["sort"]), f"join[{i}].sort")
+            order = Expression(str(join["sort"]), f"join[{i}].sort", self._options)
             for matches in index.values():  # stable: equal keys keep the file order
                 matches.sort(key=lambda record: _sort_key(order.search(record)))
         return index
@@ -218,11 +209,11 @@ class Joiner:
             r for _, r in self._read(str(join["path"]), join.get("group"))
         )
         if join.get("where"):
-            records = keep_where(records, str(join["where"]), f"join[{i}].where")
+            records = keep_where(records, str(join["where"]), f"join[{i}].where", self._options)
         if join.get("join"):
-            records = Joiner(list(join["join"]), self._read).attach(records)
+            records = Joiner(list(join["join"]), self._read, self._options).attach(records)
         if join.get("fields"):
-            records = _with_fields(records, join["fields"], f"join[{i}]")
+            records = _with_fields(records, join["fields"], f"join[{i}]", self._options)
         return records
 
     def attach(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:

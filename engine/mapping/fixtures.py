@@ -19,6 +19,7 @@ from engine.mapping.fixture_sources import (
     serve_responses,
     write_files,
 )
+from engine.mapping.functions import make_options
 from engine.mapping.model import Mapping, SourceFixture
 from engine.mapping.yamlsource import KeyPath
 
@@ -75,7 +76,7 @@ def extract_fixture(mapping: Mapping, entity: str, fixture: SourceFixture) -> li
         root = Path(tmp)
         try:
             with _fixture_source(mapping.source, root, fixture, problems) as source:
-                records = _extract(source, mapping.base_dir, top.name, top.extract)
+                records = _extract(source, mapping, top.name, top.extract)
         except (ConfigError, ExtractError, FixtureError, OSError) as exc:
             # the connector's 404 says less than the server's note of what was not answered
             message = "; ".join(problems) or str(exc).replace(str(root), "<fixture>")
@@ -116,12 +117,14 @@ def _sql_database(source: dict[str, Any], root: Path, fixture: SourceFixture) ->
 
 
 def _extract(
-    source: dict[str, Any], base_dir: Path, entity: str, extract: dict[str, Any]
+    source: dict[str, Any], mapping: Mapping, entity: str, extract: dict[str, Any]
 ) -> list[Any]:
+    base_dir = mapping.base_dir
     cls = connector_class(str(source["connector"]))
     if cls.name == "files" and "root" in source:
         _check_files(Path(source["root"]), extract)
     with cls(source, base_dir) as connector:
+        connector.functions = make_options(mapping.timezone)
         request = ExtractRequest(entity, extract, None, base_dir)
         return [record for page in connector.extract(request) for record in page.records]
 

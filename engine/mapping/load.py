@@ -17,12 +17,14 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
+from connectors.expressions import function_names
 from connectors.registry import connector_class, extract_problems, source_problems
 from engine import redaction
 from engine.errors import ConfigError, Problem
 from engine.loop.kinds import KINDS, kind_for_entity
 from engine.mapping import sections
 from engine.mapping.fixtures import fixture_of, fixture_problems
+from engine.mapping.functions import LoopFunctions
 from engine.mapping.graph import dependency_order, lookups_in
 from engine.mapping.interpolate import interpolate
 from engine.mapping.model import (
@@ -258,7 +260,16 @@ class _Build:
         """What the source refuses in the valid `extract:` blocks (a query its database cannot
         prepare), at the key's position in this file."""
         extracts = {e.name: e.extract for e in entities.values() if e.parent is None and e.enabled}
-        found = connector_class(name).check_extract(self.data["source"], self.file.parent, extracts)
+        cls = connector_class(name)
+        found = cls.check_extract(self.data["source"], self.file.parent, extracts)
+        known = LoopFunctions.FUNCTION_TABLE
+        found += [
+            (entity, at, f"unknown function {function}()")
+            for entity, extract in extracts.items()
+            for at, text in cls.expressions(extract)
+            for function in function_names(text)
+            if function not in known
+        ]
         return [
             ((*entities[entity].path, "extract", *at), message) for entity, at, message in found
         ]
