@@ -112,6 +112,17 @@ class SandboxConfig:
             raise ValueError("body and request log limits must be positive")
 
 
+def _connect(db_path: str) -> duckdb.DuckDBPyConnection:
+    """The sandbox's database. Without fsync (DuckDB >= 2.0's `fsync_mode`): a commit then
+    costs a write to the OS, not a wait for the disk, and the sandbox commits once a request.
+    A killed process still loses nothing (the OS has the writes); only an OS crash or power
+    loss may, which a stand-in for Loop on a developer's machine or in CI can afford."""
+    try:
+        return duckdb.connect(db_path, config={"fsync_mode": "NONE"})
+    except duckdb.InvalidInputException:  # an older DuckDB without the setting
+        return duckdb.connect(db_path)
+
+
 class BadBody(ValueError):
     """A request body that is not JSON the sandbox can store (see json_body)."""
 
@@ -210,7 +221,7 @@ class Sandbox:
     config: SandboxConfig = field(default_factory=SandboxConfig)
 
     def __post_init__(self) -> None:
-        self.db = duckdb.connect(self.config.db_path)
+        self.db = _connect(self.config.db_path)
         self.lock = threading.RLock()
         self.rng = random.Random(self.config.seed)
         self.limiter = RateLimiter(self.config.rate_limit)
@@ -219,6 +230,9 @@ class Sandbox:
         self.reset_hooks: list[Callable[[], None]] = []
         # Called by close() after the worker stops and before the database closes.
         self.close_hooks: list[Callable[[], None]] = []
+        # Called (under the lock) by flush(): each module that holds rows back in memory (the
+        # request log) appends one that writes them, before its table is read as a whole.
+        self.flush_hooks: list[Callable[[], None]] = []
         # Work done off the request path: return processing, webhook delivery attempts.
         self.worker = Worker(name="loop-sandbox-worker")
         self.events: EventSink = NoSubscribers()
@@ -229,6 +243,9 @@ class Sandbox:
             self.db.execute(
                 "INSERT INTO sandbox_ids VALUES ('loop', ?) ON CONFLICT DO NOTHING", [ID_BASE]
             )
+            row = self.db.execute("SELECT next_id FROM sandbox_ids WHERE name = 'loop'").fetchone()
+            assert row is not None
+            self._next_id = int(row[0])
             # Every commerce object (kind: product, variant, customer, location, inventory,
             # collection, order), stored as the body Loop would return for it.
             self.db.execute(
@@ -243,13 +260,16 @@ class Sandbox:
         return transaction(self.db, self.lock)
 
     def new_ids(self, count: int = 1) -> list[int]:
-        """Fresh 64-bit Loop ids (all above 2**53), durable across restarts with a file db."""
+        """Fresh 64-bit Loop ids (all above 2**53), durable across restarts with a file db.
+
+        The counter is kept in memory (one statement per call, not two) and never goes back,
+        not even when the transaction that wrote it rolls back: a rolled-back write leaves a
+        gap, and an id is never handed out twice."""
         with self.lock:
-            row = self.db.execute("SELECT next_id FROM sandbox_ids WHERE name = 'loop'").fetchone()
-            assert row is not None
-            start = int(row[0])
+            start = self._next_id
+            self._next_id = start + count
             self.db.execute(
-                "UPDATE sandbox_ids SET next_id = ? WHERE name = 'loop'", [start + count]
+                "UPDATE sandbox_ids SET next_id = ? WHERE name = 'loop'", [self._next_id]
             )
         return [start + i for i in range(count)]
 
@@ -264,12 +284,19 @@ class Sandbox:
             ).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
+    def flush(self) -> None:
+        """Writes what is held back in memory (see flush_hooks) to its table."""
+        with self.lock:
+            for hook in self.flush_hooks:
+                hook()
+
     def close(self) -> None:
         """Stops the background work, then closes what it used, then the database."""
         self.worker.stop()
         for hook in self.close_hooks:
             hook()
         with self.lock:
+            self.flush()
             self.db.close()
 
 
