@@ -12,8 +12,8 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute
 
 from engine.errors import ConfigError
 from engine.net.budget import parse_rate as parse_budget_rate
+from engine.sandbox.records import RecordCache
 from engine.sandbox.worker import Worker
 from engine.state.tx import transaction
 
@@ -254,17 +255,30 @@ class Sandbox:
                 " parent_id UBIGINT, body JSON NOT NULL, seq BIGINT NOT NULL,"
                 " PRIMARY KEY (kind, id))"
             )
+            self.records = RecordCache(self.db)
 
-    def transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-        """The connection, locked, inside one transaction (rolled back on error)."""
-        return transaction(self.db, self.lock)
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection, locked, inside one transaction (rolled back on error). A rollback
+        gives back the ids handed out inside, as the database's counter does, and the records
+        cache forgets what the transaction wrote."""
+        with self.lock:
+            first_free = self._next_id
+            self.records.begin()
+            try:
+                with transaction(self.db, self.lock) as db:
+                    yield db
+            except BaseException:
+                self._next_id = first_free
+                self.records.rollback()
+                raise
+            self.records.commit()
 
     def new_ids(self, count: int = 1) -> list[int]:
         """Fresh 64-bit Loop ids (all above 2**53), durable across restarts with a file db.
 
-        The counter is kept in memory (one statement per call, not two) and never goes back,
-        not even when the transaction that wrote it rolls back: a rolled-back write leaves a
-        gap, and an id is never handed out twice."""
+        The counter is kept in memory (one statement per call, not two); `transaction` puts
+        it back when the transaction that advanced it rolls back."""
         with self.lock:
             start = self._next_id
             self._next_id = start + count
@@ -279,10 +293,8 @@ class Sandbox:
     def get_record(self, kind: str, loop_id: int) -> dict[str, Any] | None:
         """The stored commerce object of that kind and Loop id, as Loop would return it."""
         with self.lock:
-            row = self.db.execute(
-                "SELECT body FROM commerce_records WHERE kind = ? AND id = ?", [kind, loop_id]
-            ).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+            body = self.records.get(kind, loop_id)
+        return None if body is None else dict(json.loads(body))
 
     def flush(self) -> None:
         """Writes what is held back in memory (see flush_hooks) to its table."""
