@@ -237,6 +237,7 @@ class Sandbox:
         # Work done off the request path: return processing, webhook delivery attempts.
         self.worker = Worker(name="loop-sandbox-worker")
         self.events: EventSink = NoSubscribers()
+        self._in_transaction = False
         with self.lock:
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS sandbox_ids (name TEXT PRIMARY KEY, next_id UBIGINT)"
@@ -259,33 +260,40 @@ class Sandbox:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The connection, locked, inside one transaction (rolled back on error). A rollback
-        gives back the ids handed out inside, as the database's counter does, and the records
-        cache forgets what the transaction wrote."""
+        """The connection, locked, inside one transaction (rolled back on error). Ids handed
+        out inside are written once, at the end; a rollback gives them back, as the database's
+        counter does, and the records cache forgets what the transaction wrote."""
         with self.lock:
             first_free = self._next_id
             self.records.begin()
+            self._in_transaction = True
             try:
                 with transaction(self.db, self.lock) as db:
                     yield db
+                    self._save_next_id(first_free)
             except BaseException:
                 self._next_id = first_free
                 self.records.rollback()
                 raise
+            finally:
+                self._in_transaction = False
             self.records.commit()
 
     def new_ids(self, count: int = 1) -> list[int]:
         """Fresh 64-bit Loop ids (all above 2**53), durable across restarts with a file db.
-
-        The counter is kept in memory (one statement per call, not two); `transaction` puts
-        it back when the transaction that advanced it rolls back."""
+        The counter is kept in memory, and written once per transaction (see `transaction`)."""
         with self.lock:
             start = self._next_id
             self._next_id = start + count
+            if not self._in_transaction:
+                self._save_next_id(start)
+        return [start + i for i in range(count)]
+
+    def _save_next_id(self, before: int) -> None:
+        if self._next_id != before:
             self.db.execute(
                 "UPDATE sandbox_ids SET next_id = ? WHERE name = 'loop'", [self._next_id]
             )
-        return [start + i for i in range(count)]
 
     def new_id(self) -> int:
         return self.new_ids(1)[0]
