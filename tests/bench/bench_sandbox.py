@@ -11,8 +11,8 @@ Run from the repository root:
    on a loopback port in the client's process (as `base_url: embedded` runs it).
 3. standalone: the same mix against a sandbox server process (`etl sandbox`'s `serve`).
 
-With --baseline-ref, every part also runs with `engine` taken from a checkout of that ref
-(a temporary `git worktree`, PYTHONPATH first), interleaved with the working tree's, and the
+With --baseline-ref, every part also runs with `engine` taken from that ref (`git archive`
+into a temporary folder, first on PYTHONPATH), interleaved with the working tree's, and the
 table shows the ratio. Each side replays the mix captured by its own run; a replayed status
 that differs from the captured one is counted (it should be 0). Medians of --repeat runs.
 Not a pytest test (bench_*.py).
@@ -82,17 +82,16 @@ def _standalone(pythonpath: Path | None, folder: Path) -> Iterator[str]:
 
 @contextmanager
 def _checkout(ref: str | None, folder: Path) -> Iterator[Path | None]:
+    """The tree of `ref` in a temporary folder (`git archive`: the repository is not touched)."""
     if ref is None:
         yield None
         return
     where = folder / "baseline"
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(where), ref],
-                   check=True, capture_output=True)  # fmt: skip
-    try:
-        yield where
-    finally:
-        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(where)],
-                       check=False, capture_output=True)  # fmt: skip
+    where.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref],
+                             check=True, capture_output=True).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
+    yield where
 
 
 def measure_side(path: Path | None, orders: int, folder: Path) -> dict[str, dict[str, Any]]:
