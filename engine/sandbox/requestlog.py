@@ -2,8 +2,9 @@
 
 One INSERT a request cost a DuckDB statement and a commit each; held back and written as one
 multi-row INSERT, a batch of them costs about what one did. Rows are written when BATCH_ROWS
-are waiting, FLUSH_AFTER_S after the first of a batch arrived (by the sandbox's worker), and
-before anything reads the table through the sandbox (`Sandbox.flush`: the admin API, close).
+are waiting, FLUSH_AFTER_S after the first of a batch arrived (a timer thread: not the
+sandbox's worker, whose queue length the deliveries API reports as pending), and before
+anything reads the table through the sandbox (`Sandbox.flush`: the admin API, close).
 So a reader of the database file sees a request at most FLUSH_AFTER_S late, and a killed
 process loses at most that much of its log (never a commerce record: those are committed
 before the response).
@@ -11,6 +12,7 @@ before the response).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from engine.sandbox.core import Sandbox
@@ -33,12 +35,15 @@ class RequestLog:
     def __init__(self, sb: Sandbox) -> None:
         self.sb = sb
         self._rows: list[list[Any]] = []
+        self._timer: threading.Timer | None = None
+        self._closed = False
         with sb.lock:
             sb.db.execute(REQUEST_LOG_DDL)
             row = sb.db.execute("SELECT coalesce(max(seq), 0) FROM sandbox_requests").fetchone()
         self.last_seq = int(row[0]) if row else 0
         sb.reset_hooks.append(self._reset)
         sb.flush_hooks.append(self.flush)
+        sb.close_hooks.append(self._close)
 
     def add(self, row: list[Any]) -> None:
         """Hold one row (the table's columns, in order, seq first) until the next flush."""
@@ -46,8 +51,16 @@ class RequestLog:
             self._rows.append(row)
             if len(self._rows) >= BATCH_ROWS:
                 self.flush()
-            elif len(self._rows) == 1:
-                self.sb.worker.submit(self.sb.flush, delay_s=FLUSH_AFTER_S)
+            elif self._timer is None and not self._closed:
+                self._timer = threading.Timer(FLUSH_AFTER_S, self._flush_due)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _flush_due(self) -> None:
+        with self.sb.lock:
+            self._timer = None
+            if not self._closed:  # else close() writes the rows, before the database closes
+                self.flush()
 
     def flush(self) -> None:
         """Write the held rows as one statement, then trim the log to its configured size."""
@@ -63,6 +76,12 @@ class RequestLog:
             keep = self.sb.config.request_log_rows
             if keep < TRIM_EVERY or last // TRIM_EVERY != first // TRIM_EVERY:
                 self.sb.db.execute("DELETE FROM sandbox_requests WHERE seq <= ?", [last - keep])
+
+    def _close(self) -> None:
+        with self.sb.lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
 
     def _reset(self) -> None:
         """Called under the reset's transaction: the held rows go with the table's."""

@@ -80,3 +80,13 @@ def test_requestlog_is_trimmed_as_before_every_100_requests(
     with running_sandbox(rate_limit="0/min", request_log_rows=150) as handle:
         _send(handle, 260)
         assert [r["seq"] for r in handle.admin.requests()] == list(range(51, 261))
+
+
+def test_requestlog_a_held_row_is_no_pending_delivery(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The timer that writes the rows is not a job of the sandbox's worker, whose queue the
+    deliveries API reports as `pending` (and `wait_idle` waits for)."""
+    monkeypatch.setattr(requestlog, "FLUSH_AFTER_S", 60.0)
+    with running_sandbox(rate_limit="0/min") as handle:
+        _send(handle, 1)
+        assert handle.admin.get("/deliveries").json()["pending"] == 0
+        assert handle.sandbox.worker.pending() == 0
