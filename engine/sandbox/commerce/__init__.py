@@ -26,6 +26,7 @@ def routes(sb: Sandbox) -> Routes:
 
     def reset() -> None:
         sb.db.execute("DELETE FROM commerce_records")
+        sb.records.clear()
 
     sb.reset_hooks.append(reset)
     # Variant routes go first: /products/external/{id}/product-variants must not be taken
