@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from engine import interrupt
 from engine.cli.options import (
     check_entities,
     entity_option,
@@ -91,6 +92,7 @@ def terminated_as_exit() -> Iterator[None]:
     records it as interrupted and closes the file, instead of the process dying mid-write."""
 
     def stop(signum: int, frame: object) -> None:
+        interrupt.ask(signum)
         raise SystemExit(128 + signum)
 
     try:
@@ -100,8 +102,16 @@ def terminated_as_exit() -> Iterator[None]:
         return
     try:
         yield
+    except Exception:  # DuckDB reports a query the handler cut short as RuntimeError
+        if (signum := interrupt.asked()) is None:
+            raise
+        raise SystemExit(128 + signum) from None
+    else:  # a cut-short query's error caught on the way (a batch held): still a stop
+        if (signum := interrupt.asked()) is not None:
+            raise SystemExit(128 + signum)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        interrupt.forget()
 
 
 def _run_and_report(
