@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+from connectors.expressions import syntax_problem
 from connectors.validate import KeyPath, check_config
 
 
@@ -56,6 +57,9 @@ class Connector:
     embedded_keys: ClassVar[tuple[str, ...]] = ()
     source_schema: ClassVar[dict[str, Any]] = {"type": "object"}
     extract_schema: ClassVar[dict[str, Any]] = {"type": "object"}
+    # The mapping's JMESPath functions (a jmespath.Options), set by the engine once it built the
+    # connector, so that a setting's expression calls them as a `map:` expression does.
+    functions: Any = None
 
     def __init__(self, source: Mapping[str, Any], base_dir: Path) -> None:
         check_config(self.source_schema, source, "source")
@@ -75,6 +79,25 @@ class Connector:
         """The subclass's extraction of a validated request."""
         raise NotImplementedError
 
+    def count(self, request: ExtractRequest) -> int | None:
+        """How many records the extract would list, when the source can say so cheaply (an
+        http `count:` endpoint, a sql COUNT); None when it cannot. For the backfill estimate."""
+        config = dict(request.config)
+        if self._checked.get(request.entity) != config:
+            check_config(self.extract_schema, config, f"entities.{request.entity}.extract")
+            self._checked[request.entity] = config
+        return self._count_records(request)
+
+    def _count_records(self, request: ExtractRequest) -> int | None:
+        """The subclass's count of a validated request (the base cannot count)."""
+        return None
+
+    @classmethod
+    def expressions(cls, extract: Mapping[str, Any]) -> list[tuple[KeyPath, str]]:
+        """The JMESPath expressions among an `extract:` block's settings, by key path: the
+        mapping loader checks that each calls only functions the mapping has."""
+        return []
+
     @classmethod
     def check_extract(
         cls, source: Mapping[str, Any], base_dir: Path, extracts: Mapping[str, Mapping[str, Any]]
@@ -82,8 +105,19 @@ class Connector:
         """What the source itself refuses in schema-valid `extract:` blocks (by entity name),
         found without extracting (the sql connector prepares each query): each problem as
         (entity, key path inside its `extract:` block, message). The mapping loader calls it
-        once per mapping, after the schemas passed; the base finds nothing."""
-        return []
+        once per mapping, after the schemas passed; the base compiles `expressions()`."""
+        return [
+            (entity, at, problem)
+            for entity, extract in extracts.items()
+            for at, text in cls.expressions(extract)
+            if (problem := syntax_problem(text)) is not None
+        ]
+
+    @property
+    def requests(self) -> int:
+        """Requests sent to the source so far (0 for a connector that sends none): each
+        entity's `source_requests` in the run summary, per-parent `include` requests too."""
+        return 0
 
     def close(self) -> None:
         """Release sockets, files and connections."""

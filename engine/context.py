@@ -18,13 +18,17 @@ from urllib.parse import urlsplit, urlunsplit
 from connectors.base import Connector
 from connectors.registry import connector_class
 from engine.embedded import Services, is_embedded, services
+from engine.mapping.functions import make_options
 from engine.mapping.model import Mapping, Target
 from engine.state import State
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from engine.loop.api import LoopAPI
     from engine.loop.client import LoopClient
     from engine.mapping.compile import CompiledMapping
+    from engine.pipeline.estimate import Estimate
     from engine.pipeline.run import Progress, RunOptions, RunSummary
 
 
@@ -63,6 +67,7 @@ def open_context(
         running = stack.enter_context(services(mapping, state_path, need_loop=send))
         cls = connector_class(running.source["connector"])
         connector = stack.enter_context(cls(running.source, mapping.base_dir))
+        connector.functions = make_options(mapping.timezone)
         loop = stack.enter_context(_loop_client(running.target)) if send else None
         yield Context(
             mapping,
@@ -79,15 +84,25 @@ def run_mapping(
     options: RunOptions,
     state_path: Path,
     progress: Progress | None = None,
+    announce: Callable[[Estimate], None] | None = None,
 ) -> RunSummary:
     """Run a compiled mapping with its services: the library entry point of `etl run` (and of
-    `etl quarantine replay`). The summary names where the data came from and went."""
+    `etl quarantine replay`). The summary names where the data came from and went. Before a
+    first run of some entity, the backfill estimate is made, given to `announce` and kept in
+    the summary (a dry run and a replay make none)."""
+    from engine.pipeline.estimate import before_run
     from engine.pipeline.run import Runner
 
     with open_context(compiled.mapping, state_path, dry_run=options.dry_run) as ctx:
+        estimate = None
+        if options.sync and not options.dry_run and not options.replay:
+            estimate = before_run(compiled, ctx.state, ctx.connector, options.entities, options.now)
+        if estimate is not None and announce is not None:
+            announce(estimate)
         runner = Runner(compiled, ctx.state, ctx.connector, ctx.loop, options, progress)
         summary = runner.run()
     summary.source, summary.target = ctx.source, ctx.target
+    summary.estimate = estimate.as_dict() if estimate is not None else None
     return summary
 
 

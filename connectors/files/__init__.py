@@ -9,8 +9,8 @@ Incremental reading either by a record field (`cursor: {field: MODIFIED}`: recor
 above the saved cursor) or by file modification time (`cursor: {mtime: true}`: whole files
 modified after the saved cursor, an ISO 8601 UTC timestamp). Files are not assumed sorted by the
 cursor, so the cursor is carried by the last page only (see connectors.paging). Reading each
-format: connectors.files.formats. `group` (rows into nested records) and `join` (other files'
-records attached by a key): connectors.files.combine. Schemas: schemas/connectors/files.{source,extract}.schema.json.
+format: connectors.files.formats. `group` (rows into nested records), `where` (records kept) and
+`join` (other files' records attached by a key): connectors.files.combine. Schemas: schemas/connectors/files.{source,extract}.schema.json.
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.base import Connector, ExtractRequest, Page
-from connectors.files.combine import Joiner, expression_problems, group_rows
+from connectors.files.combine import (
+    Joiner,
+    expression_problems,
+    group_rows,
+    keep_where,
+    setting_expressions,
+)
 from connectors.files.formats import read_located
 from connectors.paging import CursorTracker, cursor_config, paginate, parse_datetime
 from connectors.validate import KeyPath, connector_schema, dotted_problems
@@ -70,9 +76,13 @@ class FilesConnector(Connector):
             tracker = CursorTracker(field, kind)
             located = self._located(files, cfg, field, kind)
             records = (r for _, r in located if tracker.newer(r, request.cursor))
+        if cfg.get("where"):  # after `group`, before `join`
+            records = keep_where(records, str(cfg["where"]), "where", self.functions)
         if cfg.get("join"):
             joiner = Joiner(
-                list(cfg["join"]), lambda path, spec: self._joined(root, cfg, path, spec)
+                list(cfg["join"]),
+                lambda path, spec: self._joined(root, cfg, path, spec),
+                self.functions,
             )
             records = joiner.attach(records)
         # groups come in order of first appearance, not of their (highest) cursor value
@@ -85,14 +95,20 @@ class FilesConnector(Connector):
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         rows = (row for path in files for row in read_located(path, cfg))
         group = cfg.get("group")
-        return group_rows(rows, group, field, kind) if group else rows
+        return group_rows(rows, group, field, kind, self.functions) if group else rows
 
     def _joined(
         self, root: Path, cfg: Mapping[str, Any], pattern: str, group: Mapping[str, Any] | None
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """A join's file(s), read with the entity's format options, grouped if asked."""
         rows = (row for path in _list_files(root, pattern) for row in read_located(path, cfg))
-        return group_rows(rows, group) if group else rows
+        return group_rows(rows, group, options=self.functions) if group else rows
+
+    @classmethod
+    def expressions(cls, extract: Mapping[str, Any]) -> list[tuple[KeyPath, str]]:
+        return [
+            (path, text) for path, text in setting_expressions(extract) if isinstance(text, str)
+        ]
 
     @classmethod
     def check_extract(

@@ -7,6 +7,11 @@ order of first appearance (rows need not be consecutive). All groups are held un
 ends, so memory grows with the file: 100k CSV rows of 10 columns took 75 MB (RSS, measured).
 With a cursor field, a group's cursor value is the highest of its rows', so a group is new
 when any of its rows is. A joined file is read whole into an index by `key` once per extract.
+
+For parent/child rows, `group.head` picks the row giving the top-level fields (left out of the
+rows). `where` keeps the records (after `group`) it is true for; a join entry also takes its
+own `join` (nested), `fields` (computed over each joined record) and `sort` (the matches'
+order), so an order line can carry its item's parent.
 """
 
 from __future__ import annotations
@@ -16,37 +21,42 @@ from typing import Any
 
 import jmespath
 from jmespath.exceptions import JMESPathError
-from jmespath.parser import ParsedResult
 
+from connectors.expressions import Expression, truthy
 from connectors.paging import cursor_key
 from connectors.validate import KeyPath
-from engine.errors import ConfigError, ExtractError
+from engine.errors import ExtractError
 
 Located = tuple[str, dict[str, Any]]
 # A join's other records: (path or glob, its `group` spec or None) -> located records
+# The mapping's JMESPath functions (a jmespath.Options), when the engine gave them
+Options = jmespath.Options | None
 ReadJoined = Callable[[str, Mapping[str, Any] | None], Iterable[Located]]
 
 
-def compile_expression(expression: str, at: str) -> ParsedResult:
-    """A JMESPath expression compiled, or a ConfigError naming its key."""
-    try:
-        return jmespath.compile(expression)
-    except JMESPathError as exc:
-        raise ConfigError(f"{at}: invalid JMESPath {expression!r}: {exc}") from None
+def setting_expressions(cfg: Mapping[str, Any], at: KeyPath = ()) -> list[tuple[KeyPath, Any]]:
+    """Every JMESPath of an `extract:` block or a join entry, with its key path, nested joins
+    included."""
+    places: list[tuple[KeyPath, Any]] = [((*at, "where"), cfg.get("where"))]
+    places += [((*at, "key"), cfg.get("key")), ((*at, "match"), cfg.get("match"))]
+    places.append(((*at, "sort"), cfg.get("sort")))
+    if isinstance(cfg.get("group"), Mapping):
+        places.append(((*at, "group", "by"), cfg["group"].get("by")))
+        places.append(((*at, "group", "head"), cfg["group"].get("head")))
+    if isinstance(cfg.get("fields"), Mapping):
+        places += [((*at, "fields", name), e) for name, e in cfg["fields"].items()]
+    for i, join in enumerate(cfg.get("join") or []):
+        if isinstance(join, Mapping):
+            places += setting_expressions(join, (*at, "join", i))
+    return places
 
 
 def expression_problems(cfg: Mapping[str, Any]) -> list[tuple[KeyPath, str]]:
-    """Each `group.by`, `join[i].key`, `join[i].match` and `join[i].group.by` that does not
-    compile, as (key path in the `extract:` block, message): found at check time."""
+    """Each JMESPath of the block (`group.by`, `group.head`, `where`, and a join's `key`,
+    `match`, `where`, `sort`, `fields`, nested joins' too) that does not compile, as (key path
+    in the `extract:` block, message): found at check time."""
     found: list[tuple[KeyPath, str]] = []
-    places: list[tuple[KeyPath, Any]] = []
-    if isinstance(cfg.get("group"), Mapping):
-        places.append((("group", "by"), cfg["group"].get("by")))
-    for i, join in enumerate(cfg.get("join") or []):
-        places += [(("join", i, "key"), join.get("key")), (("join", i, "match"), join.get("match"))]
-        if isinstance(join.get("group"), Mapping):
-            places.append((("join", i, "group", "by"), join["group"].get("by")))
-    for path, expression in places:
+    for path, expression in setting_expressions(cfg):
         if not isinstance(expression, str):
             continue
         try:
@@ -94,9 +104,11 @@ def group_rows(
     spec: Mapping[str, Any],
     cursor_field: str | None = None,
     cursor_kind: str = "auto",
+    options: Options = None,
 ) -> Iterator[Located]:
     """Rows with the same `spec.by` value as one record each (see the module docstring)."""
-    by = compile_expression(str(spec["by"]), "group.by")
+    by = Expression(str(spec["by"]), "group.by", options)
+    head = Expression(str(spec["head"]), "group.head", options) if spec.get("head") else None
     name = str(spec.get("rows", "lines"))
     cursor = _Cursor(cursor_field, cursor_kind)
     groups: dict[Any, Located] = {}
@@ -113,28 +125,96 @@ def group_rows(
             continue
         found[1][name].append(row)
         cursor.raise_to(found[1], row, where)
-    yield from groups.values()
+    if head is None:
+        yield from groups.values()
+    else:
+        yield from (
+            (where, _headed(record, name, head, cursor)) for where, record in groups.values()
+        )
+
+
+def _headed(record: dict[str, Any], name: str, head: Expression, cursor: _Cursor) -> dict[str, Any]:
+    """The group with its first `head` row's fields on top and that row left out of its rows;
+    as it was (the first row on top, every row kept) when no row is a head."""
+    rows: list[dict[str, Any]] = record[name]
+    top = next((row for row in rows if truthy(head.search(row))), None)
+    if top is None:
+        return record
+    headed = dict(top)
+    headed[name] = [row for row in rows if row is not top]
+    if cursor.field is not None and cursor.field in record:  # the highest of every row's
+        headed[cursor.field] = record[cursor.field]
+    return headed
+
+
+def keep_where(
+    records: Iterable[dict[str, Any]], expression: str, at: str, options: Options = None
+) -> Iterator[dict[str, Any]]:
+    """The records `expression` (JMESPath over a record) is true for, in their order."""
+    where = Expression(expression, at, options)
+    return (record for record in records if truthy(where.search(record)))
+
+
+def _sort_key(value: Any) -> tuple[Any, ...]:
+    """An order over any JMESPath value: null first, then numbers, text, lists element-wise."""
+    if value is None or isinstance(value, bool):
+        return (0, value is True)
+    if isinstance(value, int | float):
+        return (1, value)
+    if isinstance(value, list):
+        return (3, tuple(_sort_key(item) for item in value))
+    return (2, str(value))
+
+
+def _with_fields(
+    records: Iterable[dict[str, Any]], fields: Mapping[str, Any], at: str, options: Options
+) -> Iterator[dict[str, Any]]:
+    """Each record with every `fields` name set to its expression over the record."""
+    compiled = {n: Expression(str(e), f"{at}.fields.{n}", options) for n, e in fields.items()}
+    for record in records:
+        record.update({name: found.search(record) for name, found in compiled.items()})
+        yield record
 
 
 class Joiner:
     """Attaches each `join` entry's records to a record, the other files indexed once."""
 
-    def __init__(self, joins: list[Mapping[str, Any]], read: ReadJoined) -> None:
+    def __init__(
+        self, joins: list[Mapping[str, Any]], read: ReadJoined, options: Options = None
+    ) -> None:
         self._joins = joins
         self._read = read
+        self._options = options
         self._indexes: list[dict[Any, list[dict[str, Any]]]] | None = None
         self._match = [
-            compile_expression(str(j["match"]), f"join[{i}].match") for i, j in enumerate(joins)
+            Expression(str(j["match"]), f"join[{i}].match", options) for i, j in enumerate(joins)
         ]
 
     def _index(self, i: int, join: Mapping[str, Any]) -> dict[Any, list[dict[str, Any]]]:
-        key = compile_expression(str(join["key"]), f"join[{i}].key")
+        key = Expression(str(join["key"]), f"join[{i}].key", self._options)
         index: dict[Any, list[dict[str, Any]]] = {}
-        for _, record in self._read(str(join["path"]), join.get("group")):
+        for record in self._records(i, join):
             value = key.search(record)
             if value is not None:
                 index.setdefault(_hashable(value), []).append(record)
+        if join.get("sort"):
+            order = Expression(str(join["sort"]), f"join[{i}].sort", self._options)
+            for matches in index.values():  # stable: equal keys keep the file order
+                matches.sort(key=lambda record: _sort_key(order.search(record)))
         return index
+
+    def _records(self, i: int, join: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """A join entry's records: read (and grouped), kept by `where`, joined, `fields` set."""
+        records: Iterator[dict[str, Any]] = (
+            r for _, r in self._read(str(join["path"]), join.get("group"))
+        )
+        if join.get("where"):
+            records = keep_where(records, str(join["where"]), f"join[{i}].where", self._options)
+        if join.get("join"):
+            records = Joiner(list(join["join"]), self._read, self._options).attach(records)
+        if join.get("fields"):
+            records = _with_fields(records, join["fields"], f"join[{i}]", self._options)
+        return records
 
     def attach(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for record in records:

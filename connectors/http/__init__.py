@@ -20,13 +20,12 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
-import jmespath
-import jmespath.exceptions
 
 from connectors.base import Connector, ExtractRequest, Page
-from connectors.http.pagination import PageRequest, Paginator, compile_path
+from connectors.expressions import Expression, truthy
+from connectors.http.pagination import PageRequest, Paginator
 from connectors.paging import CursorTracker, cursor_config, paginate
-from connectors.validate import connector_schema
+from connectors.validate import KeyPath, connector_schema
 from engine.errors import ConfigError, ExtractError
 from engine.net import (
     Breaker,
@@ -118,12 +117,19 @@ class HttpConnector(Connector):
         for page in paginate(records, page_size, tracker, ordered=ordered, limit=request.limit):
             yield page if total is None else replace(page, total=total)
 
+    def _count_records(self, request: ExtractRequest) -> int | None:
+        """The extract's `count:` endpoint, asked with the extract's params."""
+        return self._count(request.config.get("count"), dict(request.config.get("params") or {}))
+
     def _count(self, spec: Mapping[str, Any] | None, params: dict[str, Any]) -> int | None:
         """The source's own count of what the extract will list (for a progress ETA)."""
         if not spec:
             return None
         response = self._get(str(spec["path"]), params)
-        value = compile_path(str(spec.get("value", "count"))).search(self._json(response))
+        at = "count.value"
+        value = Expression(str(spec.get("value", "count")), at, self.functions).search(
+            self._json(response)
+        )
         return (
             int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
         )
@@ -143,7 +149,7 @@ class HttpConnector(Connector):
         includes: list[dict[str, Any]] | None = None,
     ) -> Iterator[dict[str, Any]]:
         includes = includes or []
-        expression = compile_path(records) if records else None
+        expression = Expression(records, "records", self.functions) if records else None
         page: PageRequest | None = first
         while page is not None:
             response = self._get(page.url, page.params)
@@ -180,17 +186,26 @@ class HttpConnector(Connector):
                 self._records(pager.first(path, params), pager, spec.get("records"))
             )
 
-    @staticmethod
-    def _wanted(spec: Mapping[str, Any], item: dict[str, Any]) -> bool:
+    def _wanted(self, spec: Mapping[str, Any], item: dict[str, Any]) -> bool:
         """Whether an include's `when` (JMESPath over the record) holds; True without one."""
         when = spec.get("when")
         if when is None:
             return True
+        at = f"include {spec['field']!r}: when"
         try:
-            return _truthy(compile_path(str(when)).search(item))
-        except jmespath.exceptions.JMESPathError as exc:
-            detail = " ".join(str(exc).split())
-            raise HttpExtractError(f"include {spec['field']!r}: when: {detail}") from None
+            return truthy(Expression(str(when), at, self.functions).search(item))
+        except ExtractError as exc:
+            raise HttpExtractError(str(exc)) from None
+
+    @classmethod
+    def expressions(cls, extract: Mapping[str, Any]) -> list[tuple[KeyPath, str]]:
+        found: list[tuple[KeyPath, Any]] = [(("records",), extract.get("records"))]
+        if isinstance(extract.get("count"), Mapping):
+            found.append((("count", "value"), extract["count"].get("value")))
+        for i, spec in enumerate(extract.get("include") or []):
+            if isinstance(spec, Mapping):
+                found += [(("include", i, k), spec.get(k)) for k in ("when", "records")]
+        return [(path, text) for path, text in found if isinstance(text, str)]
 
     def _get(self, url: str, params: Mapping[str, Any]) -> httpx.Response:
         try:
@@ -222,11 +237,6 @@ class HttpConnector(Connector):
 
     def __repr__(self) -> str:
         return f"HttpConnector(base_url={self.source.get('base_url')!r}, auth={self.auth!r})"
-
-
-def _truthy(value: Any) -> bool:
-    """JMESPath's truth: not null, false, '', [] or {}."""
-    return not (value is None or value is False or value in ("", [], {}))
 
 
 def _record_list(found: Any, records: str | None, response: httpx.Response) -> list[dict[str, Any]]:

@@ -89,6 +89,26 @@ class SqlConnector(Connector):
         ordered = bool(cursor.get("ordered", True))
         yield from paginate(rows, page_size, tracker, ordered=ordered, limit=request.limit)
 
+    def _count_records(self, request: ExtractRequest) -> int | None:
+        """COUNT(*) over the query, its parameters bound as a first run binds them."""
+        cfg = request.config
+        query = str(cfg["query"]).strip().rstrip(";")
+        if not self._native_sqlite:
+            _one_select(query, request.entity)
+        cursor = cursor_config(cfg.get("cursor"))
+        params = _with_params(self._params(query, None, cursor, request.entity), cfg,
+                              request.entity)  # fmt: skip
+        cur = self._cursor()
+        try:
+            counted = f"SELECT count(*) FROM ({query}) AS counted"
+            cur.execute(counted, params) if params is not None else cur.execute(counted)
+            row = cur.fetchone()
+        except _DB_ERRORS as exc:
+            raise ExtractError(f"{request.entity}: count failed: {exc}") from exc
+        finally:
+            cur.close()
+        return int(row[0]) if row else None
+
     def _params(
         self, query: str, saved: str | None, cursor: Mapping[str, Any], entity: str
     ) -> Params:

@@ -22,6 +22,7 @@ from rich.table import Table
 from engine import redaction
 from engine.errors import ConfigError, EngineError
 from engine.mapping.records import RecordResult
+from engine.pipeline.estimate import Estimate
 from engine.pipeline.run import EntityStats, RunSummary
 from engine.reconcile import EntityReport, ReconcileReport
 
@@ -34,8 +35,10 @@ SUMMARY_COLUMNS = (
     "held",
     "requests",
     "rate_limited",
+    "source_requests",
     "seconds",
 )
+HEADERS = {"requests": "to Loop", "rate_limited": "429s", "source_requests": "to source"}
 SHOWN_KEYS = 3  # keys shown per category in the reconcile table
 CATEGORIES = ("missing", "drifted", "extra", "stale_id_map", "unmappable")
 RECONCILE_COLUMNS = (
@@ -87,6 +90,7 @@ class RunDisplay:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]:>8} rec/s"),
+                TextColumn("{task.fields[asked]:>6} source requests"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
                 console=self.console,
@@ -99,6 +103,12 @@ class RunDisplay:
         if self._progress is not None:
             self._progress.__exit__(None, None, None)
 
+    def announce(self, estimate: Estimate) -> None:
+        """The backfill estimate, before the run's progress (stderr; not with --json)."""
+        if self.enabled:
+            for line in estimate.text():
+                self.console.print(line, highlight=False, markup=False)
+
     def update(self, stats: EntityStats) -> None:
         if not self.enabled:
             return
@@ -107,17 +117,22 @@ class RunDisplay:
             self.console.print(
                 f"{stats.entity}: {stats.extracted} extracted, {stats.created} created, "
                 f"{stats.updated} updated, {stats.unchanged} unchanged, "
-                f"{stats.quarantined} quarantined, {stats.held} held ({rate:.0f} rec/s)",
+                f"{stats.quarantined} quarantined, {stats.held} held, "
+                f"{stats.source_requests} source requests ({rate:.0f} rec/s)",
                 highlight=False,
                 markup=False,
             )
             return
         task = self._tasks.get(stats.entity)
         if task is None:
-            task = self._progress.add_task(stats.entity, total=stats.total, rate="0")
+            task = self._progress.add_task(stats.entity, total=stats.total, rate="0", asked=0)
             self._tasks[stats.entity] = task
         self._progress.update(
-            task, completed=stats.extracted, total=stats.total, rate=f"{rate:.0f}"
+            task,
+            completed=stats.extracted,
+            total=stats.total,
+            rate=f"{rate:.0f}",
+            asked=stats.source_requests,
         )
 
 
@@ -129,7 +144,7 @@ def summary_table(summary: RunSummary, console: Console | None = None) -> None:
     table = Table(title="\n".join([title, *route_lines(summary)]))
     table.add_column("entity")
     for column in SUMMARY_COLUMNS:
-        table.add_column("429s" if column == "rate_limited" else column, justify="right")
+        table.add_column(HEADERS.get(column, column), justify="right")
     for stats in summary.entities:
         row = stats.as_dict()
         table.add_row(stats.entity, *(str(row[c]) for c in SUMMARY_COLUMNS))

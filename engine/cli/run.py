@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from engine import interrupt
 from engine.cli.options import (
     check_entities,
     entity_option,
@@ -20,9 +21,10 @@ from engine.cli.options import (
     state_option,
 )
 from engine.cli.render import RunDisplay, summary_table
-from engine.context import run_mapping, state_path_for
+from engine.context import open_context, run_mapping, state_path_for
 from engine.errors import EngineError, StateError
 from engine.mapping.compile import CompiledMapping, load_and_compile
+from engine.pipeline.estimate import Estimate, count_records, plan
 from engine.pipeline.run import RunOptions
 from engine.state import State
 
@@ -35,6 +37,12 @@ from engine.state import State
     "--dry-run", is_flag=True, help="Extract, map, validate and diff; send nothing, write no state."
 )
 @click.option("--limit", type=click.IntRange(min=1), help="At most N source records per entity.")
+@click.option(
+    "--estimate",
+    is_flag=True,
+    help="Print the backfill estimate (Loop requests, hours at the target's rate) and exit: "
+    "nothing is sent, nothing written.",
+)
 @json_option("the summary as one object on one line")
 @state_option
 def run(
@@ -43,18 +51,39 @@ def run(
     full_refresh: bool,
     dry_run: bool,
     limit: int | None,
+    estimate: bool,
     as_json: bool,
     state_path: Path | None,
 ) -> None:
     """Push the platform's commerce data into Loop: backfill, then only what changed.
 
-    Exit 0 when everything synced, 3 with quarantined or held-back records, 2 for a
-    configuration error (nothing ran), 1 for a fatal error.
+    Before the first run of an entity, the backfill estimate is printed. Exit 0 when
+    everything synced, 3 with quarantined or held-back records, 2 for a configuration error
+    (nothing ran), 1 for a fatal error.
     """
     compiled = load_and_compile(mapping)
     check_entities(compiled, entities, sources=True)
+    path = state_path_for(compiled.mapping, state_path)
+    if estimate:
+        _print_estimate(estimate_mapping(compiled, entities, path), as_json)
+        return
     options = RunOptions(entities=entities, full_refresh=full_refresh, dry_run=dry_run, limit=limit)
-    _run_and_report(compiled, options, state_path_for(compiled.mapping, state_path), as_json)
+    _run_and_report(compiled, options, path, as_json)
+
+
+def estimate_mapping(compiled: CompiledMapping, names: tuple[str, ...], path: Path) -> Estimate:
+    """`etl run --estimate`: the whole backfill of the entities, cursors aside; nothing is
+    sent to Loop and nothing written (a dry run's context: the state only read, if any)."""
+    with open_context(compiled.mapping, path, need_loop=False, dry_run=True) as ctx:
+        return plan(compiled, count_records(compiled, ctx.connector, names), names)
+
+
+def _print_estimate(found: Estimate, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(found.as_dict()))
+        return
+    for line in found.text():
+        click.echo(line)
 
 
 @contextmanager
@@ -63,6 +92,7 @@ def terminated_as_exit() -> Iterator[None]:
     records it as interrupted and closes the file, instead of the process dying mid-write."""
 
     def stop(signum: int, frame: object) -> None:
+        interrupt.ask(signum)
         raise SystemExit(128 + signum)
 
     try:
@@ -72,8 +102,16 @@ def terminated_as_exit() -> Iterator[None]:
         return
     try:
         yield
+    except Exception:  # DuckDB reports a query the handler cut short as RuntimeError
+        if (signum := interrupt.asked()) is None:
+            raise
+        raise SystemExit(128 + signum) from None
+    else:  # a cut-short query's error caught on the way (a batch held): still a stop
+        if (signum := interrupt.asked()) is not None:
+            raise SystemExit(128 + signum)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        interrupt.forget()
 
 
 def _run_and_report(
@@ -81,7 +119,7 @@ def _run_and_report(
 ) -> None:
     """Run with a progress display, print the summary, exit 0, or 3 with records parked."""
     with terminated_as_exit(), RunDisplay(enabled=not as_json) as display:
-        summary = run_mapping(compiled, options, path, display.update)
+        summary = run_mapping(compiled, options, path, display.update, display.announce)
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
     else:

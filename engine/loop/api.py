@@ -24,9 +24,16 @@ class LoopAPI(Protocol):
         ...
 
     def request(
-        self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        *,
+        files: dict[str, Any] | None = None,
     ) -> Any:
-        """One request with budget and retries; the parsed JSON of the 2xx answer."""
+        """One request with budget and retries; the parsed JSON of the 2xx answer (`files`: a
+        multipart form instead of JSON)."""
         ...
 
     def upsert(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -131,12 +131,18 @@ class LoopClient:
     # --- the core -------------------------------------------------------------------------
 
     def request(
-        self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        *,
+        files: dict[str, Any] | None = None,
     ) -> Any:
         """Send one request with budget and retries; the parsed JSON of the 2xx answer.
 
         `path` is relative to /api/{version} ("/products") or a full URL on the same Loop
-        (a next_page_url). Raises TransientLoadError once retries are spent, PermanentLoadError
+        (a next_page_url); `files` sends a multipart form instead of JSON. Raises TransientLoadError once retries are spent, PermanentLoadError
         for any other 4xx (message: Loop's own error text); LoopRefused for a 401 or 403 (and
         for every request after it), TargetDown once Loop has not answered for `outage_s`."""
         if self._refused is not None:  # another thread met a refused key: send nothing more
@@ -146,7 +152,7 @@ class LoopClient:
         endpoint = f"{method} {path_template(self._relative(path))}"
         try:
             response = self._sender.request(
-                method, url, params=params, json=json, endpoint=endpoint
+                method, url, params=params, json=json, endpoint=endpoint, files=files
             )
         except RequestFailed as failure:
             if failure.status in REFUSED_KEY:

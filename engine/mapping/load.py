@@ -17,11 +17,14 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
+from connectors.expressions import function_names
 from connectors.registry import connector_class, extract_problems, source_problems
 from engine import redaction
 from engine.errors import ConfigError, Problem
 from engine.loop.kinds import KINDS, kind_for_entity
 from engine.mapping import sections
+from engine.mapping.fixtures import fixture_of, fixture_problems
+from engine.mapping.functions import LoopFunctions
 from engine.mapping.graph import dependency_order, lookups_in
 from engine.mapping.interpolate import interpolate
 from engine.mapping.model import (
@@ -127,6 +130,9 @@ class _Build:
         order = self._order(entities)
         target = Target(**d.get("target", {}))
         self._check_target(target, secrets)
+        for i, name in enumerate((target.bulk or {}).get("entities", [])):
+            if name not in entities:  # a typo would silently send one request per record
+                self.problem(("target", "bulk", "entities", i), f"{name!r} is not an entity")
         return Mapping(
             file=self.file,
             name=d["name"],
@@ -201,8 +207,11 @@ class _Build:
                 enabled=spec.get("enabled", True),
                 aliases=spec.get("aliases", {}),
                 fan_out=spec.get("fan_out"),
+                window=sections.window(spec.get("window"), (*path, "window"), self.problem),
             )
             child = spec.get("variants")
+            if spec.get("window") is not None and spec.get("fan_out"):
+                self.problem((*path, "window"), "an entity that fans out cannot have a window")
             if child is not None and spec.get("fan_out"):
                 self.problem((*path, "fan_out"), "an entity with `variants:` cannot fan out")
             elif child is not None:
@@ -238,6 +247,10 @@ class _Build:
                 if entity.parent is None and entity.enabled:
                     at = (*entity.path, "extract")
                     problems += extract_problems(source["connector"], entity.extract, at)
+                if entity.window is not None and entity.window.extract:
+                    merged = {**entity.extract, **entity.window.extract}
+                    at = (*entity.path, "window", "extract")
+                    problems += extract_problems(source["connector"], merged, at)
         if not problems:
             problems = self._source_check(source["connector"], entities)
         for path, message in problems:
@@ -247,7 +260,16 @@ class _Build:
         """What the source refuses in the valid `extract:` blocks (a query its database cannot
         prepare), at the key's position in this file."""
         extracts = {e.name: e.extract for e in entities.values() if e.parent is None and e.enabled}
-        found = connector_class(name).check_extract(self.data["source"], self.file.parent, extracts)
+        cls = connector_class(name)
+        found = cls.check_extract(self.data["source"], self.file.parent, extracts)
+        known = LoopFunctions.FUNCTION_TABLE
+        found += [
+            (entity, at, f"unknown function {function}()")
+            for entity, extract in extracts.items()
+            for at, text in cls.expressions(extract)
+            for function in function_names(text)
+            if function not in known
+        ]
         return [
             ((*entities[entity].path, "extract", *at), message) for entity, at, message in found
         ]
@@ -344,12 +366,17 @@ class _Build:
             if spec["entity"] not in entities:
                 self.problem((*path, "entity"), unknown("entity", spec["entity"], entities))
                 continue
+            fixture_issues = fixture_problems(spec, str(self.data["source"].get("connector")))
+            for at, message in fixture_issues:
+                self.problem((*path, *at), message)
+            if fixture_issues:
+                continue
             errors = spec.get("expect_error", ())
             cases.append(
                 TestCase(
                     name=spec["name"],
                     entity=spec["entity"],
-                    input=spec["input"],
+                    input=spec.get("input"),
                     path=path,
                     expect=spec.get("expect"),
                     expect_error=(errors,) if isinstance(errors, str) else tuple(errors),
@@ -358,6 +385,7 @@ class _Build:
                         for k, v in spec.get("lookups", {}).items()
                     },
                     validate=spec.get("validate", True),
+                    fixture=fixture_of(spec),
                 )
             )
         return tuple(cases)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,27 @@ class Target:
     max_retries: int = 6
     outage_s: float = 60.0
     webhook_secret: str | None = None  # what Loop signs webhooks with (`etl serve` verifies)
+    bulk: dict[str, Any] | None = None  # {entities: [...], min_batch}: engine.pipeline.bulk
 
     def __repr__(self) -> str:  # the API key and the webhook secret: never in a repr
         return f"Target(base_url={self.base_url!r}, api_version={self.api_version!r})"
+
+
+@dataclass(frozen=True)
+class Window:
+    """An entity's `window:`: only records whose `field` (JMESPath over the source record, a
+    timestamp) lies in the last `days` days are sent; records Loop already has are always
+    updated. `older`: records outside the window are skipped for good (`skip`) or sent after
+    the window's ones in the first backfill (`later`). `extract`: keys merged into the
+    entity's `extract:` during that backfill (the source's newest-first order and filter),
+    read once per `slice_days` piece of the window, newest first, when set."""
+
+    field: str
+    days: int = 120
+    older: str = "skip"
+    slice_days: int | None = None
+    # `field` above shadows dataclasses.field inside this class body
+    extract: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,18 +70,31 @@ class Entity:
     # Other platform keys the entity's records are found by: alias -> JMESPath over the source
     # record (a variant's inventory_item_id, for inventory levels). Lookups name one with `via`.
     aliases: dict[str, str] = field(default_factory=dict)
+    window: Window | None = None  # a top-level entity's `window:` (orders: the returnable ones)
+
+
+@dataclass(frozen=True)
+class SourceFixture:
+    """A test's source data, run through the entity's real extract instead of an `input`
+    record: `files` (name -> text) under a temporary root, `tables` (name -> rows) in a
+    temporary database, `responses` (path -> JSON body) served on a loopback port."""
+
+    files: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    responses: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class TestCase:
     name: str
     entity: str
-    input: dict[str, Any]
+    input: dict[str, Any] | None
     path: KeyPath
     expect: Any = None
     expect_error: tuple[str, ...] = ()
     lookups: dict[str, dict[str, Any]] = field(default_factory=dict)
     validate: bool = True
+    fixture: SourceFixture | None = None  # instead of `input`: extract from this, then map
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Building the mapping's bucket IV, platform-webhook and reconcile sections from a checked
-document: `outcomes:`, `platform_webhooks.subscribe` and `reconcile:` (the rest is
-engine/mapping/load.py)."""
+document: `outcomes:`, `platform_webhooks.subscribe` and `reconcile:`, and an entity's
+`window:` (the rest is engine/mapping/load.py)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,14 @@ from engine.mapping.model import (
     OutcomeStep,
     PlatformSubscribe,
     SubscriptionList,
+    Window,
 )
 from engine.mapping.suggest import unknown
 from engine.mapping.yamlsource import KeyPath
 
+# Loop caps a returns listing at 120 days (loop-api.md "Batch limits"); a shop's own return
+# policy is usually shorter, so 120 days holds every order a shopper can still return.
+DEFAULT_WINDOW_DAYS = 120
 STEP_KINDS = ("http", "file", "sql")  # an outcome step does one of these in the platform
 Report = Callable[[KeyPath, str], None]  # (where, message): a problem found
 
@@ -115,3 +119,21 @@ def _strings(value: Any, path: KeyPath) -> list[tuple[KeyPath, str]]:
     if isinstance(value, list):
         return [found for i, v in enumerate(value) for found in _strings(v, (*path, i))]
     return []
+
+
+def window(spec: dict[str, Any] | None, path: KeyPath, problem: Report) -> Window | None:
+    """An entity's `window:` built, its field checked as JMESPath (the schema checked the
+    rest)."""
+    if spec is None:
+        return None
+    try:
+        jmespath.compile(spec["field"])
+    except jmespath.exceptions.JMESPathError as exc:
+        problem((*path, "field"), f"not a JMESPath expression: {' '.join(str(exc).split())}")
+    return Window(
+        field=spec["field"],
+        days=spec.get("days", DEFAULT_WINDOW_DAYS),
+        older=spec.get("older", "skip"),
+        slice_days=spec.get("slice_days"),
+        extract=spec.get("extract", {}),
+    )

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.mapping.compile import CompiledMapping
+from engine.mapping.fixture_sources import FixtureError
+from engine.mapping.fixtures import extract_fixture
 from engine.mapping.model import TestCase
-from engine.mapping.records import RecordResult, map_one
+from engine.mapping.records import RecordResult, map_one, map_records
 
 _NOTHING = object()
 
@@ -65,25 +67,52 @@ def run_case(compiled: CompiledMapping, case: TestCase) -> CaseResult:
     positions = compiled.mapping.positions
     line, col = positions.at(case.path)
     where = f"{positions.file}:{line}:{col}"
-    entity = compiled.entities[case.entity]
-    results = _results(compiled, case)
+    try:
+        results = _results(compiled, case)
+    except FixtureError as exc:  # the extract failed: no record to compare
+        return _failed_extract(case, where, f"fixture: {exc}")
     errors = [e for r in results for e in r.errors]
     if case.expect_error:
-        missing = [t for t in case.expect_error if not any(t in e for e in errors)]
-        diffs = [f"expected an error containing {t!r}" for t in missing]
-        if missing:
-            diffs += [f"  got: {e}" for e in errors] or ["  got: no error at all"]
-        return CaseResult(case, where, not missing, diffs)
+        return _expected_error(case, where, errors)
     diffs = [f"error: {e}" for e in errors]
-    many = entity.entity.parent or entity.entity.fan_out
-    actual: Any = [r.payload for r in results] if many else results[0].payload
     if case.expect is not None:
-        diffs += subset_differences(case.expect, actual)
+        diffs += _differences(compiled, case, [r.payload for r in results])
     return CaseResult(case, where, not diffs, diffs)
+
+
+def _expected_error(case: TestCase, where: str, errors: list[str]) -> CaseResult:
+    missing = [t for t in case.expect_error if not any(t in e for e in errors)]
+    diffs = [f"expected an error containing {t!r}" for t in missing]
+    if missing:
+        diffs += [f"  got: {e}" for e in errors] or ["  got: no error at all"]
+    return CaseResult(case, where, not missing, diffs)
+
+
+def _failed_extract(case: TestCase, where: str, error: str) -> CaseResult:
+    if case.expect_error:  # a test may expect the extract to fail (a null group key)
+        return _expected_error(case, where, [error])
+    return CaseResult(case, where, False, [f"error: {error}"])
+
+
+def _differences(compiled: CompiledMapping, case: TestCase, payloads: list[Any]) -> list[str]:
+    """`expect` against the payloads: a list against all of them; an object against the one
+    payload (a fixture that gave another number of records is a difference)."""
+    entity = compiled.entities[case.entity].entity
+    if case.fixture is None:
+        many = entity.parent or entity.fan_out
+        return subset_differences(case.expect, payloads if many else payloads[0])
+    if isinstance(case.expect, list):
+        return subset_differences(case.expect, payloads)
+    if len(payloads) != 1:
+        return [f"payload: expected one record (expect is an object), got {len(payloads)}"]
+    return subset_differences(case.expect, payloads[0])
 
 
 def _results(compiled: CompiledMapping, case: TestCase) -> list[RecordResult]:
     entity = compiled.entities[case.entity]
+    if case.fixture is not None:
+        records = extract_fixture(compiled.mapping, case.entity, case.fixture)
+        return list(map_records(entity, iter(records), case.lookups, case.validate))
     if entity.items_fn is None:
         return [map_one(entity, case.input, None, case.lookups, case.validate)]
     return [

@@ -172,18 +172,20 @@ class Sender:
         endpoint: str | None = None,
         headers: Mapping[str, str] | None = None,
         retry: bool = True,
+        files: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
         """Send until a 2xx answer (returned, body read) or a failure for good (RequestFailed).
 
         `url` is relative to the client's base_url or absolute; `endpoint` names the request
         in messages and in `stats.by_endpoint` (default: the method and the URL without its
         query, not counted by endpoint); `headers` are added to this request only;
-        `retry=False` sends once (a caller that cannot risk a request twice retries itself)."""
+        `retry=False` sends once (a caller that cannot risk a request twice retries itself);
+        `files` (httpx's form) sends a multipart/form-data body instead of `json`."""
         method = method.upper()
         attempt = 0
         while True:
             try:
-                return self._attempt(method, url, params, json, endpoint, headers)
+                return self._attempt(method, url, params, json, endpoint, headers, files)
             except RequestFailed as failed:
                 if not attempt:
                     raise
@@ -208,8 +210,9 @@ class Sender:
         json: Any,
         endpoint: str | None,
         headers: Mapping[str, str] | None = None,
+        files: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
-        request = self._build(method, url, params, json, headers)
+        request = self._build(method, url, params, json, headers, files)
         # The request's own URL: base_url's path included (base_url.join(url) would drop it).
         label = endpoint or f"{method} {shown_url(request.url)}"
         self.breaker.check(f"{method} {shown_url(request.url)}")
@@ -232,12 +235,15 @@ class Sender:
         params: Mapping[str, Any] | None,
         json: Any,
         headers: Mapping[str, str] | None = None,
+        files: Mapping[str, Any] | None = None,
     ) -> httpx.Request:
         query = dict(params) if params else None
-        request = self.client.build_request(method, url, params=query, json=json, headers=headers)
+        request = self.client.build_request(
+            method, url, params=query, json=json, headers=headers, files=files
+        )
         if self._foreign(request.url):  # nothing configured travels to another origin
             headers = {"Accept": request.headers.get("Accept", "*/*")}
-            request = httpx.Request(method, request.url, json=json, headers=headers)
+            request = httpx.Request(method, request.url, json=json, headers=headers, files=files)
         return request
 
     def _foreign(self, url: httpx.URL) -> bool:

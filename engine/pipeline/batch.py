@@ -17,6 +17,7 @@ from typing import Any
 from engine.loop.api import LoopAPI
 from engine.mapping.compile import CompiledEntity, CompiledMapping
 from engine.mapping.graph import lookups_in
+from engine.pipeline.bulk import BulkSettings
 from engine.pipeline.load import Loaded, Loader
 from engine.pipeline.prepare import Prepared, PrepareOptions, Preparer
 from engine.state import BatchOutcome, Parked, State
@@ -81,6 +82,7 @@ class BatchSync:
         self.dry = DryRun(compiled) if loop is None else None
         self.children = {e.entity.parent: e for e in compiled.entities.values() if e.entity.parent}
         self.seen: dict[str, set[int]] = {}  # entity -> hashes of the keys met in this run
+        self.bulk = BulkSettings.of(compiled.mapping.target)  # None: every write on its own
 
     def sync(
         self,
@@ -165,7 +167,8 @@ class BatchSync:
         if not prepared.ready or self.loop is None:
             return Loaded()
         before = self.loop.stats.snapshot()
-        loaded = Loader(self.loop, entity.entity.kind).load(prepared.ready)
+        bulk = self.bulk.min_batch if self.bulk and name in self.bulk.entities else None
+        loaded = Loader(self.loop, entity.entity.kind, bulk).load(prepared.ready)
         after = self.loop.stats.snapshot()
         result.requests = after.sent - before.sent
         result.rate_limited = after.rate_limited - before.rate_limited

@@ -10,8 +10,9 @@ Held-back records are retried at the start of every run; quarantined ones by `re
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from itertools import islice
 from typing import Any
 
@@ -23,6 +24,7 @@ from engine.pipeline.actions import ActionRunner
 from engine.pipeline.batch import BatchResult, BatchSync, Item
 from engine.pipeline.prefetch import prefetched
 from engine.pipeline.prepare import fallback_key, record_key
+from engine.pipeline.window import WindowPlan, utc_now
 from engine.state import ParkedTable, State
 
 
@@ -39,8 +41,10 @@ class EntityStats:
     held: int = 0
     requests: int = 0
     rate_limited: int = 0
+    source_requests: int = 0  # requests to the platform (pages, counts, per-parent includes)
     seconds: float = 0.0
     total: int | None = None
+    outside_window: int = 0  # read, but outside the entity's `window:` and not in Loop: not sent
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -59,6 +63,8 @@ class RunOptions:
     # Read the source from the saved cursors. `etl quarantine replay` without --sync does not:
     # it sends only the parked records, of the entities that have some, and no return actions.
     sync: bool = True
+    # The clock of `window:` (None: now). Tests move the window with it; no command sets it.
+    now: datetime | None = None
 
 
 @dataclass
@@ -71,6 +77,8 @@ class RunSummary:
     # set by whoever wired the run (engine.context), never with credentials.
     source: dict[str, Any] | None = None
     target: dict[str, Any] | None = None
+    # The backfill estimate made before a first run (engine.pipeline.estimate), as a dict.
+    estimate: dict[str, Any] | None = None
 
     @property
     def parked(self) -> int:
@@ -89,6 +97,7 @@ class RunSummary:
             "outstanding": self.outstanding,
             "source": self.source,
             "target": self.target,
+            "estimate": self.estimate,
             "entities": [s.as_dict() for s in self.entities],
         }
 
@@ -113,6 +122,8 @@ class Runner:
         self.progress = progress or (lambda stats: None)
         self.children = {e.entity.parent: e for e in compiled.entities.values() if e.entity.parent}
         self.run_id: int | None = None
+        self._batches_seen: dict[str, set[int]] = {}  # the run's BatchSync.seen
+        self._outside: dict[str, int] = {}  # records left out by the window, per entity
 
     def run(self) -> RunSummary:
         if self.options.dry_run:  # writes no state: no run row either
@@ -129,6 +140,7 @@ class Runner:
 
     def _entities(self, summary: RunSummary) -> None:
         batches = BatchSync(self.compiled, self.state, self.loop, self.run_id)
+        self._batches_seen = batches.seen
         names = source_entities(self.compiled, self.options.entities)
         if not self.options.sync:
             counts = self.state.counts()
@@ -193,11 +205,12 @@ class Runner:
         stats = {name: EntityStats(name)}
         if child is not None:
             stats[child.entity.name] = EntityStats(child.entity.name)
-        started = time.monotonic()
+        started, asked = time.monotonic(), self.connector.requests
         self._retry_parked(batches, name, child, stats)
         pages = self._pages(name) if self.options.sync else iter(())
         for records, cursor, total in pages:
             stats[name].total = total
+            stats[name].source_requests = self.connector.requests - asked
             stats[name].extracted += len(records)
             if records and self.run_id is not None:
                 self.state.stage_raw(name, ((_raw_key(r), r, None) for r in records), self.run_id)
@@ -206,29 +219,68 @@ class Runner:
             stats[name].seconds = time.monotonic() - started
             if records:
                 self.progress(stats[name])
+        stats[name].source_requests = self.connector.requests - asked
         for each in stats.values():  # children are pushed together with their parents
             each.seconds = time.monotonic() - started
+        stats[name].outside_window = self._outside.get(name, 0)
         return list(stats.values())
 
     def _pages(self, name: str) -> Iterator[tuple[list[Any], str | None, int | None]]:
         entity = self.compiled.entities[name].entity
         cursor = None if self.options.full_refresh else self.state.cursor(name)
-        request = ExtractRequest(
-            name, entity.extract, cursor, self.compiled.mapping.base_dir, self.options.limit
-        )
-        seen = 0
+        if entity.window is None:
+            yield from self._extracted(name, entity.extract, cursor, [0])
+            return
+        plan = WindowPlan(entity.window, self.options.now or utc_now(), backfill=cursor is None)
+        known = self._known(name)
+        seen = [0]
+        for i, phase in enumerate(plan.phases(entity.extract)):
+            if i:  # the window's records come again, unchanged: not duplicates of the source
+                self._batches_seen.pop(name, None)
+            for records, page_cursor, total in self._extracted(name, phase.extract, cursor, seen):
+                if phase.windowed:
+                    read = len(records)
+                    records = plan.kept(records, lambda r: self._parent_key(name, r), known)
+                    self._outside[name] = self._outside.get(name, 0) + read - len(records)
+                if not plan.backfill:
+                    yield records, page_cursor, total
+                    continue
+                plan.see(page_cursor, entity.extract)
+                yield records, None, total  # a newest-first page's cursor is the source's top
+            if self._limited(seen):
+                return  # cut short: the backfill starts again next run (sent records unchanged)
+        if plan.backfill and plan.cursor is not None and self.run_id is not None:
+            self.state.set_cursor(name, plan.cursor)
+
+    def _known(self, name: str) -> Callable[[list[str]], Collection[str]] | None:
+        """Which keys the ID map has (None when it has none of the entity: nothing to ask)."""
+        if not self.state.counts().get(name, {}).get("synced"):
+            return None
+        return lambda keys: self.state.lookup(name, keys).keys()
+
+    def _limited(self, seen: list[int]) -> bool:
+        return self.options.limit is not None and seen[0] >= self.options.limit
+
+    def _extracted(
+        self, name: str, extract: dict[str, Any], cursor: str | None, seen: list[int]
+    ) -> Iterator[tuple[list[Any], str | None, int | None]]:
+        """One read of the source: pages cut in batches, at most `limit` records in all
+        (`seen` counts them across reads)."""
+        limit = self.options.limit
+        left = None if limit is None else max(0, limit - seen[0])
+        request = ExtractRequest(name, extract, cursor, self.compiled.mapping.base_dir, left)
         pages = self.connector.extract(request)
         if self.connector.prefetch:
             pages = prefetched(pages)
         for page in pages:
             records = page.records
-            if self.options.limit is not None:
-                records = records[: max(0, self.options.limit - seen)]
-            seen += len(records)
+            if limit is not None:
+                records = records[: max(0, limit - seen[0])]
+            seen[0] += len(records)
             chunks = list(_chunks(records, self.options.batch_size)) or [[]]
             for i, chunk in enumerate(chunks):  # the cursor rides with the page's last batch
                 yield chunk, page.cursor if i == len(chunks) - 1 else None, page.total
-            if self.options.limit is not None and seen >= self.options.limit:
+            if self._limited(seen):
                 return
 
     def _retry_parked(

@@ -42,6 +42,8 @@ class EntityReport:
     fixed: dict[str, list[str]] = field(default_factory=dict)  # category -> keys repaired
     failed: dict[str, list[str]] = field(default_factory=dict)  # key -> why --fix could not
     skipped: str | None = None  # why the entity was not compared at all
+    # records outside the entity's `window:` that Loop lacks and never had: not differences
+    outside_window: int = 0
 
     @property
     def found(self) -> int:
@@ -73,6 +75,7 @@ class EntityReport:
             "missing": self.missing,
             "extra": self.extra,
             "expected_extra": self.expected_extra,
+            "outside_window": self.outside_window,
             "drifted": self.drifted,
             "stale_id_map": self.stale_id_map,
             "unmappable": self.unmappable,

@@ -7,6 +7,8 @@ Per entity, in dependency order:
    the ID map by the pipeline's own Preparer, page by page, each payload compared with Loop's
    record: `missing` (not in Loop), `drifted` (Loop's stored fields differ), `matching`.
    Records the mapping cannot make a payload for now are `unmappable`.
+   Records outside the entity's `window:` that Loop lacks and the ID map never had are only
+   counted (`outside_window`): the window left them out on purpose.
 3. Then `extra` (in Loop, not on the platform: reported, never deleted; those the mapping's
    `reconcile.expected_extras` expects are `expected_extra`, listed but not a difference) and
    `stale_id_map` (rows whose Loop id is not Loop's id for that external_id, or that point at
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,7 @@ from engine.mapping.functions import make_options
 from engine.pipeline.batch import BatchSync
 from engine.pipeline.prepare import PrepareOptions, Preparer, Ready, record_key
 from engine.pipeline.run import source_entities
+from engine.pipeline.window import WindowPlan, utc_now
 from engine.reconcile.compare import (
     MAX_FIELDS,
     Body,
@@ -56,6 +60,7 @@ class ReconcileOptions:
     entities: tuple[str, ...] = ()
     fix: bool = False
     batch_size: int = 500
+    now: datetime | None = None  # the clock of `window:` (None: now); tests move it
 
 
 @dataclass
@@ -69,6 +74,7 @@ class _Side:
     seen: set[LoopKey] = field(default_factory=set)
     live: set[str] = field(default_factory=set)  # keys in Loop (after fixing, if --fix)
     keys: set[int] = field(default_factory=set)  # hashes of the platform keys met
+    window: WindowPlan | None = None  # the entity's `window:`, measured from the run's now
 
     @property
     def name(self) -> str:
@@ -162,6 +168,9 @@ class Reconciler:
             loop.update(by_external_id(self.client.list_all(kind.name)))
         report.loop = len(loop)
         side = _Side(compiled, report, loop, parent)
+        window = compiled.entity.window
+        if window is not None:
+            side.window = WindowPlan(window, self.options.now or utc_now(), backfill=False)
         side.live = {k for k in loop if isinstance(k, str)}
         return side
 
@@ -194,10 +203,14 @@ class Reconciler:
             side.seen.add(parked.key)
             report.unmappable[parked.key] = list(parked.reasons)
         to_fix, missing = [], set()
+        outside = self._outside_window(side, prepared.ready)
         for ready in prepared.ready:
             loop_key = self._loop_key(side, ready)
             side.seen.add(loop_key)
             stored = side.loop.get(loop_key)
+            if stored is None and ready.key in outside:
+                report.outside_window += 1
+                continue
             if stored is None:
                 report.missing.append(ready.key)
                 missing.add(ready.key)
@@ -213,6 +226,20 @@ class Reconciler:
                 report.matching += 1
         if self.options.fix and to_fix:
             self._fix(side, to_fix, missing)
+
+    def _outside_window(self, side: _Side, batch: list[Ready]) -> set[str]:
+        """Keys of the records outside the window that Loop lacks and the ID map never had
+        (those `etl run` leaves out on purpose)."""
+        plan = side.window
+        if plan is None:
+            return set()
+        absent = [
+            r.key
+            for r in batch
+            if self._loop_key(side, r) not in side.loop and not plan.inside(r.record)
+        ]
+        known = self.state.lookup(side.name, absent) if absent else {}
+        return {key for key in absent if key not in known}
 
     def _loop_key(self, side: _Side, ready: Ready) -> LoopKey:
         if side.by_pair:

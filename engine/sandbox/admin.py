@@ -112,6 +112,7 @@ def list_requests(sb: Sandbox, request: Request) -> list[dict[str, Any]]:
         sql += " AND starts_with(path, ?)"
         params.append(request.query_params["path"])
     with sb.lock:
+        sb.flush()
         cursor = sb.db.execute(sql + " ORDER BY seq", params)
         names = [d[0] for d in cursor.description]
         rows = cursor.fetchall()

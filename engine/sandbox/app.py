@@ -25,6 +25,7 @@ from starlette.routing import Mount
 
 from engine.sandbox import admin, commerce, returns, webhooks
 from engine.sandbox.core import API_VERSIONS, UNAUTHORIZED_BODY, Sandbox
+from engine.sandbox.requestlog import RequestLog
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -40,13 +41,6 @@ DROPPED = "sandbox fault injection: connection dropped"
 RATE_LIMITED_BODY = {"message": "Too Many Attempts."}
 FAULT_BODY = {"errors": {"code": "UNEXPECTED_ERROR", "message": "Sandbox fault injection."}}
 HIDDEN_HEADERS = frozenset({"x-authorization", "authorization"})
-
-REQUEST_LOG_DDL = (
-    "CREATE TABLE IF NOT EXISTS sandbox_requests ("
-    " seq BIGINT PRIMARY KEY, received_at TIMESTAMPTZ NOT NULL, method TEXT NOT NULL,"
-    " path TEXT NOT NULL, query TEXT NOT NULL, headers JSON NOT NULL, body BLOB NOT NULL,"
-    " status INTEGER, fault TEXT, duration_ms DOUBLE NOT NULL)"
-)
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -95,14 +89,8 @@ class SandboxGate:
     def __init__(self, sb: Sandbox, inner: Starlette) -> None:
         self.sb = sb
         self.inner = inner
-        with sb.lock:
-            sb.db.execute(REQUEST_LOG_DDL)
-            row = sb.db.execute("SELECT coalesce(max(seq), 0) FROM sandbox_requests").fetchone()
-        self._seq = itertools.count((row[0] if row else 0) + 1)
-        sb.reset_hooks.append(self._reset)
-
-    def _reset(self) -> None:
-        self.sb.db.execute("DELETE FROM sandbox_requests")
+        self.log = RequestLog(sb)
+        self._seq = itertools.count(self.log.last_seq + 1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
@@ -189,13 +177,7 @@ class SandboxGate:
             elapsed * 1000,
         ]
         row[6] = body[: self.sb.config.request_log_body_bytes]
-        keep = self.sb.config.request_log_rows
-        with self.sb.lock:
-            self.sb.db.execute(
-                "INSERT INTO sandbox_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
-            )
-            if seq % 100 == 0 or keep < 100:  # bounded, trimmed now and then
-                self.sb.db.execute("DELETE FROM sandbox_requests WHERE seq <= ?", [seq - keep])
+        self.log.add(row)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -12,8 +12,8 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute
 
 from engine.errors import ConfigError
 from engine.net.budget import parse_rate as parse_budget_rate
+from engine.sandbox.records import RecordCache
 from engine.sandbox.worker import Worker
 from engine.state.tx import transaction
 
@@ -110,6 +111,17 @@ class SandboxConfig:
             raise ValueError("at least one API key is needed")
         if min(self.max_body_bytes, self.request_log_rows, self.request_log_body_bytes) < 1:
             raise ValueError("body and request log limits must be positive")
+
+
+def _connect(db_path: str) -> duckdb.DuckDBPyConnection:
+    """The sandbox's database. Without fsync (DuckDB >= 2.0's `fsync_mode`): a commit then
+    costs a write to the OS, not a wait for the disk, and the sandbox commits once a request.
+    A killed process still loses nothing (the OS has the writes); only an OS crash or power
+    loss may, which a stand-in for Loop on a developer's machine or in CI can afford."""
+    try:
+        return duckdb.connect(db_path, config={"fsync_mode": "NONE"})
+    except duckdb.InvalidInputException:  # an older DuckDB without the setting
+        return duckdb.connect(db_path)
 
 
 class BadBody(ValueError):
@@ -210,7 +222,7 @@ class Sandbox:
     config: SandboxConfig = field(default_factory=SandboxConfig)
 
     def __post_init__(self) -> None:
-        self.db = duckdb.connect(self.config.db_path)
+        self.db = _connect(self.config.db_path)
         self.lock = threading.RLock()
         self.rng = random.Random(self.config.seed)
         self.limiter = RateLimiter(self.config.rate_limit)
@@ -219,9 +231,13 @@ class Sandbox:
         self.reset_hooks: list[Callable[[], None]] = []
         # Called by close() after the worker stops and before the database closes.
         self.close_hooks: list[Callable[[], None]] = []
+        # Called (under the lock) by flush(): each module that holds rows back in memory (the
+        # request log) appends one that writes them, before its table is read as a whole.
+        self.flush_hooks: list[Callable[[], None]] = []
         # Work done off the request path: return processing, webhook delivery attempts.
         self.worker = Worker(name="loop-sandbox-worker")
         self.events: EventSink = NoSubscribers()
+        self._in_transaction = False
         with self.lock:
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS sandbox_ids (name TEXT PRIMARY KEY, next_id UBIGINT)"
@@ -229,6 +245,9 @@ class Sandbox:
             self.db.execute(
                 "INSERT INTO sandbox_ids VALUES ('loop', ?) ON CONFLICT DO NOTHING", [ID_BASE]
             )
+            row = self.db.execute("SELECT next_id FROM sandbox_ids WHERE name = 'loop'").fetchone()
+            assert row is not None
+            self._next_id = int(row[0])
             # Every commerce object (kind: product, variant, customer, location, inventory,
             # collection, order), stored as the body Loop would return for it.
             self.db.execute(
@@ -237,21 +256,44 @@ class Sandbox:
                 " parent_id UBIGINT, body JSON NOT NULL, seq BIGINT NOT NULL,"
                 " PRIMARY KEY (kind, id))"
             )
+            self.records = RecordCache(self.db)
 
-    def transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-        """The connection, locked, inside one transaction (rolled back on error)."""
-        return transaction(self.db, self.lock)
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection, locked, inside one transaction (rolled back on error). Ids handed
+        out inside are written once, at the end; a rollback gives them back, as the database's
+        counter does, and the records cache forgets what the transaction wrote."""
+        with self.lock:
+            first_free = self._next_id
+            self.records.begin()
+            self._in_transaction = True
+            try:
+                with transaction(self.db, self.lock) as db:
+                    yield db
+                    self._save_next_id(first_free)
+            except BaseException:
+                self._next_id = first_free
+                self.records.rollback()
+                raise
+            finally:
+                self._in_transaction = False
+            self.records.commit()
 
     def new_ids(self, count: int = 1) -> list[int]:
-        """Fresh 64-bit Loop ids (all above 2**53), durable across restarts with a file db."""
+        """Fresh 64-bit Loop ids (all above 2**53), durable across restarts with a file db.
+        The counter is kept in memory, and written once per transaction (see `transaction`)."""
         with self.lock:
-            row = self.db.execute("SELECT next_id FROM sandbox_ids WHERE name = 'loop'").fetchone()
-            assert row is not None
-            start = int(row[0])
-            self.db.execute(
-                "UPDATE sandbox_ids SET next_id = ? WHERE name = 'loop'", [start + count]
-            )
+            start = self._next_id
+            self._next_id = start + count
+            if not self._in_transaction:
+                self._save_next_id(start)
         return [start + i for i in range(count)]
+
+    def _save_next_id(self, before: int) -> None:
+        if self._next_id != before:
+            self.db.execute(
+                "UPDATE sandbox_ids SET next_id = ? WHERE name = 'loop'", [self._next_id]
+            )
 
     def new_id(self) -> int:
         return self.new_ids(1)[0]
@@ -259,10 +301,14 @@ class Sandbox:
     def get_record(self, kind: str, loop_id: int) -> dict[str, Any] | None:
         """The stored commerce object of that kind and Loop id, as Loop would return it."""
         with self.lock:
-            row = self.db.execute(
-                "SELECT body FROM commerce_records WHERE kind = ? AND id = ?", [kind, loop_id]
-            ).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+            body = self.records.get(kind, loop_id)
+        return None if body is None else dict(json.loads(body))
+
+    def flush(self) -> None:
+        """Writes what is held back in memory (see flush_hooks) to its table."""
+        with self.lock:
+            for hook in self.flush_hooks:
+                hook()
 
     def close(self) -> None:
         """Stops the background work, then closes what it used, then the database."""
@@ -270,6 +316,7 @@ class Sandbox:
         for hook in self.close_hooks:
             hook()
         with self.lock:
+            self.flush()
             self.db.close()
 
 

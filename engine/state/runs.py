@@ -10,7 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import duckdb
 
-from engine import redaction
+from engine import interrupt, redaction
 from engine.state.codec import dumps, loads_or_none, now
 
 OK = "ok"
@@ -83,7 +83,8 @@ def run(db: duckdb.DuckDBPyConnection, lock: threading.RLock, command: str) -> I
     """Start a run, yield its handle, and finish it whichever way the block ends.
 
     A normal exit records the handle's status (default 'ok'); an exception records 'failed',
-    and KeyboardInterrupt or SystemExit 'interrupted', keeping the summary, then re-raises.
+    and KeyboardInterrupt or SystemExit 'interrupted' (any exception once a SIGTERM asked the
+    process to stop: engine.interrupt), keeping the summary, then re-raises.
     The lock is held only to write the run row, never across the block.
     """
     with lock:
@@ -93,8 +94,8 @@ def run(db: duckdb.DuckDBPyConnection, lock: threading.RLock, command: str) -> I
     except (KeyboardInterrupt, SystemExit):
         _end(db, lock, handle, INTERRUPTED)
         raise
-    except BaseException:
-        _end(db, lock, handle, FAILED)
+    except BaseException:  # a query a SIGTERM cut short fails as RuntimeError: still a stop
+        _end(db, lock, handle, INTERRUPTED if interrupt.asked() else FAILED)
         raise
     _end(db, lock, handle, handle.status)
 

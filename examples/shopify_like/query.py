@@ -77,6 +77,9 @@ def parse_filter(resource: str, query: Mapping[str, str]) -> Filter:
         updated_at_min=_time(query, "updated_at_min"), updated_at_max=_time(query, "updated_at_max"),
         status=_status(resource, query),
     )  # fmt: skip
+    if resource == "orders":
+        filt.created_at_min = _time(query, "created_at_min")
+        filt.created_at_max = _time(query, "created_at_max")
     if resource == "inventory_levels":
         filt.location_ids = _ids(query, "location_ids")
         filt.inventory_item_ids = _ids(query, "inventory_item_ids")

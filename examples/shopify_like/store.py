@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from examples.common import parse_time
 from examples.shopify_like import catalog, ids
 from examples.shopify_like.data import ShopData, level_record
 from examples.shopify_like.idempotency import IdempotencyTable
@@ -28,6 +29,8 @@ class Filter:
     since_id: int | None = None
     updated_at_min: int | None = None
     updated_at_max: int | None = None
+    created_at_min: int | None = None  # orders only, as Shopify documents them
+    created_at_max: int | None = None
     status: list[str] | None = None
     location_ids: list[int] | None = None
     inventory_item_ids: list[int] | None = None
@@ -197,7 +200,7 @@ class Store:
         if filt.status is not None and table.status is not None and "any" not in filt.status:
             wanted = set(filt.status)
             checks.append(lambda p: self.meta(table, p)[1] in wanted)
-        checks.extend(_special_checks(table.name, filt, self.data))
+        checks.extend(_special_checks(table.name, filt, self.data, self))
         return lambda p: all(check(p) for check in checks)
 
     # -- inventory -------------------------------------------------------------------------
@@ -213,9 +216,23 @@ class Store:
         return level_record(slot, loc, known[0], known[1])
 
 
-def _special_checks(name: str, filt: Filter, data: ShopData) -> list[Callable[[int], bool]]:
+def _order_created(store: Store, data: ShopData, pos: int) -> int:
+    """When order `pos` was created: from its plan, or (an order made through the API) from
+    its record."""
+    if pos < data.n_orders:
+        return data.plan(pos).created
+    return parse_time(str(store.get("orders", pos)["created_at"]))
+
+
+def _special_checks(
+    name: str, filt: Filter, data: ShopData, store: Store
+) -> list[Callable[[int], bool]]:
     checks: list[Callable[[int], bool]] = []
     n_loc = data.n_locations
+    if name == "orders" and (filt.created_at_min is not None or filt.created_at_max is not None):
+        low = filt.created_at_min if filt.created_at_min is not None else -(2**62)
+        high = filt.created_at_max if filt.created_at_max is not None else 2**62
+        checks.append(lambda p: low <= _order_created(store, data, p) <= high)
     if name == "inventory_levels" and filt.location_ids is not None:
         wanted = {i - ids.LOCATION for i in filt.location_ids}
         checks.append(lambda p: p % n_loc in wanted)

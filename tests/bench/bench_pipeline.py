@@ -3,8 +3,8 @@
 Run from the repository root:
 
     python -m tests.bench.bench_pipeline [--orders 100000] [--repeat 3] [--sync-orders 350]
-        [--rate 1200/min] [--memory 10000 200000] [--staging-limits -1]
-        [--parts local sandbox memory] [--profile]
+        [--rate 1200/min] [--memory 10000 200000] [--staging-limits -1] [--window-days 120]
+        [--parts local sandbox memory backfill] [--profile]
 
 1. Local throughput. N generated Shopify-like orders are written to a JSONL file once; then,
    interleaved, `repeat` times each: the engine (files connector -> map -> validate -> diff ->
@@ -21,6 +21,10 @@ Run from the repository root:
    (tests/bench/pipeline_memory.py). Then a run that stages raw records and records every
    order as synced, at the same sizes, with the state's default memory limit and without one:
    peak RSS flat, and the state file's bytes per synced record (tests/bench/pipeline_staging.py).
+4. Backfill. The issue's mid-size merchant (50k products, 150k variants, 200k customers, 1M
+   orders over 3 years, 3 locations), computed with the backfill estimate's arithmetic and the
+   demo generator's refund share: Loop requests and hours at 300/min without and with a
+   `--window-days` window on orders; goal < 30 h (tests/bench/pipeline_backfill.py).
 
 Temporary files go to a fresh temporary folder, removed at the end. Not a pytest test (bench_*.py).
 """
@@ -38,6 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.state.connection import DEFAULT_MEMORY_LIMIT
+from tests.bench.pipeline_backfill import backfill_table, estimates, refund_share
 from tests.bench.pipeline_data import build_template, compiled_bench, fresh_state, write_orders
 from tests.bench.pipeline_local import Counts, engine_pass, hand_pass, profile_engine
 from tests.bench.pipeline_memory import FLAT, dry_run_peak, memory_table, prepare_folder
@@ -45,7 +50,7 @@ from tests.bench.pipeline_sandbox import sandbox_sync, sandbox_table
 from tests.bench.pipeline_staging import staged_run, staging_table
 
 GOAL_LOCAL = 0.5
-PARTS = ("local", "sandbox", "memory")
+PARTS = ("local", "sandbox", "memory", "backfill")
 Pass = Callable[[Path], Counts]
 
 
@@ -129,6 +134,15 @@ def part_memory(args: argparse.Namespace, work: Path) -> None:
     print("\n".join(staging_table(staged, FLAT)))
 
 
+def part_backfill(args: argparse.Namespace, work: Path) -> None:
+    sample = 20_000
+    share = refund_share(sample, args.seed)
+    print(f"\n4. backfill: the issue's mid-size merchant at 300/min, computed; refund share "
+          f"{share:.1%} (demo generator, {sample:,} orders sampled), uniform 3-year history")  # fmt: skip
+    without, within = estimates(args.window_days, share)
+    print("\n".join(backfill_table(without, within, args.window_days)))
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.bench_pipeline",
                                      description=__doc__.split("\n")[0])  # fmt: skip
@@ -152,11 +166,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="LIMIT",
         help="memory limits of part 3b besides the default (-1: none)",
     )
+    parser.add_argument("--window-days", type=int, default=120, help="orders window of part 4")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--profile", action="store_true", help="cProfile one engine pass")
     args = parser.parse_args(argv)
     if args.orders < 10 or args.repeat < 1 or min(args.memory) < 10 or args.sync_orders < 1:
         parser.error("need --orders >= 10, --repeat >= 1, --memory sizes >= 10, --sync-orders >= 1")
+    if args.window_days < 1:
+        parser.error("need --window-days >= 1")
     return args
 
 
@@ -167,7 +184,8 @@ def main(argv: list[str] | None = None) -> None:
           f"orders x {args.repeat}; part 2: {args.sync_orders} demo orders at {args.rate}; "
           f"part 3: {args.memory[0]:,} and {args.memory[1]:,} orders; seed {args.seed}")  # fmt: skip
     started = time.monotonic()
-    parts = {"local": part_local, "sandbox": part_sandbox, "memory": part_memory}
+    parts = {"local": part_local, "sandbox": part_sandbox, "memory": part_memory,
+             "backfill": part_backfill}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         for name in args.parts:
             begun = time.monotonic()

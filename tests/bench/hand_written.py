@@ -72,8 +72,15 @@ def _line_item(line: Record, currency: str, refs: Refs) -> Record:
         "quantity": line.get("quantity"),
         "taxable": taxable,
         "unit_price": _money(line["price"], currency),
+        "unit_discounts": _unit_discounts(line, currency),
         "tax_lines": _each(line.get("tax_lines"), _tax_line, currency),
     }) or {}  # fmt: skip
+
+
+def _unit_discounts(line: Record, currency: str) -> Record:
+    """The line's share of order discounts per unit (what a return of one unit gives back)."""
+    total = sum(cents(a["amount"], currency) for a in line.get("discount_allocations") or [])
+    return {"amount": total // (line.get("quantity") or 1), "currency_code": currency}
 
 
 def _shipping_line(line: Record, currency: str) -> Record:
@@ -120,7 +127,8 @@ def _refunds(refunds: list[Record] | None, currency: str, refs: Refs) -> list[Re
 def _status(order: Record) -> str:
     if order.get("cancelled_at"):
         return "cancelled"
-    return "archived" if order.get("closed_at") else "active"
+    resolved = order.get("closed_at") or order.get("financial_status") == "refunded"
+    return "archived" if resolved else "active"
 
 
 def hand_order(order: Record) -> tuple[Record, Refs]:

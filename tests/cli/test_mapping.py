@@ -203,3 +203,57 @@ def test_preview_reads_the_mappings_own_connector(
         assert result["errors"] == []
         assert result["payload"]["external_id"] == str(result["input"]["id"])
         assert result["payload"]["line_items"][0]["product"]["id"].startswith("<products:")
+
+
+FIXTURE_MAPPING = """\
+version: 1
+name: m
+source: {connector: files, root: d}
+entities:
+  orders:
+    extract: {path: lines.csv, group: {by: doc}}
+    map: {external_id: doc, line_items: {each: lines, map: {sku: sku}}}
+tests:
+  - name: lines grouped
+    entity: orders
+    validate: false
+    files: {lines.csv: "doc,sku\\nSO1,A\\nSO2,C\\n"}
+    expect: [{external_id: SO1, line_items: [{sku: A}, {sku: B}]}, {external_id: SO2}]
+  - name: a file the test lacks
+    entity: orders
+    validate: false
+    files: {line.csv: "doc,sku\\n"}
+    expect: []
+"""
+
+
+def test_test_command_runs_a_fixture_case_through_the_extract(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(FIXTURE_MAPPING, encoding="utf-8")
+    code, out, _ = run("test", str(path))
+    assert code == 1
+    assert f"FAIL orders: lines grouped ({path}:9:5)" in out
+    assert "    [0].line_items: expected 2 item(s), got 1" in out
+    assert f"FAIL orders: a file the test lacks ({path}:14:5)" in out
+    assert "    error: fixture: extract.path 'lines.csv' is not among the test's files " in out
+    fixed = FIXTURE_MAPPING.replace("SO1,A\\n", "SO1,A\\nSO1,B\\n").replace(
+        "line.csv:", "lines.csv:"
+    )
+    path.write_text(fixed, encoding="utf-8")
+    code, out, _ = run("test", str(path))
+    assert (code, out.strip().splitlines()[-1]) == (0, "2 passed, 0 failed")
+
+
+def test_check_reports_a_response_body_that_is_not_json(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nname: m\nsource: {connector: http, base_url: 'https://shop.invalid'}\n"
+        "entities:\n  orders:\n    extract: {path: /orders}\n    map: {external_id: id}\n"
+        "tests:\n  - name: bad body\n    entity: orders\n"
+        "    responses: {/orders: '[{id: 1}]'}\n    expect: {external_id: '1'}\n",
+        encoding="utf-8",
+    )
+    code, _, err = run("check", str(path))
+    assert code == 2
+    assert f"{path}:11:" in err
+    assert "tests[0].responses./orders: the body is not JSON" in err

@@ -13,7 +13,14 @@ from engine.pipeline.run import EntityStats, RunSummary
 
 def _stats() -> EntityStats:
     return EntityStats(
-        "orders", extracted=50, created=40, unchanged=10, requests=42, seconds=2.0, total=200
+        "orders",
+        extracted=50,
+        created=40,
+        unchanged=10,
+        requests=42,
+        seconds=2.0,
+        total=200,
+        source_requests=7,
     )
 
 
@@ -25,6 +32,7 @@ def test_run_display_on_a_terminal_shows_progress_with_total() -> None:
         display.update(_stats())
     text = out.getvalue()
     assert "orders" in text and "50/200" in text and "25 rec/s" in text
+    assert "7 source requests" in text
 
 
 def test_run_display_without_a_terminal_prints_plain_lines() -> None:
@@ -34,7 +42,7 @@ def test_run_display_without_a_terminal_prints_plain_lines() -> None:
         display.update(_stats())
     assert out.getvalue().strip() == (
         "orders: 50 extracted, 40 created, 0 updated, "
-        "10 unchanged, 0 quarantined, 0 held (25 rec/s)"
+        "10 unchanged, 0 quarantined, 0 held, 7 source requests (25 rec/s)"
     )
 
 
@@ -50,7 +58,8 @@ def test_summary_table_has_a_row_per_entity_and_every_column() -> None:
         "updated",
         "quarantined",
         "held",
-        "requests",
+        "to Loop",
+        "to source",
         "429s",
         "seconds",
     ):

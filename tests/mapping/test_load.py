@@ -299,3 +299,67 @@ def test_a_query_its_database_refuses_is_reported_at_the_query_key(
     fixed = path.read_text(encoding="utf-8").replace("updatd_at", "updated_at")
     path.write_text(fixed, encoding="utf-8")
     assert load_mapping(path, env={}).entities["orders"].extract["query"].startswith("SELECT")
+
+
+def test_a_bulk_entity_the_mapping_does_not_have_is_a_config_error(
+    write_mapping: Callable[[str], Path],
+) -> None:
+    path = write_mapping(
+        """\
+        target: {bulk: {entities: [products, prodcuts]}}
+        entities:
+          products: {extract: {path: p.json}, map: {name: title}}
+        """
+    )
+    [line] = problems(path)
+    assert "target.bulk.entities[1]: 'prodcuts' is not an entity" in line
+
+
+def test_a_connector_setting_calling_a_function_the_mapping_lacks_is_reported_at_its_key(
+    write_mapping: Callable[[str], Path],
+) -> None:
+    path = write_mapping(
+        """\
+        entities:
+          orders:
+            extract:
+              path: lines.csv
+              group: {by: document_number}
+              join:
+                - {path: memos.csv, key: "splitt(created_from, '#')[-1]", match: document_number,
+                   as: memos}
+            map: {external_id: document_number}
+          customers:
+            extract: {path: c.csv, where: "syntax =="}
+            map: {external_id: id}
+        """,
+        header="version: 1\nname: t\nsource: {connector: files, root: .}\n",
+    )
+    found = problems(path)
+    assert any(
+        line.startswith(f"{path}:10:")
+        and "entities.orders.extract.join[0].key: unknown function splitt()" in line
+        for line in found
+    ), found
+    assert any("entities.customers.extract.where: invalid JMESPath" in line for line in found)
+    path.write_text(path.read_text(encoding="utf-8").replace("splitt(", "split("), "utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace("syntax ==", "id"), "utf-8")
+    assert (
+        load_mapping(path, env={}).entities["orders"].extract["join"][0]["key"].startswith("split")
+    )
+
+
+def test_an_http_include_when_is_compiled_at_check(write_mapping: Callable[[str], Path]) -> None:
+    path = write_mapping(
+        """\
+        entities:
+          customers:
+            extract:
+              path: /customers
+              include: [{field: notes, path: "/customers/{id}/notes", when: "nope(id)"}]
+            map: {external_id: id}
+        """,
+        header="version: 1\nname: t\nsource: {connector: http, base_url: 'http://shop.test'}\n",
+    )
+    [line] = problems(path)
+    assert "entities.customers.extract.include[0].when: unknown function nope()" in line

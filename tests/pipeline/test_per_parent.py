@@ -93,7 +93,9 @@ def test_per_parent_variations_are_fetched_for_variable_products_only_and_synced
         after = {c["external_id"]: c["tags"] for c in sandbox.admin.records("customer")}
     assert first_log == ["/products", "/products/1/variations", "/products/3/variations"]
     assert first["created"] == 3
+    assert first["source_requests"] == 3  # the listing and two includes, in the summary
     assert stored == {"1-11": ["Tee", "4"], "1-12": ["Tee", "0"], "3-31": ["Hoodie", "7"]}
     assert second_log == ["/products", "/products/3/variations"]  # only the changed product
     assert second["updated"] == 1 and second["created"] == 0
+    assert second["source_requests"] == 2
     assert after["3-31"] == ["Hoodie", "6"]

@@ -2,13 +2,15 @@
 
 The pieces: `common` (errors, validation, the record store, references, derived fields),
 `paging` (cursor pagination, list filters), `resources` (the generic resource and products,
-customers, locations, collections), `variants` (variants, inventories) and `orders`.
+customers, locations, collections), `variants` (variants, inventories), `orders` and `bulk`
+(bulk operations, run through the other routes).
 """
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from engine.sandbox.commerce.bulk import bulk_routes
 from engine.sandbox.commerce.orders import order_routes
 from engine.sandbox.commerce.resources import (
     PLAIN_KINDS,
@@ -24,6 +26,7 @@ def routes(sb: Sandbox) -> Routes:
 
     def reset() -> None:
         sb.db.execute("DELETE FROM commerce_records")
+        sb.records.clear()
 
     sb.reset_hooks.append(reset)
     # Variant routes go first: /products/external/{id}/product-variants must not be taken
@@ -31,4 +34,5 @@ def routes(sb: Sandbox) -> Routes:
     found: list[BaseRoute] = [*variant_routes(sb), *collection_product_routes(sb)]
     for kind in PLAIN_KINDS:
         found.extend(resource_routes(sb, kind))
-    return Routes([*found, *inventory_routes(sb), *order_routes(sb)])
+    found += [*inventory_routes(sb), *order_routes(sb)]
+    return Routes([*found, *bulk_routes(sb, found)])

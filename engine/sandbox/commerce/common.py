@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from engine.sandbox.core import BadBody, Sandbox, ascii_int, json_body, loop_json
+from engine.sandbox.records import Row
 from engine.validation import ValidationIssue, validator
 
 INVALID = "The given data was invalid."
@@ -136,11 +137,13 @@ def path_id(request: Request, name: str, what: str) -> int:
 
 
 class Store:
-    """The commerce_records table, through one connection inside one transaction."""
+    """The commerce_records table, through one connection inside one transaction. Lookups read
+    the sandbox's in-memory copy of it (engine.sandbox.records); writes go to both."""
 
     def __init__(self, sb: Sandbox, db: duckdb.DuckDBPyConnection) -> None:
         self.sb = sb
         self.db = db
+        self.cache = sb.records
 
     def new_ids(self, count: int) -> list[int]:
         return self.sb.new_ids(count) if count else []
@@ -148,21 +151,20 @@ class Store:
     def get(self, kind: str, loop_id: int | None) -> dict[str, Any] | None:
         if loop_id is None:
             return None
-        row = self.db.execute(
-            "SELECT body FROM commerce_records WHERE kind = ? AND id = ?", [kind, loop_id]
-        ).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        return _parsed(self.cache.get(kind, loop_id))
 
     def by_external(
         self, kind: str, external_id: str, parent_id: int | None = None
     ) -> dict[str, Any] | None:
-        sql = "SELECT body FROM commerce_records WHERE kind = ? AND external_id = ?"
-        params: list[Any] = [kind, external_id]
-        if parent_id is not None:
-            sql += " AND parent_id = ?"
-            params.append(parent_id)
-        row = self.db.execute(sql + " ORDER BY id LIMIT 1", params).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        return _parsed(self.cache.by_external(kind, str(external_id), parent_id))
+
+    def children(self, kind: str, parent_id: int) -> list[dict[str, Any]]:
+        """The records of a kind whose parent is `parent_id`, by id."""
+        return [dict(json.loads(body)) for body in self.cache.children(kind, parent_id)]
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        """Every record of a kind, by id."""
+        return [dict(json.loads(body)) for body in self.cache.of_kind(kind)]
 
     def where(self, kind: str, condition: str, params: Iterable[Any]) -> list[dict[str, Any]]:
         rows = self.db.execute(
@@ -181,22 +183,25 @@ class Store:
         """Insert or replace the record with body["id"]; seq keeps creation order. `key` is
         looked up like an external_id (default: the body's own external_id)."""
         external = body.get("external_id") if key is None else key
-        self.db.execute(
-            "INSERT INTO commerce_records VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (kind, id) DO UPDATE SET external_id = excluded.external_id,"
-            " parent_id = excluded.parent_id, body = excluded.body",
-            [
-                kind,
-                body["id"],
-                None if external is None else str(external),
-                parent_id,
-                json.dumps(body),
-                body["id"],
-            ],
-        )
+        row = Row(None if external is None else str(external), parent_id, json.dumps(body))
+        # The cache knows whether the row exists: a plain UPDATE or INSERT costs DuckDB less
+        # than INSERT ... ON CONFLICT DO UPDATE.
+        if self.cache.exists(kind, body["id"]):
+            self.db.execute(
+                "UPDATE commerce_records SET external_id = ?, parent_id = ?, body = ?"
+                " WHERE kind = ? AND id = ?",
+                [row.external_id, parent_id, row.body, kind, body["id"]],
+            )
+        else:
+            self.db.execute(
+                "INSERT INTO commerce_records VALUES (?, ?, ?, ?, ?, ?)",
+                [kind, body["id"], row.external_id, parent_id, row.body, body["id"]],
+            )
+        self.cache.put(kind, body["id"], row)
 
     def delete(self, kind: str, loop_id: int) -> None:
         self.db.execute("DELETE FROM commerce_records WHERE kind = ? AND id = ?", [kind, loop_id])
+        self.cache.delete(kind, loop_id)
 
     def channel(self, name: str | None) -> dict[str, Any] | None:
         """{id, name} of a sales channel; an unknown name creates it, as Loop does."""
@@ -207,6 +212,10 @@ class Store:
             found = {"id": self.new_ids(1)[0], "name": name, "external_id": name}
             self.put("channel", found)
         return {"id": found["id"], "name": found["name"]}
+
+
+def _parsed(body: str | None) -> dict[str, Any] | None:
+    return None if body is None else dict(json.loads(body))
 
 
 def now() -> str:
@@ -247,7 +256,7 @@ def summary(body: Body, *keys: str) -> Body:
 def collections_with(store: Store, product_id: int) -> list[Body]:
     return [
         c
-        for c in store.where("collection", "TRUE", [])
+        for c in store.of_kind("collection")
         if any(p.get("id") == product_id for p in c.get("products") or [])
     ]
 
@@ -256,7 +265,7 @@ def refresh_product(store: Store, product_id: int) -> None:
     product = store.get("product", product_id)
     if product is None:
         return
-    variants = store.where("variant", "parent_id = ?", [product_id])
+    variants = store.children("variant", product_id)
     product["collections"] = [summary(c, "name") for c in collections_with(store, product_id)]
     product["default_variant_id"] = variants[0]["id"] if variants else None
     store.put("product", product)
@@ -284,13 +293,12 @@ def refresh_variant(store: Store, variant_id: int) -> None:
             "available_count": inv["available_count"],
             "location": summary(inv["location"][0], "name"),
         }
-        for inv in store.where("inventory", "parent_id = ?", [variant_id])
+        for inv in store.children("inventory", variant_id)
     ]
     store.put("variant", variant, parent_id=variant["product"]["id"])
 
 
 def variant_deleted(store: Store, body: Body) -> None:
     """A variant's inventories go with it."""
-    store.db.execute(
-        "DELETE FROM commerce_records WHERE kind = 'inventory' AND parent_id = ?", [body["id"]]
-    )
+    for inventory in store.children("inventory", body["id"]):
+        store.delete("inventory", inventory["id"])

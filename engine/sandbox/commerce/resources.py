@@ -81,12 +81,12 @@ def build_product(store: Store, payload: Body, existing: Body | None) -> Body:
 def product_written(store: Store, body: Body) -> None:
     for collection in common.collections_with(store, body["id"]):
         common.refresh_collection(store, collection["id"])
-    for variant in store.where("variant", "parent_id = ?", [body["id"]]):
+    for variant in store.children("variant", body["id"]):
         common.refresh_variant(store, variant["id"])
 
 
 def product_deleted(store: Store, body: Body) -> None:
-    for variant in store.where("variant", "parent_id = ?", [body["id"]]):
+    for variant in store.children("variant", body["id"]):
         common.variant_deleted(store, variant)
         store.delete("variant", variant["id"])
     for collection in common.collections_with(store, body["id"]):

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from connectors.base import ExtractRequest
-from connectors.http import HttpConnector, HttpExtractError
+from connectors.http import HttpConnector
+from engine.errors import ConfigError
 from examples.shopify_like import running_shopify_like
 
 FIRST = 400_000_000_000  # the demo's first custom collection
@@ -44,6 +45,6 @@ def test_http_include_when_fetches_only_for_the_records_that_need_it() -> None:
 
 
 def test_http_include_with_a_broken_when_says_which_include() -> None:
-    with running_shopify_like(orders=10, seed=1) as shop, pytest.raises(HttpExtractError) as err:
+    with running_shopify_like(orders=10, seed=1) as shop, pytest.raises(ConfigError) as err:
         _extract(shop, {"field": "collects", "path": "/collects.json", "when": "id =="})
     assert "include 'collects': when:" in str(err.value)
