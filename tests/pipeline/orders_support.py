@@ -65,12 +65,20 @@ def setup(pipeline: Pipeline, bulk: str | None, orders: list[dict[str, Any]]) ->
     products = [{"id": i, "title": f"P{i}", "price": 500} for i in (1, 2, 3)]
     pipeline.write("products.json", json.dumps(products))
     pipeline.write("orders.json", json.dumps(orders))
+    return write_mapping(pipeline, "bulk-test", bulk, ENTITIES)
+
+
+def write_mapping(
+    pipeline: Pipeline, name: str, bulk: str | None, entities: str
+) -> CompiledMapping:
+    """A files mapping of `entities` over the pipeline's folder into its sandbox, compiled;
+    `bulk` is the `target.bulk` block (YAML flow text) or None."""
     extra = f", bulk: {bulk}" if bulk else ""
     (pipeline.folder / "mapping.yaml").write_text(
-        "version: 1\nname: bulk-test\n"
+        f"version: 1\nname: {name}\n"
         f"source: {{connector: files, root: {pipeline.folder}}}\n"
         f"target: {{base_url: {pipeline.sandbox.base_url}, api_key: sandbox{extra}}}\n"
-        "entities:\n" + ENTITIES
+        "entities:\n" + entities
     )
     return load_and_compile(pipeline.folder / "mapping.yaml")
 

@@ -13,14 +13,21 @@ import pytest
 from engine.loop import bulk as loop_bulk
 from engine.loop.api import LoopAPI
 from engine.loop.kinds import kind_named
-from engine.mapping.compile import CompiledMapping, load_and_compile
+from engine.mapping.compile import CompiledMapping
 from engine.pipeline.bulk import BulkPath
 from engine.pipeline.prepare import Ready
 from engine.pipeline.run import RunSummary
 from engine.sandbox.server import running_sandbox
 from engine.state import State
 from tests.pipeline.conftest import Pipeline
-from tests.pipeline.orders_support import ORDERS, REFUNDED, order_requests, orders, setup
+from tests.pipeline.orders_support import (
+    ORDERS,
+    REFUNDED,
+    order_requests,
+    orders,
+    setup,
+    write_mapping,
+)
 
 
 def _normalised(order: dict[str, Any]) -> dict[str, Any]:
@@ -138,14 +145,7 @@ def _catalogue(pipeline: Pipeline, bulk: str | None) -> CompiledMapping:
     ]
     for name, data in (("locations", locations), ("products", products), ("levels", levels)):
         pipeline.write(f"{name}.json", json.dumps(data))
-    extra = f", bulk: {bulk}" if bulk else ""
-    (pipeline.folder / "mapping.yaml").write_text(
-        "version: 1\nname: bulk-catalogue\n"
-        f"source: {{connector: files, root: {pipeline.folder}}}\n"
-        f"target: {{base_url: {pipeline.sandbox.base_url}, api_key: sandbox{extra}}}\n"
-        "entities:\n" + CATALOGUE
-    )
-    return load_and_compile(pipeline.folder / "mapping.yaml")
+    return write_mapping(pipeline, "bulk-catalogue", bulk, CATALOGUE)
 
 
 def _stock(pipeline: Pipeline) -> tuple[set[tuple[str, str, int]], set[str], Counter[str]]:
