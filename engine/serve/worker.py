@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from engine.serve.server import ThreadJob
 from engine.state import InboxEvent, Settlement, State
 from engine.state.codec import now
 from engine.state.inbox import FAILED, PROCESSED, UNPROCESSABLE, parse, return_id, state_of, text
+from engine.state.retention import prune_now
 from engine.validation import validator
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 SCHEMAS = {"return": "events/return", "label": "events/label", "restock": "events/restock"}
 TOPICS = (*SCHEMAS, "label.request", "giftcard", "happy.returns.shipment", "return.processing")
 BATCH = 200
+PRUNE_EVERY_S = 3600.0  # retention (engine/state/retention.py) applied once an hour
 RETRY = RetryPolicy(max_retries=8, backoff_s=1.0, max_backoff_s=600.0)
 
 Processor = Callable[[InboxEvent], Settlement]
@@ -95,6 +98,7 @@ class Worker(ThreadJob):
         self.poll_s = poll_s
         self.linger_s = linger_s
         self._draining = threading.Lock()
+        self._next_prune = time.monotonic()  # the first pass prunes what a stop left
 
     def drain(self, keys: Sequence[str] | None = None) -> int:
         """Process every event due now (or only these keys), batch by batch: how many."""
@@ -131,6 +135,16 @@ class Worker(ThreadJob):
             if n:
                 self.metrics.settled(status, n)
 
+    def _prune_when_due(self) -> None:
+        """Retention, once an hour while the process lives (and again as the state closes)."""
+        if time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + PRUNE_EVERY_S
+        try:
+            prune_now(self.state.transaction, self.state.retention_days)
+        except Exception:  # retention can wait for the next hour; events cannot
+            log.exception("could not apply the retention to the state")
+
     def _run(self) -> None:
         errors = 0
         while not self._stop.is_set():
@@ -143,6 +157,7 @@ class Worker(ThreadJob):
                 self._stop.wait(self.retry.ceiling(errors))
                 continue
             errors = 0
+            self._prune_when_due()
             if done:
                 # Under load, let events gather for a moment: a batch costs about the same
                 # however many it holds, and each one holds the state lock intake needs.

@@ -37,6 +37,7 @@ from engine.state.idmap import Synced
 from engine.state.inbox import InboxEvent, Received, Settlement
 from engine.state.outbox import Outbox
 from engine.state.parked import Parked, ParkedTable
+from engine.state.retention import prune_on_close, retention_days
 from engine.state.runs import RunHandle
 from engine.state.spool import MAX_UNMOVED, Spool
 from engine.state.tx import retrying, transaction
@@ -68,6 +69,7 @@ class State:
     ) -> None:
         """`memory_limit`: DuckDB's (default: connection.memory_limit())."""
         self.path = str(path)
+        self.retention_days = retention_days()  # a bad ETL_STATE_RETENTION_DAYS: at once
         self.db = connect(self.path, memory_limit)
         self.lock = threading.RLock()
         # Intake has a connection of its own to the same database: storing a delivery never
@@ -116,6 +118,7 @@ class State:
             if self._intake_db is not None:
                 self._intake_db.close()
                 self._intake_db = None
+            prune_on_close(self.transaction, self.path, self.retention_days)
             on_close(self.db, self.path)
             self._release()
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import duckdb
 
+from engine.errors import StateError
 from engine.state.codec import dumps
 from engine.state.parked import stored_reasons
 
@@ -315,7 +316,14 @@ def settle(db: duckdb.DuckDBPyConnection, settled: Sequence[Settlement], now: da
 
 
 def replay(db: duckdb.DuckDBPyConnection, key: str) -> bool:
-    """Mark the event to be processed again (its effect, if recorded, stays recorded once)."""
+    """Mark the event to be processed again (its effect, if recorded, stays recorded once); an
+    event whose body retention dropped cannot be (StateError)."""
+    kept = db.execute("SELECT octet_length(body) FROM inbox WHERE key = ?", [key]).fetchone()
+    if kept is not None and kept[0] == 0:
+        raise StateError(
+            f"event {key}: its body was dropped by the retention (ETL_STATE_RETENTION_DAYS), "
+            "so it cannot be processed again"
+        )
     found = db.execute(
         "UPDATE inbox SET status = ?, attempts = 0, next_attempt_at = NULL, reasons = '[]' "
         "WHERE key = ? RETURNING key",
