@@ -26,9 +26,9 @@ from typing import Any
 
 import duckdb
 
-from engine.errors import StateError
 from engine.state.codec import dumps
 from engine.state.parked import stored_reasons
+from engine.state.retention import refuse_dropped
 
 RECEIVED = "received"
 PROCESSED = "processed"
@@ -318,12 +318,7 @@ def settle(db: duckdb.DuckDBPyConnection, settled: Sequence[Settlement], now: da
 def replay(db: duckdb.DuckDBPyConnection, key: str) -> bool:
     """Mark the event to be processed again (its effect, if recorded, stays recorded once); an
     event whose body retention dropped cannot be (StateError)."""
-    kept = db.execute("SELECT octet_length(body) FROM inbox WHERE key = ?", [key]).fetchone()
-    if kept is not None and kept[0] == 0:
-        raise StateError(
-            f"event {key}: its body was dropped by the retention (ETL_STATE_RETENTION_DAYS), "
-            "so it cannot be processed again"
-        )
+    refuse_dropped(db, key)
     found = db.execute(
         "UPDATE inbox SET status = ?, attempts = 0, next_attempt_at = NULL, reasons = '[]' "
         "WHERE key = ? RETURNING key",

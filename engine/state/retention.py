@@ -88,3 +88,13 @@ def prune_on_close(
         prune_now(transaction, days)
     except duckdb.Error as exc:
         log.warning("could not apply the retention to %s: %s", path, exc)
+
+
+def refuse_dropped(db: duckdb.DuckDBPyConnection, key: str) -> None:
+    """StateError when retention dropped the inbox event's body: it cannot be processed again."""
+    kept = db.execute("SELECT octet_length(body) FROM inbox WHERE key = ?", [key]).fetchone()
+    if kept is not None and kept[0] == 0:
+        raise StateError(
+            f"event {key}: its body was dropped by the retention ({ENV}), so it cannot be "
+            "processed again"
+        )
