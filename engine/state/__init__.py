@@ -5,7 +5,7 @@ into the inbox (opening the state, and every read of the inbox, moves what it ho
 
 `State` is the one object callers hold: it opens the file (connection.py: its folder, DuckDB's
 memory limit), checks and migrates the schema version, owns the connection and its lock, and
-compacts the file as it closes once it has grown (compact.py); each table's SQL lives in
+applies retention (retention.py) and compacts the file (compact.py) as it closes; each table's SQL lives in
 its own module (runs, cursors, idmap, parked, raw, inbox), and `batch` writes a batch's outcome.
 Every write is a batch (list parameters unnested in SQL, never one row per call), and what a
 batch decides about its records — ID map rows, quarantine and held-back rows, the cursor — is
