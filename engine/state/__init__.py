@@ -69,7 +69,7 @@ class State:
     ) -> None:
         """`memory_limit`: DuckDB's (default: connection.memory_limit())."""
         self.path = str(path)
-        self.retention_days = retention_days()  # a bad ETL_STATE_RETENTION_DAYS: at once
+        self.retention_days, self.keep_raw = retention_days(), raw.keep_raw()  # bad env: at once
         self.db = connect(self.path, memory_limit)
         self.lock = threading.RLock()
         # Intake has a connection of its own to the same database: storing a delivery never
@@ -230,8 +230,9 @@ class State:
         self, entity: str, rows: Iterable[tuple[str, Any, str | None]], run_id: int
     ) -> None:
         """What the platform said, as it said it: (key, record, parent key)."""
-        with self.lock:
-            raw.stage(self.db, entity, rows, run_id)
+        if self.keep_raw:  # ETL_STATE_RAW=off stages nothing (raw.py)
+            with self.lock:
+                raw.stage(self.db, entity, rows, run_id)
 
     def commit(self, outcome: BatchOutcome, run_id: int) -> None:
         """Write a batch's outcome atomically: ID map, aliases, parked rows, cursor."""

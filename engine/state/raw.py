@@ -1,13 +1,21 @@
-"""Raw records: what the platform said, as it said it, staged per entity and key."""
+"""Raw records: what the platform said, as it said it, staged per entity and key.
+
+Nothing in the engine reads them back (replay and reconcile use the parked copies and the ID
+map): they are there for a person looking into what a source sent. `ETL_STATE_RAW=off` stages
+none, for a state a fraction of the size (see README, "The state file stays small")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import duckdb
 
+from engine.errors import StateError
 from engine.state.codec import dumps, now
+
+ENV = "ETL_STATE_RAW"
 
 # JSON text per statement. DuckDB holds a statement's rows several times over while it casts
 # and upserts them (about 6x their text), all inside the state's memory limit: 500 orders of
@@ -45,3 +53,11 @@ def stage(
             keys, records, parents, size = [], [], [], 0
     if keys:
         db.execute(UPSERT, [entity, keys, records, parents, run_id, at])
+
+
+def keep_raw(env: Mapping[str, str] | None = None) -> bool:
+    """Whether raw records are staged: `on` (the default) or `off`."""
+    text = (os.environ if env is None else env).get(ENV, "on").strip().lower() or "on"
+    if text not in ("on", "off"):
+        raise StateError(f"{ENV}={text!r}: `on` (the default) or `off`")
+    return text == "on"

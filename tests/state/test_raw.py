@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import StateError
 from engine.state import State, raw
 
 
@@ -57,3 +58,17 @@ def test_state_stage_raw_chunks_keep_every_row_and_the_last_partial_chunk(
                 "SELECT key, record, parent_key FROM raw_records ORDER BY key"
             ).fetchall()
     assert [(k, json.loads(r), p) for k, r, p in got] == rows
+
+
+def test_state_stage_raw_off_stages_nothing_and_a_bad_value_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(raw.ENV, "off")
+    with State(tmp_path / "s.duckdb") as state:
+        state.stage_raw("lines", [("l1", {"q": 1}, None)], state.start_run("run"))
+        with state.transaction() as db:
+            assert db.execute("SELECT count(*) FROM raw_records").fetchone() == (0,)
+    monkeypatch.setenv(raw.ENV, "sometimes")
+    with pytest.raises(StateError, match="ETL_STATE_RAW='sometimes'"):
+        State(tmp_path / "s.duckdb")
+    assert raw.keep_raw({}) is True and raw.keep_raw({raw.ENV: "OFF"}) is False
