@@ -21,7 +21,6 @@ import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +34,7 @@ from engine.state.compact import on_close
 from engine.state.connection import connect
 from engine.state.idmap import Synced
 from engine.state.inbox import InboxEvent, Received, Settlement
+from engine.state.inbox_reads import InboxReads
 from engine.state.outbox import Outbox
 from engine.state.parked import Parked, ParkedTable
 from engine.state.retention import prune_on_close, retention_days
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 
-class State:
+class State(InboxReads):
     """One mapping's state file. Thread-safe: one connection, one lock."""
 
     def __init__(
@@ -328,12 +328,6 @@ class State:
 
         return retrying(attempt)
 
-    def recent_keys(self, limit: int) -> list[str]:
-        """The keys of the last `limit` events received, oldest first."""
-        self.move_spool()
-        with self.lock:
-            return inbox.recent_keys(self.db, limit)
-
     def _intake(self) -> duckdb.DuckDBPyConnection:
         with self._intake_lock:
             if self._intake_db is None:
@@ -354,41 +348,6 @@ class State:
                 inbox.settle(db, settled, now())
 
         retrying(attempt)
-
-    def replay_event(self, key: str) -> bool:
-        """Mark an event to be processed again; False when no event has that key."""
-        self.move_spool()
-        with self.lock:
-            return inbox.replay(self.db, key)
-
-    def inbox_counts(self) -> dict[str, int]:
-        """Events per status, and `duplicates`: deliveries recognised as already stored."""
-        self.move_spool()
-        with self.lock:
-            return inbox.counts(self.db)
-
-    def inbox_last_received(self) -> datetime | None:
-        self.move_spool()
-        with self.lock:
-            return inbox.last_received(self.db)
-
-    def inbox_events(self, status: str | None = None) -> list[dict[str, Any]]:
-        """Every event (or those with one status), oldest first, without bodies."""
-        self.move_spool()
-        with self.lock:
-            return inbox.rows(self.db, status)
-
-    def inbox_event(self, key: str) -> dict[str, Any] | None:
-        """One event with its raw body, or None."""
-        self.move_spool()
-        with self.lock:
-            return inbox.get(self.db, key)
-
-    def return_effects(self) -> list[dict[str, Any]]:
-        """Every (return, state) transition recorded, once each."""
-        self.move_spool()
-        with self.lock:
-            return inbox.effects(self.db)
 
 
 def _by_entity(tallies: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
