@@ -2,8 +2,8 @@
 `etl serve` does not grow for ever with every event it ever received.
 
 After `ETL_STATE_RETENTION_DAYS` days (default 30; `-1` keeps everything): the body of an
-inbox event processed that long ago, the stored context of an outcome done that long ago, and
-the request and answer of its confirmed steps. Their rows stay, keys and statuses included: a
+inbox event processed that long ago, the stored context of an outcome done (and synced back)
+that long ago, and the request and answer of confirmed steps. Their rows stay, keys and statuses included: a
 redelivery is still recognised as a duplicate, and `etl inbox list` / `etl outbox list` still
 show them. Events failed or unprocessable, and outcomes not done, are kept whole. The space
 comes back at the next compaction (compact.py).
@@ -55,7 +55,8 @@ def prune(db: duckdb.DuckDBPyConnection, now: datetime, days: int | None) -> dic
         "inbox": "UPDATE inbox SET body = ? WHERE status = 'processed' AND processed_at < ? "
         "AND octet_length(body) > 0 RETURNING key",
         "outcome_runs": "UPDATE outcome_runs SET context = '{}' WHERE status = 'done' "
-        "AND updated_at < ? AND context::VARCHAR <> '{}' RETURNING return_id",
+        "AND synced_at IS NOT NULL AND updated_at < ? AND context::VARCHAR <> '{}' "
+        "RETURNING return_id",
         "outbox": "UPDATE outbox SET request = NULL, response = NULL WHERE status = 'confirmed' "
         "AND updated_at < ? AND (request IS NOT NULL OR response IS NOT NULL) RETURNING id",
     }

@@ -44,9 +44,9 @@ def _inbox(state: State) -> list[str]:
 
 
 def _outbox(state: State) -> None:
-    """A run done 45 days ago with a confirmed step, and one that failed as long ago."""
+    """Runs 45 days old: done and synced back (7), failed (8), done and not synced yet (9)."""
     box = state.outbox
-    for rid, status in (("7", DONE), ("8", STEP_FAILED)):
+    for rid, status in (("7", DONE), ("8", STEP_FAILED), ("9", DONE)):
         box.claim(rid, "refund", [("refund", None, "http")], {"order": rid}, None, None)
         [row] = box.steps(rid, "refund")
         box.sending(row.id, {"path": "/refunds"}, None)
@@ -55,6 +55,8 @@ def _outbox(state: State) -> None:
         else:
             box.fail(row.id, "HTTP 422", {"errors": "no"})
         box.finish(rid, "refund", status, None)
+        if rid == "7":  # run 9 is done but not synced back yet
+            box.synced(rid, "refund")
     old = now() - timedelta(days=45)
     with state.transaction() as db:
         db.execute("UPDATE outcome_runs SET updated_at = ?", [old])
@@ -93,13 +95,15 @@ def test_retention_drops_old_done_outcome_details_only(tmp_path: Path) -> None:
         _outbox(state)
         changed = prune_now(state.transaction, 30)
         done, failed = state.outbox.run("7", "refund"), state.outbox.run("8", "refund")
+        unsynced = state.outbox.run("9", "refund")
         [done_step] = state.outbox.steps("7", "refund")
         [failed_step] = state.outbox.steps("8", "refund")
-    assert changed["outcome_runs"] == 1 and changed["outbox"] == 1
+    assert changed["outcome_runs"] == 1 and changed["outbox"] == 2  # steps of 7 and 9
     assert done is not None and done.status == DONE and done.context == {}
     assert done_step.request is None and done_step.response is None
     assert done_step.kept == {"refund_id": 5}  # what later steps read stays
     assert failed is not None and failed.context == {"order": "8"}
+    assert unsynced is not None and unsynced.context == {"order": "9"}
     assert failed_step.request == {"path": "/refunds"}
 
 
