@@ -29,9 +29,8 @@ class Expression:
     def __init__(self, text: str, at: str, options: jmespath.Options | None = None) -> None:
         try:
             self.parsed = _parsed(text)
-        except JMESPathError as exc:
-            detail = " ".join(str(exc).split())
-            raise ConfigError(f"{at}: invalid JMESPath {text!r}: {detail}") from None
+        except JMESPathError:
+            raise ConfigError(f"{at}: {syntax_problem(text)}") from None
         self.text, self.at, self.options = text, at, options
         node = self.parsed.parsed
         self.field: str | None = str(node["value"]) if node.get("type") == "field" else None

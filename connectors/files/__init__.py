@@ -110,17 +110,6 @@ class FilesConnector(Connector):
             (path, text) for path, text in setting_expressions(extract) if isinstance(text, str)
         ]
 
-    @classmethod
-    def check_extract(
-        cls, source: Mapping[str, Any], base_dir: Path, extracts: Mapping[str, Mapping[str, Any]]
-    ) -> list[tuple[str, KeyPath, str]]:
-        """Every `group` and `join` expression compiled, so `etl check` reports a bad one."""
-        return [
-            (entity, path, problem)
-            for entity, cfg in extracts.items()
-            for path, problem in expression_problems(cfg)
-        ]
-
     def _by_mtime(
         self, files: list[Path], cfg: Mapping[str, Any], since: str | None, tracker: _MtimeTracker
     ) -> Iterator[dict[str, Any]]:

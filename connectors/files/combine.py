@@ -20,9 +20,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import jmespath
-from jmespath.exceptions import JMESPathError
 
-from connectors.expressions import Expression, truthy
+from connectors.expressions import Expression, syntax_problem, truthy
 from connectors.paging import cursor_key
 from connectors.validate import KeyPath
 from engine.errors import ExtractError
@@ -55,15 +54,11 @@ def expression_problems(cfg: Mapping[str, Any]) -> list[tuple[KeyPath, str]]:
     """Each JMESPath of the block (`group.by`, `group.head`, `where`, and a join's `key`,
     `match`, `where`, `sort`, `fields`, nested joins' too) that does not compile, as (key path
     in the `extract:` block, message): found at check time."""
-    found: list[tuple[KeyPath, str]] = []
-    for path, expression in setting_expressions(cfg):
-        if not isinstance(expression, str):
-            continue
-        try:
-            jmespath.compile(expression)
-        except JMESPathError as exc:
-            found.append((path, f"invalid JMESPath {expression!r}: {exc}"))
-    return found
+    return [
+        (path, problem)
+        for path, expression in setting_expressions(cfg)
+        if isinstance(expression, str) and (problem := syntax_problem(expression)) is not None
+    ]
 
 
 def _hashable(value: Any) -> Any:
