@@ -66,10 +66,13 @@ class State(InboxReads):
         *,
         spool_max_bytes: int = MAX_UNMOVED,
         memory_limit: str | None = None,
+        keep_raw: bool | None = None,
     ) -> None:
-        """`memory_limit`: DuckDB's (default: connection.memory_limit())."""
+        """`memory_limit`: DuckDB's (default: connection.memory_limit()); `keep_raw`: whether
+        raw records are staged (default: ETL_STATE_RAW, raw.keep_raw())."""
         self.path = str(path)
-        self.retention_days, self.keep_raw = retention_days(), raw.keep_raw()  # bad env: at once
+        self.retention_days = retention_days()  # a bad environment fails at once
+        self.keep_raw = raw.keep_raw() if keep_raw is None else keep_raw
         self.db = connect(self.path, memory_limit)
         self.lock = threading.RLock()
         # Intake has a connection of its own to the same database: storing a delivery never
@@ -230,7 +233,7 @@ class State(InboxReads):
         self, entity: str, rows: Iterable[tuple[str, Any, str | None]], run_id: int
     ) -> None:
         """What the platform said, as it said it: (key, record, parent key)."""
-        if self.keep_raw:  # ETL_STATE_RAW=off stages nothing (raw.py)
+        if self.keep_raw:  # only with ETL_STATE_RAW=on (raw.py)
             with self.lock:
                 raw.stage(self.db, entity, rows, run_id)
 

@@ -1,8 +1,10 @@
-"""Raw records: what the platform said, as it said it, staged per entity and key.
+"""Raw records: what the platform said, as it said it, staged per entity and key, on request.
 
-Nothing in the engine reads them back (replay and reconcile use the parked copies and the ID
-map): they are there for a person looking into what a source sent. `ETL_STATE_RAW=off` stages
-none, for a state a fraction of the size (see README, "The state file stays small")."""
+Nothing in the engine reads them back: replay and reconcile use the parked copies (a record
+quarantined or held keeps its source record there) and the ID map. So they are staged only
+with `ETL_STATE_RAW=on`, for a person looking into what a source sent; by default (`off`) the
+state keeps only what replay and reconcile need, a fifth of the size (README, "The state file
+stays small")."""
 
 from __future__ import annotations
 
@@ -56,8 +58,8 @@ def stage(
 
 
 def keep_raw(env: Mapping[str, str] | None = None) -> bool:
-    """Whether raw records are staged: `on` (the default) or `off`."""
-    text = (os.environ if env is None else env).get(ENV, "on").strip().lower() or "on"
+    """Whether raw records are staged: `off` (the default) or `on`."""
+    text = (os.environ if env is None else env).get(ENV, "off").strip().lower() or "off"
     if text not in ("on", "off"):
-        raise StateError(f"{ENV}={text!r}: `on` (the default) or `off`")
+        raise StateError(f"{ENV}={text!r}: `off` (the default) or `on`")
     return text == "on"

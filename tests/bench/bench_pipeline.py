@@ -8,7 +8,8 @@ Run from the repository root:
 
 1. Local throughput. N generated Shopify-like orders are written to a JSONL file once; then,
    interleaved, `repeat` times each: the engine (files connector -> map -> validate -> diff ->
-   stage, a dry run that stages raw records into a real DuckDB state, sending nothing) and a
+   stage, a dry run into a real DuckDB state, sending nothing; raw records staged as the
+   environment says, ETL_STATE_RAW, off by default) and a
    hand-written script doing the same work with the same libraries
    (tests/bench/pipeline_local.py). Both start from a copy of the same state: the ID map knows
    every referenced product, variant and customer and the payload hash of half the orders.
@@ -18,8 +19,9 @@ Run from the repository root:
    1.0 without variants and the refunds' second PUT), budget use (goal >= 90 % of the
    configured rate), 429s (goal 0) (tests/bench/pipeline_sandbox.py).
 3. Memory. Peak RSS of `etl run --dry-run` over the orders file at two sizes: flat
-   (tests/bench/pipeline_memory.py). Then a run that stages raw records and records every
-   order as synced, at the same sizes, with the state's default memory limit and without one:
+   (tests/bench/pipeline_memory.py). Then a run that records every order as synced, at the
+   same sizes: with the defaults (no raw records staged, the default memory limit), then
+   staging raw records (ETL_STATE_RAW=on) with the default memory limit and without one:
    peak RSS flat, and the state file's bytes per synced record (tests/bench/pipeline_staging.py).
 4. Backfill. The issue's mid-size merchant (50k products, 150k variants, 200k customers, 1M
    orders over 3 years, 3 locations), computed with the backfill estimate's arithmetic and the
@@ -122,15 +124,15 @@ def part_memory(args: argparse.Namespace, work: Path) -> None:
     for n in (small, big):
         mapping, state = prepare_folder(work / f"memory-{n}", n, args.seed)
         peaks.append(dry_run_peak(mapping, state, n))
-        for limit in ("", *args.staging_limits):  # the default, then the others
+        for limit, keep in (("", ""), ("", "on"), *((lim, "on") for lim in args.staging_limits)):
             copy = fresh_state(state, state.with_name(f"staged{len(staged)}.duckdb"))
-            staged.append(staged_run(mapping, copy, n, limit))
+            staged.append(staged_run(mapping, copy, n, limit, keep))
         (work / f"memory-{n}" / "orders.jsonl").unlink()  # a GB at 100k: free the disk
     print("\n".join(memory_table(peaks)))
-    print(f"\n3b. staging: the same orders through a run that stages raw records and records "
-          f"every order as synced (Loop stood in for), a child process per size and memory "
-          f"limit (ETL_STATE_MEMORY_LIMIT; default {DEFAULT_MEMORY_LIMIT})")  # fmt: skip
-    staged.sort(key=lambda r: (r.limit, r.orders))
+    print(f"\n3b. staging: the same orders through a run that records every order as synced "
+          f"(Loop stood in for), a child process per size, raw staging (ETL_STATE_RAW; default "
+          f"off) and memory limit (ETL_STATE_MEMORY_LIMIT; default {DEFAULT_MEMORY_LIMIT})")  # fmt: skip
+    staged.sort(key=lambda r: (r.raw, r.limit, r.orders))
     print("\n".join(staging_table(staged, FLAT)))
 
 

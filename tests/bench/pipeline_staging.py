@@ -2,7 +2,7 @@
 
 A dry run stages nothing, so part 3's figures leave DuckDB's buffer pool out. Here a child
 process runs the engine's `Runner` over the orders file with a run id (so every page's raw
-records are staged, as a real run does) and a stand-in for Loop that accepts every ready
+records are staged when ETL_STATE_RAW=on, as a real run does) and a stand-in for Loop that accepts every ready
 order: each gets a Loop id and its line ids in the ID map, committed batch by batch, as a run
 against Loop would leave them. Nothing is sent. The child writes its VmHWM when it exits; the
 parent then reads the state file's size (bytes per synced record: the file over the ID map's
@@ -36,6 +36,7 @@ FIRST_ID = 10**16
 class Staged:
     orders: int
     limit: str  # ETL_STATE_MEMORY_LIMIT of the child ('' = the default)
+    raw: str  # ETL_STATE_RAW of the child ('' = the default, off)
     rss_kib: int
     file_bytes: int  # after closing (compacted when due)
     run_bytes: int  # as the run left it, before closing
@@ -90,17 +91,19 @@ def child_main() -> None:
         Path(os.environ["BENCH_SIZE_FILE"]).write_text(str(os.path.getsize(state_path)))
 
 
-def staged_run(mapping: Path, state: Path, orders: int, limit: str) -> Staged:
-    """Run the child on `state` (changed in place) with the memory limit; what it measured."""
+def staged_run(mapping: Path, state: Path, orders: int, limit: str, keep: str) -> Staged:
+    """Run the child on `state` (changed in place) with the memory limit and ETL_STATE_RAW
+    (`keep`); what it measured."""
     peak_path, size_path = state.with_suffix(".peak"), state.with_suffix(".size")
     env: dict[str, Any] = {
         **os.environ,
         "BENCH_PEAK_FILE": str(peak_path),
         "BENCH_SIZE_FILE": str(size_path),
     }
-    env.pop("ETL_STATE_MEMORY_LIMIT", None)
-    if limit:
-        env["ETL_STATE_MEMORY_LIMIT"] = limit
+    for name, value in (("ETL_STATE_MEMORY_LIMIT", limit), ("ETL_STATE_RAW", keep)):
+        env.pop(name, None)
+        if value:
+            env[name] = value
     command = [sys.executable, "-c", CHILD, str(mapping), str(state)]
     started = time.monotonic()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -110,7 +113,8 @@ def staged_run(mapping: Path, state: Path, orders: int, limit: str) -> Staged:
     synced, free = _inspect(state)
     size = state.stat().st_size
     run_size = int(size_path.read_text())
-    return Staged(orders, limit, int(peak_path.read_text()), size, run_size, synced, free, seconds)
+    peak = int(peak_path.read_text())
+    return Staged(orders, limit, keep, peak, size, run_size, synced, free, seconds)
 
 
 def _inspect(state: Path) -> tuple[int, int]:
@@ -127,25 +131,31 @@ def _inspect(state: Path) -> tuple[int, int]:
 GOAL_BYTES = 600  # per synced record (issue 12)
 
 
+def _config(r: Staged) -> str:
+    return f"raw {r.raw or 'off (default)'}, limit {r.limit or 'default'}"
+
+
 def staging_table(runs: list[Staged], flat: float) -> list[str]:
-    """One line per run, then the goals: RSS flat under the default limit, bytes per record."""
-    head = (f"{'orders':>8} {'memory limit':<14} {'synced':>7} {'peak RSS MiB':>12} "
+    """One line per run, then the goals: RSS flat with staging on under the default limit,
+    bytes per record with the defaults."""
+    head = (f"{'orders':>8} {'raw':<5} {'memory limit':<14} {'synced':>7} {'peak RSS MiB':>12} "
             f"{'state MiB':>9} {'B/synced':>8} {'uncompacted':>11} {'free MiB':>8} {'seconds':>7}")  # fmt: skip
     lines = [head]
     for r in runs:
-        lines.append(f"{r.orders:>8,} {r.limit or 'default':<14} {r.synced:>7,} "
+        lines.append(f"{r.orders:>8,} {r.raw or 'off':<5} {r.limit or 'default':<14} {r.synced:>7,} "
                      f"{r.rss_kib / 1024:>12.1f} {r.file_bytes / 2**20:>9.1f} "
                      f"{r.per_record:>8,.0f} {r.run_per_record:>11,.0f} {r.free_bytes / 2**20:>8.1f} "
                      f"{r.seconds:>7.1f}")  # fmt: skip
-    for limit in dict.fromkeys(r.limit for r in runs):
-        small, big = [r for r in runs if r.limit == limit][:2]
+    for config in dict.fromkeys(_config(r) for r in runs):
+        small, big = [r for r in runs if _config(r) == config][:2]
         ratio = big.rss_kib / small.rss_kib
         verdict = "flat PASS" if ratio <= flat else "GROWS MISS"
-        lines.append(f"peak RSS, limit {limit or 'default'}: x{ratio:.2f} (+{(big.rss_kib - small.rss_kib) / 1024:.0f} MiB) "
+        lines.append(f"peak RSS, {config}: x{ratio:.2f} (+{(big.rss_kib - small.rss_kib) / 1024:.0f} MiB) "
                      f"for {big.orders // small.orders}x the orders, allowed x{flat}: {verdict}")  # fmt: skip
     for r in (r for r in runs if not r.limit):
+        goal = "goal" if not r.raw else "(not the default)"
         verdict = "PASS" if r.per_record < GOAL_BYTES else "MISS"
-        lines.append(f"state at {r.orders:,} orders: {r.per_record:,.0f} B per synced record "
-                     f"(x{r.per_record / r.run_per_record:.2f} of the file the run left, "
-                     f"{r.run_per_record:,.0f}), goal < {GOAL_BYTES}: {verdict}")  # fmt: skip
+        lines.append(f"state at {r.orders:,} orders, {_config(r)}: {r.per_record:,.0f} B per synced "
+                     f"record (x{r.per_record / r.run_per_record:.2f} of the file the run left, "
+                     f"{r.run_per_record:,.0f}), {goal} < {GOAL_BYTES}: {verdict}")  # fmt: skip
     return lines

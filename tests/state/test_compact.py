@@ -15,6 +15,12 @@ from engine.state import BatchOutcome, Parked, State, Synced, compact
 from engine.state.inbox import Received
 
 
+@pytest.fixture(autouse=True)
+def raw_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Raw records grow the file fastest; these tests stage them (ETL_STATE_RAW=on)."""
+    monkeypatch.setenv("ETL_STATE_RAW", "on")
+
+
 def churn(state: State, run: int, rows: int, version: int) -> None:
     """Stage `rows` raw records of ~2 kB (again: an update of each), sync and park some."""
     record = {"note": "n" * 1500, "version": version}
@@ -52,8 +58,9 @@ def grown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         for version in (1, 2):
             churn(state, state.start_run("run"), 3000, version)
         state.receive_event(Received("e1", b"{}"))
-    monkeypatch.undo()
+    monkeypatch.undo()  # undoes raw_on's too: set it again
     monkeypatch.setattr(compact, "MIN_BYTES", 0)
+    monkeypatch.setenv("ETL_STATE_RAW", "on")
     return path
 
 
