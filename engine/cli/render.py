@@ -33,6 +33,7 @@ SUMMARY_COLUMNS = (
     "updated",
     "quarantined",
     "held",
+    "deferred",
     "requests",
     "rate_limited",
     "source_requests",

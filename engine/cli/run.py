@@ -132,7 +132,8 @@ def _run_and_report(
 @json_option("the status as one object on one line")
 @state_option
 def status(mapping: Path, as_json: bool, state_path: Path | None) -> None:
-    """Per entity: the cursor, the ID map, quarantine and held counts, and the last runs."""
+    """Per entity: the cursor, the ID map, quarantined, held and deferred counts, and the last
+    runs."""
     compiled = load_and_compile(mapping)
     path = state_path_for(compiled.mapping, state_path)
     if not path.exists():
@@ -144,7 +145,7 @@ def status(mapping: Path, as_json: bool, state_path: Path | None) -> None:
         "entities": {
             name: {
                 "cursor": cursors.get(name),
-                **counts.get(name, {"synced": 0, "quarantined": 0, "held": 0}),
+                **counts.get(name, {"synced": 0, "quarantined": 0, "held": 0, "deferred": 0}),
             }
             for name in compiled.mapping.order
         },
@@ -154,10 +155,13 @@ def status(mapping: Path, as_json: bool, state_path: Path | None) -> None:
         click.echo(json.dumps(report, default=str))
         return
     click.echo(f"state: {path}")
-    click.echo(f"{'entity':<14} {'synced':>8} {'quarantined':>12} {'held':>6}  cursor")
+    click.echo(
+        f"{'entity':<14} {'synced':>8} {'quarantined':>12} {'held':>6} {'deferred':>8}  cursor"
+    )
     for name, row in report["entities"].items():
         click.echo(
-            f"{name:<14} {row['synced']:>8} {row['quarantined']:>12} {row['held']:>6}  "
+            f"{name:<14} {row['synced']:>8} {row['quarantined']:>12} {row['held']:>6} "
+            f"{row['deferred']:>8}  "
             f"{row['cursor'] or '-'}"
         )
     for r in runs:

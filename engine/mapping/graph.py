@@ -1,12 +1,16 @@
-"""Entity dependencies: lookups found in field specs, and a stable topological order."""
+"""Entity dependencies: lookups found in field specs, a stable topological order, and what
+`send: referenced` needs of them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from engine.loop.kinds import BUILD_ORDER
 from engine.mapping.yamlsource import KeyPath
+
+if TYPE_CHECKING:
+    from engine.mapping.model import Entity
 
 
 def lookups_in(spec: Any, path: KeyPath) -> Iterator[tuple[KeyPath, dict[str, Any]]]:
@@ -51,3 +55,33 @@ def _find_cycle(edges: dict[str, set[str]], pending: set[str]) -> list[str]:
         seen.append(node)
         node = min(n for n in edges[node] if n in pending)
     return seen[seen.index(node) :]
+
+
+VIA_REFERENCED = (
+    "{ref} has `send: referenced`: a record of it is sent when a lookup by its key needs it, "
+    "and a lookup `via` an alias cannot ask for one; look it up by key"
+)
+
+
+def send_problems(
+    entities: Iterable[Entity], referrers: Mapping[str, set[str]]
+) -> list[tuple[KeyPath, str]]:
+    """`send: referenced` needs another entity that looks this one up by key (`referrers`:
+    entity -> those that do), and no children (variants go with their product)."""
+    entities = list(entities)
+    out: list[tuple[KeyPath, str]] = []
+    for entity in entities:
+        if entity.send != "referenced":
+            continue
+        at = (*entity.path, "send")
+        if any(e.parent == entity.name for e in entities):
+            out.append((at, "an entity with `variants:` cannot be `send: referenced`"))
+        elif not referrers.get(entity.name, set()) - {entity.name}:
+            out.append(
+                (
+                    at,
+                    f"no other entity looks {entity.name} up by key (`lookup: {entity.name}`): "
+                    "with `send: referenced` none of its records would ever be sent",
+                )
+            )
+    return out

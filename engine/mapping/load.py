@@ -25,7 +25,7 @@ from engine.loop.kinds import KINDS, kind_for_entity
 from engine.mapping import sections
 from engine.mapping.fixtures import fixture_of, fixture_problems
 from engine.mapping.functions import LoopFunctions
-from engine.mapping.graph import dependency_order, lookups_in
+from engine.mapping.graph import VIA_REFERENCED, dependency_order, lookups_in, send_problems
 from engine.mapping.interpolate import interpolate
 from engine.mapping.model import (
     ORDER_LINES,
@@ -119,6 +119,7 @@ class _Build:
     def __init__(self, file: Path, data: dict[str, Any], positions: Positions) -> None:
         self.file, self.data, self.positions = file, data, positions
         self.problems: list[Problem] = []
+        self._referrers: dict[str, set[str]] = {}  # entity -> the entities that look it up by key
 
     def problem(self, path: KeyPath, message: str) -> None:
         self.problems.append(self.positions.problem(path, message))
@@ -208,6 +209,7 @@ class _Build:
                 aliases=spec.get("aliases", {}),
                 fan_out=spec.get("fan_out"),
                 window=sections.window(spec.get("window"), (*path, "window"), self.problem),
+                send=spec.get("send", "always"),
             )
             child = spec.get("variants")
             if spec.get("window") is not None and spec.get("fan_out"):
@@ -287,6 +289,8 @@ class _Build:
                 if ref is not None and ref != entity.name:
                     needs.add(ref)
             edges[entity.name] = needs
+        for path, message in send_problems(entities.values(), self._referrers):
+            self.problem(path, message)
         order, cycle = dependency_order(edges, {n: e.kind.name for n, e in entities.items()})
         if cycle:
             self.problem(
@@ -307,6 +311,10 @@ class _Build:
             return None
         if via is not None and via not in entities[ref].aliases:
             self.problem((*path, "via"), unknown(f"alias of {ref}", via, entities[ref].aliases))
+        if via is not None and entities[ref].send == "referenced":
+            self.problem((*path, "via"), VIA_REFERENCED.format(ref=ref))
+        if via is None:
+            self._referrers.setdefault(ref, set()).add(entity.name)
         return ref
 
     def _return_actions(self, entities: dict[str, Entity]) -> tuple[ReturnActionSource, ...]:

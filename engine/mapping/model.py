@@ -71,6 +71,9 @@ class Entity:
     # record (a variant's inventory_item_id, for inventory levels). Lookups name one with `via`.
     aliases: dict[str, str] = field(default_factory=dict)
     window: Window | None = None  # a top-level entity's `window:` (orders: the returnable ones)
+    # `send: referenced`: a record Loop does not have yet is sent only once a record that looks
+    # it up is sent (customers without an order); `always` (the default): every record.
+    send: str = "always"
 
 
 @dataclass(frozen=True)

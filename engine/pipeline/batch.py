@@ -19,7 +19,7 @@ from engine.mapping.compile import CompiledEntity, CompiledMapping
 from engine.mapping.graph import lookups_in
 from engine.pipeline.bulk import BulkSettings
 from engine.pipeline.load import Loaded, Loader
-from engine.pipeline.prepare import Prepared, PrepareOptions, Preparer
+from engine.pipeline.prepare import STAND_IN_ID, Prepared, PrepareOptions, Preparer
 from engine.state import BatchOutcome, Parked, State
 
 Item = tuple[Any, Any, str | None]  # record, parent record, parent key
@@ -39,6 +39,7 @@ class BatchResult:
     synced: list[str] = field(default_factory=list)
     quarantined: list[Parked] = field(default_factory=list)
     held: list[Parked] = field(default_factory=list)
+    deferred: list[Parked] = field(default_factory=list)  # `send: referenced`: kept, not sent
     live: set[str] = field(default_factory=set)  # in Loop now (a dry run: would be)
     keys: dict[int, str] = field(default_factory=dict)  # id(source record) -> its key
 
@@ -54,14 +55,22 @@ class DryRun:
             for _, spec in lookups_in(e.entity.map, ())
         }
         self.would_sync: dict[tuple[str, str | None], set[str]] = {}
+        self.deferred: dict[str, set[str]] = {}  # entity -> keys this dry run deferred
 
     def assumed(self, entity: str, via: str | None, key: str) -> bool:
         return key in self.would_sync.get((entity, via), ())
+
+    def pull(self, entity: str, keys: set[str]) -> BatchResult:
+        """Deferred records a lookup needs: counted as created, and resolved from now on."""
+        self.deferred.get(entity, set()).difference_update(keys)
+        self.would_sync.setdefault((entity, None), set()).update(keys)
+        return BatchResult(entity, items=len(keys), created=len(keys), live=set(keys))
 
     def load(self, name: str, prepared: Prepared) -> Loaded:
         loaded = Loaded()
         loaded.created = sum(1 for r in prepared.ready if r.known is None)
         loaded.updated = len(prepared.ready) - loaded.created
+        self.deferred.setdefault(name, set()).update(p.key for p in prepared.deferred)
         if (name, None) in self.looked_up:
             self.would_sync.setdefault((name, None), set()).update(r.key for r in prepared.ready)
         for ready in prepared.ready:
@@ -83,6 +92,10 @@ class BatchSync:
         self.children = {e.entity.parent: e for e in compiled.entities.values() if e.entity.parent}
         self.seen: dict[str, set[int]] = {}  # entity -> hashes of the keys met in this run
         self.bulk = BulkSettings.of(compiled.mapping.target)  # None: every write on its own
+        self.deferring = frozenset(
+            name for name, e in compiled.entities.items() if e.entity.send == "referenced"
+        )
+        self.pulled: list[BatchResult] = []  # deferred records sent for a lookup, not yet counted
 
     def sync(
         self,
@@ -94,11 +107,13 @@ class BatchSync:
         unique: bool = True,
         resend: Collection[str] = (),
         lost: Collection[str] = (),
+        pulled: bool = False,
     ) -> BatchResult:
         """Prepare, load and record one batch of `name`, and move `cursor` (entity, value) in
         the same transaction. `live_parents`: a child whose parent key is not among them is
         held back. `unique`: a key met twice in this run quarantines its records (parked
-        records retried are not counted). `resend` / `lost`: see PrepareOptions."""
+        records retried are not counted). `resend` / `lost`: see PrepareOptions. `pulled`:
+        deferred records a lookup needs, sent now (`send: referenced`)."""
         result = BatchResult(name, items=len(items))
         if not items:
             self._record(name, Prepared(), Loaded(), cursor)
@@ -109,6 +124,9 @@ class BatchSync:
             seen=self.seen.setdefault(name, set()) if unique else None,
             resend=frozenset(resend),
             lost=frozenset(lost),
+            defer=name in self.deferring and not pulled,
+            deferring=self.deferring,
+            pull=self._pull if self.deferring else None,
         )
         prepared = Preparer(entity, self.state, options).prepare(items)
         if live_parents is not None:
@@ -117,12 +135,29 @@ class BatchSync:
         self._record(name, prepared, loaded, cursor)
         return self._result(result, prepared, loaded)
 
+    def _pull(self, entity: str, keys: list[str]) -> dict[str, int]:
+        """Send the deferred records of `keys` (those that are deferred) and answer the Loop
+        ids of the ones now in Loop; their results wait in `pulled` for the run's summary."""
+        rows = self.state.deferred_rows(entity, keys)
+        if self.dry is not None:
+            wanted = set(keys)
+            found = {k for k, _, _ in rows} | (self.dry.deferred.get(entity, set()) & wanted)
+            if found:
+                self.pulled.append(self.dry.pull(entity, found))
+            return dict.fromkeys(found, STAND_IN_ID)
+        if not rows:
+            return {}
+        items: list[Item] = [(record, parent, None) for _, record, parent in rows]
+        self.pulled.append(self.sync(entity, items, unique=False, pulled=True))
+        return {k: v[0] for k, v in self.state.lookup(entity, keys).items()}
+
     def _result(self, result: BatchResult, prepared: Prepared, loaded: Loaded) -> BatchResult:
         result.unchanged = len(prepared.unchanged)
         result.created, result.updated = loaded.created, loaded.updated
         result.synced = [s.key for s in loaded.synced]
         result.quarantined = prepared.quarantined + loaded.quarantined
         result.held = prepared.held + loaded.held
+        result.deferred = prepared.deferred
         result.live = set(prepared.unchanged) | set(result.synced)
         if self.dry is not None:
             result.live |= {r.key for r in prepared.ready}
@@ -190,10 +225,17 @@ class BatchSync:
             quarantined=prepared.quarantined + loaded.quarantined,
             held=prepared.held + loaded.held,
             settled=prepared.unchanged,
+            deferred=prepared.deferred,
         )
         if cursor is not None and cursor[1] is not None:
             outcome.cursor_entity, outcome.cursor = cursor
-        elif not (outcome.synced or outcome.quarantined or outcome.held or outcome.settled):
+        elif not (
+            outcome.synced
+            or outcome.quarantined
+            or outcome.held
+            or outcome.settled
+            or outcome.deferred
+        ):
             return  # nothing to write
         self.state.commit(outcome, self.run_id)
 

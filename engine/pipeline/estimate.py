@@ -8,7 +8,9 @@ the first PUT's answer): REFUND_SHARE of them, an assumption. Record counts come
 source (`Connector.count`: an http `count:` endpoint, a sql COUNT); where it cannot count, the
 entity is "unknown" and left out of the total, which says so. A windowed entity is counted
 through its backfill extract (the window's records, when the source filters them). Entities
-`target.bulk` sends as bulk operations are still counted as single requests, and say so.
+`target.bulk` sends as bulk operations are still counted as single requests, and say so. A
+`send: referenced` entity is sent only as far as the entities that look it up need it: at most
+one request per record of theirs, however many records it has.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from connectors.base import Connector, ExtractRequest
 from engine.mapping.compile import CompiledMapping
+from engine.mapping.graph import lookups_in
 from engine.net import parse_rate
 from engine.pipeline.run import source_entities
 from engine.pipeline.window import WindowPlan, utc_now
@@ -106,6 +109,31 @@ def plan(
             why = "1 per variant" if records is not None else "1 per variant (not counted)"
             lines.append(Line(child, records, records, why))
         estimate.lines += [_bulk(line) if line.entity in bulk else line for line in lines]
+    return _referenced(compiled, estimate)
+
+
+def _referenced(compiled: CompiledMapping, estimate: Estimate) -> Estimate:
+    """A `send: referenced` entity's requests: at most the records that look it up."""
+    by_name = {line.entity: line for line in estimate.lines}
+    for i, line in enumerate(estimate.lines):
+        entity = compiled.entities[line.entity].entity
+        if entity.send != "referenced" or line.records is None:
+            continue
+        referrers = [
+            name
+            for name, e in compiled.entities.items()
+            if name != line.entity
+            and any(
+                s["lookup"] == line.entity and not s.get("via")
+                for _, s in lookups_in(e.entity.map, ())
+            )
+        ]
+        counted = [by_name[n].records for n in referrers if n in by_name]
+        if not counted or any(c is None for c in counted):
+            continue  # the lookers-up are not in this run or cannot be counted: all of them
+        bound = min(line.records, sum(c or 0 for c in counted))
+        why = f"at most 1 per {' or '.join(referrers)} record (send: referenced)"
+        estimate.lines[i] = Line(line.entity, line.records, bound, why)
     return estimate
 
 

@@ -45,6 +45,7 @@ class Prepared:
     unchanged: list[str] = field(default_factory=list)
     quarantined: list[Parked] = field(default_factory=list)
     held: list[Parked] = field(default_factory=list)
+    deferred: list[Parked] = field(default_factory=list)  # `send: referenced`, not in Loop yet
     keys: dict[int, str] = field(default_factory=dict)  # id(source record) -> its key
 
 
@@ -95,6 +96,9 @@ class PrepareOptions:
     batches too (None: not checked). `every`: keep every valid payload ready, unchanged or not
     (reconcile compares them all with Loop). `resend`: keys sent even when their hash is
     unchanged (drifted in Loop). `lost`: keys Loop no longer has: sent as new records.
+    `defer`: a valid record Loop does not have yet is deferred, not sent (`send: referenced`).
+    `pull(entity, keys)`: sends the deferred records of one of the `deferring` entities that a
+    lookup needs and answers their Loop ids (in a dry run, stand-ins).
     """
 
     assume: Callable[[str, str | None, str], bool] | None = None
@@ -102,6 +106,12 @@ class PrepareOptions:
     every: bool = False
     resend: frozenset[str] = frozenset()
     lost: frozenset[str] = frozenset()
+    defer: bool = False
+    deferring: frozenset[str] = frozenset()
+    pull: Callable[[str, list[str]], dict[str, int]] | None = None
+
+
+DEFERRED = "sent once a record that looks it up is sent (send: referenced)"
 
 
 class Preparer:
@@ -194,6 +204,9 @@ class Preparer:
             )
             return
         digest = payload_hash(t.payload)
+        if known is None and self.options.defer:
+            out.deferred.append(Parked(key, [DEFERRED], record, parent, "deferred"))
+            return
         if key in self.options.lost:
             known = None  # what the ID map remembers of it (order line ids) is gone too
         elif self._unchanged(key, known, digest):
@@ -230,6 +243,7 @@ class Preparer:
                 }
             else:
                 found[(entity, via)] = self.state.lookup_alias(entity, via, sorted(keys))
+        self._pull(wanted, found)
         missing: list[list[LookupRef]] = []
         for t in transformed:
             unresolved = []
@@ -246,3 +260,18 @@ class Preparer:
                     container[slot] = loop_id
             missing.append(unresolved)
         return missing
+
+    def _pull(
+        self,
+        wanted: dict[tuple[str, str | None], set[str]],
+        found: dict[tuple[str, str | None], dict[str, int]],
+    ) -> None:
+        """Send the deferred records the batch looks up by key and Loop does not have yet."""
+        pull = self.options.pull
+        if pull is None:
+            return
+        for (entity, via), keys in wanted.items():
+            if via is None and entity in self.options.deferring:
+                lacking = sorted(k for k in keys if k not in found[(entity, via)])
+                if lacking:
+                    found[(entity, via)].update(pull(entity, lacking))

@@ -39,6 +39,7 @@ class EntityStats:
     updated: int = 0
     quarantined: int = 0
     held: int = 0
+    deferred: int = 0  # `send: referenced`: kept in the state until a lookup needs them
     requests: int = 0
     rate_limited: int = 0
     source_requests: int = 0  # requests to the platform (pages, counts, per-parent includes)
@@ -147,8 +148,22 @@ class Runner:
             names = [name for name in names if self._has_parked(name, counts)]
         for name in names:
             summary.entities += self._entity(batches, name)
+            self._count_pulled(batches, summary)
+        if batches.dry is not None:  # what this dry run would leave deferred
+            for stats in summary.entities:
+                stats.deferred = len(batches.dry.deferred.get(stats.entity, ()))
         if self.options.sync:
             summary.entities += self._return_actions()
+
+    def _count_pulled(self, batches: BatchSync, summary: RunSummary) -> None:
+        """Deferred records sent for another entity's lookups count on their own line."""
+        for result in batches.pulled:
+            stats = next((s for s in summary.entities if s.entity == result.entity), None)
+            if stats is None:
+                stats = EntityStats(result.entity)
+                summary.entities.append(stats)
+            _count(stats, result)
+        batches.pulled.clear()
 
     def _has_parked(self, name: str, counts: dict[str, dict[str, int]]) -> bool:
         """Whether the entity, or its child, has records parked that this run would retry."""
@@ -193,6 +208,7 @@ class Runner:
         for stats in summary.entities:
             row = still.get(stats.entity, {})
             stats.quarantined, stats.held = row.get("quarantined", 0), row.get("held", 0)
+            stats.deferred = row.get("deferred", 0)
         counts = self.state.counts()
         summary.outstanding = sum(
             counts.get(s.entity, {}).get("quarantined", 0) + counts.get(s.entity, {}).get("held", 0)
@@ -339,6 +355,7 @@ def _count(stats: EntityStats, result: BatchResult, *, extracted: bool = False) 
     stats.updated += result.updated
     stats.quarantined += len(result.quarantined)
     stats.held += len(result.held)
+    stats.deferred += len(result.deferred)
     stats.requests += result.requests
     stats.rate_limited += result.rate_limited
 

@@ -44,6 +44,9 @@ class EntityReport:
     skipped: str | None = None  # why the entity was not compared at all
     # records outside the entity's `window:` that Loop lacks and never had: not differences
     outside_window: int = 0
+    # records of a `send: referenced` entity that Loop lacks and never had: kept until an
+    # order (say) looks them up, not differences
+    deferred: int = 0
 
     @property
     def found(self) -> int:
@@ -76,6 +79,7 @@ class EntityReport:
             "extra": self.extra,
             "expected_extra": self.expected_extra,
             "outside_window": self.outside_window,
+            "deferred": self.deferred,
             "drifted": self.drifted,
             "stale_id_map": self.stale_id_map,
             "unmappable": self.unmappable,

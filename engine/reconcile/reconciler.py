@@ -8,7 +8,8 @@ Per entity, in dependency order:
    record: `missing` (not in Loop), `drifted` (Loop's stored fields differ), `matching`.
    Records the mapping cannot make a payload for now are `unmappable`.
    Records outside the entity's `window:` that Loop lacks and the ID map never had are only
-   counted (`outside_window`): the window left them out on purpose.
+   counted (`outside_window`): the window left them out on purpose. So are the records of a
+   `send: referenced` entity in the same case (`deferred`): sent once a lookup needs them.
 3. Then `extra` (in Loop, not on the platform: reported, never deleted; those the mapping's
    `reconcile.expected_extras` expects are `expected_extra`, listed but not a difference) and
    `stale_id_map` (rows whose Loop id is not Loop's id for that external_id, or that point at
@@ -204,12 +205,16 @@ class Reconciler:
             report.unmappable[parked.key] = list(parked.reasons)
         to_fix, missing = [], set()
         outside = self._outside_window(side, prepared.ready)
+        deferred = self._deferred(side, prepared.ready)
         for ready in prepared.ready:
             loop_key = self._loop_key(side, ready)
             side.seen.add(loop_key)
             stored = side.loop.get(loop_key)
             if stored is None and ready.key in outside:
                 report.outside_window += 1
+                continue
+            if stored is None and ready.key in deferred:
+                report.deferred += 1
                 continue
             if stored is None:
                 report.missing.append(ready.key)
@@ -238,6 +243,15 @@ class Reconciler:
             for r in batch
             if self._loop_key(side, r) not in side.loop and not plan.inside(r.record)
         ]
+        known = self.state.lookup(side.name, absent) if absent else {}
+        return {key for key in absent if key not in known}
+
+    def _deferred(self, side: _Side, batch: list[Ready]) -> set[str]:
+        """Keys of a `send: referenced` entity's records that Loop lacks and the ID map never
+        had (`etl run` sends them once a lookup needs them)."""
+        if side.compiled.entity.send != "referenced":
+            return set()
+        absent = [r.key for r in batch if self._loop_key(side, r) not in side.loop]
         known = self.state.lookup(side.name, absent) if absent else {}
         return {key for key in absent if key not in known}
 

@@ -27,7 +27,19 @@ from typing import Any, Literal
 import duckdb
 
 from engine.errors import StateError
-from engine.state import batch, cursors, idmap, inbox, parked, raw, rules, runs, schema, spool
+from engine.state import (
+    batch,
+    cursors,
+    deferred,
+    idmap,
+    inbox,
+    parked,
+    raw,
+    rules,
+    runs,
+    schema,
+    spool,
+)
 from engine.state.batch import BatchOutcome
 from engine.state.codec import now
 from engine.state.compact import on_close
@@ -210,21 +222,28 @@ class State(InboxReads):
             return parked.rows(self.db, which, entity)
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Per entity: rows in the ID map, quarantine and held."""
+        """Per entity: rows in the ID map, quarantine, held and deferred."""
         with self.lock:
             tallies = {
                 "synced": idmap.per_entity(self.db),
                 "quarantined": parked.per_entity(self.db, ParkedTable.QUARANTINE),
                 "held": parked.per_entity(self.db, ParkedTable.HELD),
+                "deferred": deferred.per_entity(self.db),
             }
         return _by_entity(tallies)
 
+    def deferred_rows(self, entity: str, keys: Sequence[str]) -> list[tuple[str, Any, Any]]:
+        """The deferred (key, record, parent) rows of these keys (`send: referenced`)."""
+        with self.lock:
+            return deferred.take(self.db, entity, keys)
+
     def parked_by_run(self, run_id: int) -> dict[str, dict[str, int]]:
-        """Per entity: records this run quarantined or held that are still parked."""
+        """Per entity: records this run quarantined, held or deferred that are still so."""
         with self.lock:
             tallies = {
                 "quarantined": parked.per_entity(self.db, ParkedTable.QUARANTINE, run_id),
                 "held": parked.per_entity(self.db, ParkedTable.HELD, run_id),
+                "deferred": deferred.per_entity(self.db, run_id),
             }
         return _by_entity(tallies)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from engine.state import cursors, idmap, parked
+from engine.state import cursors, deferred, idmap, parked
 from engine.state.codec import now
 from engine.state.idmap import Synced
 from engine.state.parked import Parked, ParkedTable
@@ -22,6 +22,7 @@ class BatchOutcome:
     quarantined: list[Parked] = field(default_factory=list)
     held: list[Parked] = field(default_factory=list)
     settled: list[str] = field(default_factory=list)  # keys no longer parked (unchanged, ok)
+    deferred: list[Parked] = field(default_factory=list)  # sent once referenced (deferred.py)
     cursor: str | None = None
     cursor_entity: str | None = None  # whose cursor moves (a child batch moves its parent's)
 
@@ -33,5 +34,8 @@ def write(db: duckdb.DuckDBPyConnection, outcome: BatchOutcome, run_id: int) -> 
     parked.release(db, o.entity, [s.key for s in o.synced] + o.settled)
     parked.write(db, ParkedTable.QUARANTINE, o.entity, o.quarantined, run_id, at)
     parked.write(db, ParkedTable.HELD, o.entity, o.held, run_id, at)
+    settled = [s.key for s in o.synced] + o.settled + [p.key for p in o.quarantined + o.held]
+    deferred.release(db, o.entity, settled)
+    deferred.write(db, o.entity, [(p.key, p.record, p.parent) for p in o.deferred], run_id, at)
     if o.cursor is not None:
         cursors.put(db, o.cursor_entity or o.entity, o.cursor, at)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 
 from engine.errors import StateError
-from engine.state import outbox, rules
+from engine.state import deferred, outbox, rules
 
 META = "CREATE TABLE IF NOT EXISTS state_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 VERSION_KEY = "schema_version"
@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS return_effects (
 """
 
 # STEPS[n] brings a file from version n to version n + 1; append, never edit a released step.
-STEPS: tuple[str, ...] = (_V1, _V2, rules.DDL, outbox.DDL)
+STEPS: tuple[str, ...] = (_V1, _V2, rules.DDL, outbox.DDL, deferred.DDL)
 SCHEMA_VERSION = len(STEPS)
 
 

@@ -141,8 +141,8 @@ def part_backfill(args: argparse.Namespace, work: Path) -> None:
     share = refund_share(sample, args.seed)
     print(f"\n4. backfill: the issue's mid-size merchant at 300/min, computed; refund share "
           f"{share:.1%} (demo generator, {sample:,} orders sampled), uniform 3-year history")  # fmt: skip
-    without, within = estimates(args.window_days, share)
-    print("\n".join(backfill_table(without, within, args.window_days)))
+    without, within, lazy = estimates(args.window_days, share)
+    print("\n".join(backfill_table(without, within, lazy, args.window_days)))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

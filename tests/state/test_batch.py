@@ -35,7 +35,9 @@ def test_state_commit_writes_id_map_aliases_parked_and_cursor_together(tmp_path:
         (h,) = state.parked("held")
         assert (q["key"], q["stage"], q["reasons"]) == ("v2", "transform", ["bad price '1x'"])
         assert (h["key"], h["parent"]) == ("v3", {"id": 7})
-        assert state.parked_by_run(run) == {"variants": {"quarantined": 1, "held": 1}}
+        assert state.parked_by_run(run) == {
+            "variants": {"quarantined": 1, "held": 1, "deferred": 0}
+        }
 
 
 def test_state_sync_and_settle_clear_parked_rows(tmp_path: Path) -> None:
@@ -48,7 +50,9 @@ def test_state_sync_and_settle_clear_parked_rows(tmp_path: Path) -> None:
             run,
         )
         state.commit(BatchOutcome("orders", synced=[Synced("1", 5, "h")], settled=["2"]), run)
-        assert state.counts() == {"orders": {"synced": 1, "quarantined": 0, "held": 0}}
+        assert state.counts() == {
+            "orders": {"synced": 1, "quarantined": 0, "held": 0, "deferred": 0}
+        }
 
 
 def test_state_batch_is_all_or_nothing(tmp_path: Path) -> None:

@@ -76,8 +76,8 @@ def test_state_parked_rows_read_back_as_written(state: State) -> None:
 
 def test_state_counts_per_entity_across_id_map_and_parked(state: State) -> None:
     assert state.counts() == {
-        "orders": {"synced": 1, "quarantined": 2, "held": 0},
-        "variants": {"synced": 0, "quarantined": 1, "held": 1},
+        "orders": {"synced": 1, "quarantined": 2, "held": 0, "deferred": 0},
+        "variants": {"synced": 0, "quarantined": 1, "held": 1, "deferred": 0},
     }
 
 
@@ -85,8 +85,8 @@ def test_state_parked_by_run_counts_only_that_runs_rows(state: State) -> None:
     later = state.start_run("run")
     state.commit(BatchOutcome("variants", held=[Parked("v9", ["waits"], {})]), later)
     assert state.parked_by_run(1) == {
-        "orders": {"quarantined": 2, "held": 0},
-        "variants": {"quarantined": 1, "held": 1},
+        "orders": {"quarantined": 2, "held": 0, "deferred": 0},
+        "variants": {"quarantined": 1, "held": 1, "deferred": 0},
     }
-    assert state.parked_by_run(later) == {"variants": {"quarantined": 0, "held": 1}}
+    assert state.parked_by_run(later) == {"variants": {"quarantined": 0, "held": 1, "deferred": 0}}
     assert state.parked_by_run(99) == {}

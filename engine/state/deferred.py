@@ -1,0 +1,76 @@
+"""Deferred records: those of an entity sent only once a record that references it is sent
+(`send: referenced`, customers without an order). Kept as the source sent them, with their
+parent, so that a lookup that needs one maps and sends it then (engine/pipeline/batch.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from engine.state.codec import dumps, dumps_or_null, loads_or_none
+
+DDL = """
+CREATE TABLE IF NOT EXISTS deferred (
+    entity TEXT NOT NULL, key TEXT NOT NULL, record JSON NOT NULL, parent JSON,
+    run_id BIGINT, deferred_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (entity, key));
+"""
+
+
+def write(
+    db: duckdb.DuckDBPyConnection,
+    entity: str,
+    rows: Sequence[tuple[str, Any, Any]],
+    run_id: int,
+    now: datetime,
+) -> None:
+    """Defer (key, record, parent) rows: a newer record of a key replaces the older one."""
+    if not rows:
+        return
+    db.execute(
+        "INSERT INTO deferred SELECT ?, unnest(?), unnest(?)::JSON, unnest(?)::JSON, ?, ? "
+        "ON CONFLICT DO UPDATE SET record = excluded.record, parent = excluded.parent, "
+        "run_id = excluded.run_id, deferred_at = excluded.deferred_at",
+        [
+            entity,
+            [r[0] for r in rows],
+            [dumps(r[1]) for r in rows],
+            [dumps_or_null(r[2]) for r in rows],
+            run_id,
+            now,
+        ],
+    )
+
+
+def take(
+    db: duckdb.DuckDBPyConnection, entity: str, keys: Sequence[str]
+) -> list[tuple[str, Any, Any]]:
+    """The deferred (key, record, parent) rows of these keys (the others are not deferred)."""
+    if not keys:
+        return []
+    found = db.execute(
+        "SELECT key, record, parent FROM deferred WHERE entity = ? AND key IN (SELECT unnest(?)) "
+        "ORDER BY key",
+        [entity, list(keys)],
+    ).fetchall()
+    return [(k, loads_or_none(r), loads_or_none(p)) for k, r, p in found]
+
+
+def release(db: duckdb.DuckDBPyConnection, entity: str, keys: Sequence[str]) -> None:
+    """The keys are deferred no more (sent, parked, or unchanged in Loop)."""
+    if keys:
+        db.execute(
+            "DELETE FROM deferred WHERE entity = ? AND key IN (SELECT unnest(?))",
+            [entity, list(keys)],
+        )
+
+
+def per_entity(db: duckdb.DuckDBPyConnection, run_id: int | None = None) -> dict[str, int]:
+    """Rows deferred per entity (only those a given run deferred last, with run_id)."""
+    where, params = ("WHERE run_id = ? ", [run_id]) if run_id is not None else ("", [])
+    found = db.execute(
+        f"SELECT entity, count(*) FROM deferred {where}GROUP BY entity", params
+    ).fetchall()
+    return {entity: int(n) for entity, n in found}
