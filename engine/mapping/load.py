@@ -21,7 +21,7 @@ from connectors.expressions import function_names
 from connectors.registry import connector_class, extract_problems, source_problems
 from engine import redaction
 from engine.errors import ConfigError, Problem
-from engine.loop.kinds import KINDS, kind_for_entity
+from engine.loop.kinds import KINDS, Kind, kind_for_entity
 from engine.mapping import sections
 from engine.mapping.fixtures import fixture_of, fixture_problems
 from engine.mapping.functions import LoopFunctions
@@ -177,24 +177,8 @@ class _Build:
         out: dict[str, Entity] = {}
         for name, spec in self.data["entities"].items():
             path: KeyPath = ("entities", name)
-            kind = kind_for_entity(name, spec.get("kind"))
+            kind = self._entity_kind(name, spec, path)
             if kind is None:
-                self.problem(
-                    path,
-                    "cannot tell the Loop kind from the name: "
-                    + unknown("entity kind", name, [k.plural for k in KINDS.values()])
-                    + "; set `kind:`",
-                )
-                continue
-            if kind.write == "child":
-                where = (*path, "kind") if "kind" in spec else path
-                self.problem(
-                    where,
-                    f"a top-level entity of kind {kind.name} cannot be pushed on its own: Loop "
-                    f"writes {kind.plural} under their {kind.parent} (the {kind.parent}'s "
-                    f"external_id is in the URL); declare them as `{kind.plural}:` inside the "
-                    f"{kind.parent} entity (`each:` selects them from each {kind.parent} record)",
-                )
                 continue
             out[name] = Entity(
                 name=name,
@@ -217,6 +201,29 @@ class _Build:
             elif child is not None:
                 self._variants(out, name, kind.name, child, path)
         return out
+
+    def _entity_kind(self, name: str, spec: dict[str, Any], path: KeyPath) -> Kind | None:
+        """The Loop kind of a top-level entity; None (and a problem) when it has none or is a
+        child kind."""
+        kind = kind_for_entity(name, spec.get("kind"))
+        if kind is None:
+            self.problem(
+                path,
+                "cannot tell the Loop kind from the name: "
+                + unknown("entity kind", name, [k.plural for k in KINDS.values()])
+                + "; set `kind:`",
+            )
+        elif kind.write == "child":
+            where = (*path, "kind") if "kind" in spec else path
+            self.problem(
+                where,
+                f"a top-level entity of kind {kind.name} cannot be pushed on its own: Loop "
+                f"writes {kind.plural} under their {kind.parent} (the {kind.parent}'s "
+                f"external_id is in the URL); declare them as `{kind.plural}:` inside the "
+                f"{kind.parent} entity (`each:` selects them from each {kind.parent} record)",
+            )
+            return None
+        return kind
 
     def _variants(
         self, out: dict[str, Entity], parent: str, kind: str, spec: dict[str, Any], path: KeyPath
