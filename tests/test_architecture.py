@@ -16,6 +16,7 @@ from engine.loop.kinds import KINDS
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("engine", "connectors", "examples")
 MAX_LINES = 400
+MAX_FUNCTION_LINES = 40
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,22 @@ def test_only_the_wiring_constructs_a_connector_or_a_loop_client() -> None:
 def test_no_module_is_over_400_lines(module: Module) -> None:
     lines = len(module.path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{module.rel} has {lines} lines: split it"
+
+
+def _long_functions(module: Module) -> Iterator[str]:
+    """Functions and methods (nested ones too) over MAX_FUNCTION_LINES, from the `def` line
+    to the last line of the body, docstring included (decorators are not counted)."""
+    for node in ast.walk(module.tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            lines = (node.end_lineno or node.lineno) - node.lineno + 1
+            if lines > MAX_FUNCTION_LINES:
+                yield f"{module.rel}:{node.lineno} {node.name} ({lines} lines)"
+
+
+def test_no_function_is_over_40_lines() -> None:
+    offences = [offence for module in MODULES for offence in _long_functions(module)]
+    limit = f"split these functions (at most {MAX_FUNCTION_LINES} lines):\n"
+    assert offences == [], limit + "\n".join(offences)
 
 
 def _graph() -> dict[str, set[str]]:

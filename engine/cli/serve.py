@@ -3,6 +3,7 @@ Loop's webhooks into its inbox."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from contextlib import closing
 from pathlib import Path
@@ -16,6 +17,7 @@ from engine.embedded import is_embedded, loop_target
 from engine.errors import EngineError
 from engine.loop.returns import Returns
 from engine.mapping.compile import load_and_compile
+from engine.mapping.compiled import CompiledMapping
 from engine.mapping.model import Mapping, PlatformSubscribe
 from engine.net import Sender
 from engine.outcomes.wiring import executor_for
@@ -99,33 +101,17 @@ def serve(
     compiled = load_and_compile(mapping)
     target = compiled.mapping.target
     embedded = is_embedded(loop_target(target).base_url)
-    secrets = webhook_secrets(target, embedded=embedded)
+    settings = ReceiverSettings(webhook_secrets(target, embedded=embedded), max_body)
     path = state_path_for(compiled.mapping, state_path)
-    try:
-        sock = listen(host, port)
-    except OSError as exc:
-        raise EngineError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock = _listen(host, port)
     sync_lock = threading.Lock()  # the scheduled sync and outcome sync-backs, one at a time
     with closing(sock), open_context(compiled.mapping, path) as ctx:
         platform = None
         if compiled.mapping.platform_webhooks:
             platform = PlatformWebhooks(compiled, ctx.state, ctx.loop)
-        process = build_process(
-            ctx.state,
-            ReceiverSettings(secrets, max_body),
-            process_events=not receive_only,
-            rules=compiled.rules,
-            actions=Returns(ctx.loop) if ctx.loop is not None else None,
-            platform=platform,
-            outcomes=lambda metrics: executor_for(compiled, ctx, metrics.step, sync_lock),
-            linger_s=spool_linger,
-        )
-        if ctx.loop is not None:
-            process.metrics.watch_loop(ctx.loop.stats.snapshot)
-        if not no_schedule and not receive_only:
-            scheduler = scheduled_work(compiled, ctx, process.metrics, sync_lock)
-            if scheduler.tasks:
-                process.jobs.append(scheduler)
+        process = _process(compiled, ctx, settings, platform, sync_lock,
+                           receive_only=receive_only, schedule=not no_schedule,
+                           linger_s=spool_linger)  # fmt: skip
         base = receiver_url(host, sock.getsockname()[1])
         _announce(ctx, process, base, path, public_url or base)
         try:
@@ -133,6 +119,45 @@ def serve(
         finally:
             if platform is not None:
                 platform.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        return listen(host, port)
+    except OSError as exc:
+        raise EngineError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _process(
+    compiled: CompiledMapping,
+    ctx: Context,
+    settings: ReceiverSettings,
+    platform: PlatformWebhooks | None,
+    sync_lock: threading.Lock,
+    *,
+    receive_only: bool,
+    schedule: bool,
+    linger_s: float,
+) -> ServeProcess:
+    """The receiver, its worker and its jobs over the open context; the schedule runs only
+    when events are processed too."""
+    process = build_process(
+        ctx.state,
+        settings,
+        process_events=not receive_only,
+        rules=compiled.rules,
+        actions=Returns(ctx.loop) if ctx.loop is not None else None,
+        platform=platform,
+        outcomes=lambda metrics: executor_for(compiled, ctx, metrics.step, sync_lock),
+        linger_s=linger_s,
+    )
+    if ctx.loop is not None:
+        process.metrics.watch_loop(ctx.loop.stats.snapshot)
+    if schedule and not receive_only:
+        scheduler = scheduled_work(compiled, ctx, process.metrics, sync_lock)
+        if scheduler.tasks:
+            process.jobs.append(scheduler)
+    return process
 
 
 def _announce(ctx: Context, process: ServeProcess, base: str, path: Path, public: str) -> None:

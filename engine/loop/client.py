@@ -106,21 +106,32 @@ class LoopClient:
         )
         self._origin = origin(self.base_url)
         self._refused: LoopRefused | None = None
+        self._sender = self._new_sender(api_key, timeout_s, outage_s, sleep, transport)
+        self.stats = self._sender.stats
+
+    def _new_sender(
+        self,
+        api_key: str,
+        timeout_s: float,
+        outage_s: float | None,
+        sleep: Callable[[float], None],
+        transport: httpx.BaseTransport | None,
+    ) -> Sender:
         # Threads beyond `concurrency` wait before taking a budget slot, so that a slot is never
         # spent waiting for a pooled connection (which would bunch requests up); a request
         # counts in Loop's sliding window until its answer is back.
-        self._sender = Sender(
-            _http(f"{self.base_url}/api/{api_version}", api_key, timeout_s, concurrency, transport),
+        url = f"{self.base_url}/api/{self.api_version}"
+        return Sender(
+            _http(url, api_key, timeout_s, self.concurrency, transport),
             budget=self.budget,
             retry=self.retry,
             redact=Redactor(api_key),
             describe=_describe,
             hold_slot=True,
-            concurrency=concurrency,
+            concurrency=self.concurrency,
             breaker=Breaker(outage_s),
             sleep=sleep,
         )
-        self.stats = self._sender.stats
 
     def __repr__(self) -> str:
         return (

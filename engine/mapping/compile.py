@@ -324,18 +324,27 @@ class _Compiler:
             rel,
             fn,
         )
+        return self._each_over(items, spec, mpath, rel, fn, scope)
+
+    def _each_over(
+        self,
+        items: str,
+        spec: dict[str, Any],
+        mpath: KeyPath,
+        rel: str,
+        fn: FunctionBuilder,
+        scope: dict[str, str],
+    ) -> str:
+        """The list of `map` over `items` (kept by `where`, spliced by `flatten`); an issue
+        and None when `items` is not a list."""
         sub = self.emitter.function("each_", ["rec", "parent", "root", "issues", "refs", "loc"])
-        inner = self._scope(sub)
-        result = self._value(spec["map"], (*mpath, "map"), "", sub, inner)
-        sub.line(f"return {result}")
+        sub.line(f"return {self._value(spec['map'], (*mpath, 'map'), '', sub, self._scope(sub))}")
         keep = ""
         if "where" in spec:
             pred = self._where_fn(spec["where"], (*mpath, "where"))
             keep = f" if _truthy({pred}(_x, {scope['rec']}, {scope['root']}))"
         var, base = fn.var(), fn.var("b")
-        splice = ""
-        if spec.get("flatten"):
-            splice = " for _z in (_y if isinstance(_y, list) else [_y])"
+        splice = " for _z in (_y if isinstance(_y, list) else [_y])" if spec.get("flatten") else ""
         fn.line(f"if {items} is None or isinstance({items}, list):")
         with fn.indented():
             fn.line(f"{base} = _join(loc, {rel!r})")

@@ -42,42 +42,52 @@ def interpolate(
     `$${` is an escape for a literal `${`. A missing variable without a default is an error
     naming the variable and every place it is used; all such problems are reported at once.
     """
-    problems: list[Problem] = []
-    touched: set[KeyPath] = set()
+    interpolator = _Interpolator(positions, env, taken)
+    result = interpolator.visit(data, ())
+    if interpolator.problems:
+        raise ConfigError(str(interpolator.problems[0]), interpolator.problems)
+    return result, interpolator.touched
 
-    def sub(text: str, path: KeyPath) -> str:
-        def one(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in env:
-                if taken is not None:
-                    taken.setdefault(path, []).append(env[name])
-                return env[name]
-            if default is not None:
-                return default
-            problems.append(
-                positions.problem(path, f"environment variable {name} is not set (no default)")
-            )
-            return ""
 
+class _Interpolator:
+    """One pass over the data: the problems found and the paths interpolated on the way."""
+
+    def __init__(
+        self, positions: Positions, env: Mapping[str, str], taken: dict[KeyPath, list[str]] | None
+    ) -> None:
+        self.positions = positions
+        self.env = env
+        self.taken = taken
+        self.problems: list[Problem] = []
+        self.touched: set[KeyPath] = set()
+
+    def visit(self, value: Any, path: KeyPath) -> Any:
+        if isinstance(value, dict):
+            return {k: self.visit(v, (*path, str(k))) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.visit(v, (*path, i)) for i, v in enumerate(value)]
+        if isinstance(value, str):
+            return self.sub(value, path)
+        return value
+
+    def sub(self, text: str, path: KeyPath) -> str:
         if "${" not in text:
             return text
         if is_code(path) and _VAR.search(text.replace(_ESCAPED, "")):
-            problems.append(positions.problem(path, IN_CODE))
+            self.problems.append(self.positions.problem(path, IN_CODE))
             return text
-        touched.add(path)
+        self.touched.add(path)
         parts = text.split(_ESCAPED)
-        return "${".join(_VAR.sub(one, part) for part in parts)
+        return "${".join(_VAR.sub(lambda match: self.one(match, path), part) for part in parts)
 
-    def visit(value: Any, path: KeyPath) -> Any:
-        if isinstance(value, dict):
-            return {k: visit(v, (*path, str(k))) for k, v in value.items()}
-        if isinstance(value, list):
-            return [visit(v, (*path, i)) for i, v in enumerate(value)]
-        if isinstance(value, str):
-            return sub(value, path)
-        return value
-
-    result = visit(data, ())
-    if problems:
-        raise ConfigError(str(problems[0]), problems)
-    return result, touched
+    def one(self, match: re.Match[str], path: KeyPath) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in self.env:
+            if self.taken is not None:
+                self.taken.setdefault(path, []).append(self.env[name])
+            return self.env[name]
+        if default is not None:
+            return default
+        problem = f"environment variable {name} is not set (no default)"
+        self.problems.append(self.positions.problem(path, problem))
+        return ""

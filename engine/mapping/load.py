@@ -21,7 +21,7 @@ from connectors.expressions import function_names
 from connectors.registry import connector_class, extract_problems, source_problems
 from engine import redaction
 from engine.errors import ConfigError, Problem
-from engine.loop.kinds import KINDS, kind_for_entity
+from engine.loop.kinds import KINDS, Kind, kind_for_entity
 from engine.mapping import sections
 from engine.mapping.fixtures import fixture_of, fixture_problems
 from engine.mapping.functions import LoopFunctions
@@ -178,24 +178,8 @@ class _Build:
         out: dict[str, Entity] = {}
         for name, spec in self.data["entities"].items():
             path: KeyPath = ("entities", name)
-            kind = kind_for_entity(name, spec.get("kind"))
+            kind = self._entity_kind(name, spec, path)
             if kind is None:
-                self.problem(
-                    path,
-                    "cannot tell the Loop kind from the name: "
-                    + unknown("entity kind", name, [k.plural for k in KINDS.values()])
-                    + "; set `kind:`",
-                )
-                continue
-            if kind.write == "child":
-                where = (*path, "kind") if "kind" in spec else path
-                self.problem(
-                    where,
-                    f"a top-level entity of kind {kind.name} cannot be pushed on its own: Loop "
-                    f"writes {kind.plural} under their {kind.parent} (the {kind.parent}'s "
-                    f"external_id is in the URL); declare them as `{kind.plural}:` inside the "
-                    f"{kind.parent} entity (`each:` selects them from each {kind.parent} record)",
-                )
                 continue
             out[name] = Entity(
                 name=name,
@@ -219,6 +203,29 @@ class _Build:
             elif child is not None:
                 self._variants(out, name, kind.name, child, path)
         return out
+
+    def _entity_kind(self, name: str, spec: dict[str, Any], path: KeyPath) -> Kind | None:
+        """The Loop kind of a top-level entity; None (and a problem) when it has none or is a
+        child kind."""
+        kind = kind_for_entity(name, spec.get("kind"))
+        if kind is None:
+            self.problem(
+                path,
+                "cannot tell the Loop kind from the name: "
+                + unknown("entity kind", name, [k.plural for k in KINDS.values()])
+                + "; set `kind:`",
+            )
+        elif kind.write == "child":
+            where = (*path, "kind") if "kind" in spec else path
+            self.problem(
+                where,
+                f"a top-level entity of kind {kind.name} cannot be pushed on its own: Loop "
+                f"writes {kind.plural} under their {kind.parent} (the {kind.parent}'s "
+                f"external_id is in the URL); declare them as `{kind.plural}:` inside the "
+                f"{kind.parent} entity (`each:` selects them from each {kind.parent} record)",
+            )
+            return None
+        return kind
 
     def _variants(
         self, out: dict[str, Entity], parent: str, kind: str, spec: dict[str, Any], path: KeyPath
@@ -318,34 +325,7 @@ class _Build:
         return ref
 
     def _return_actions(self, entities: dict[str, Entity]) -> tuple[ReturnActionSource, ...]:
-        out = []
-        for name, spec in self.data.get("return_actions", {}).items():
-            path: KeyPath = ("return_actions", name)
-            if name in entities:
-                self.problem(path, f"{name!r} is an entity already: name the source apart")
-                continue
-            if not any(spec.get(k) for k in ("return_id", "order", "order_name")):
-                self.problem(path, "say which return: `return_id`, `order` or `order_name`")
-                continue
-            orders = spec.get("orders_entity", "orders")
-            if spec.get("order") and orders not in entities:
-                self.problem((*path, "order"), unknown("entity", orders, entities))
-                continue
-            fields = {k: spec[k] for k in ("return_id", "order", "order_name", "note", "lines")
-                      if k in spec}  # fmt: skip
-            out.append(
-                ReturnActionSource(
-                    name,
-                    spec["extract"],
-                    spec["key"],
-                    spec["action"],
-                    path,
-                    orders_entity=orders,
-                    details=dict(spec.get("details", {})),
-                    **fields,
-                )
-            )
-        return tuple(out)
+        return sections.return_actions(self.data, entities, self.problem)
 
     def _outcomes(self, entities: dict[str, Entity]) -> tuple[Outcome, ...]:
         return sections.outcomes(self.data, entities, self.problem)

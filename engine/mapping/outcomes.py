@@ -171,37 +171,9 @@ def _plan_step(
     options: Any,
     problems: list[Problem],
 ) -> StepPlan:
-    spec, base = step.spec, (*step.path, step.kind)
-    texts: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    expressions: dict[str, str] = {}
-    if step.kind == "http":
-        texts |= {k: spec[k] for k in ("path", "idempotency_key") if k in spec}
-        values |= {k: spec[k] for k in ("params", "body") if k in spec}
-        expressions |= {f"keep.{k}": v for k, v in (spec.get("keep") or {}).items()}
-        if "each" in spec:
-            expressions["each"] = spec["each"]
-        check = spec.get("check") or {}
-        if check:
-            texts["check.path"] = check["path"]
-            texts |= {f"check.match.{k}": v for k, v in check["match"].items()}
-            if "params" in check:
-                values["check.params"] = check["params"]
-            if "records" in check:
-                expressions["check.records"] = check["records"]
-    elif step.kind == "file":
-        texts |= {k: spec[k] for k in ("folder", "name")}
-        texts |= {f"also_done_if.{i}": p for i, p in enumerate(spec.get("also_done_if", []))}
-        values["rows"] = spec["rows"]
-    else:
-        check = spec.get("check") or {}
-        if "params" in check:
-            values["check.params"] = check["params"]
-        for i, statement in enumerate(spec["statements"]):
-            if "params" in statement:
-                values[f"statements.{i}.params"] = statement["params"]
-            if "each" in statement:
-                expressions[f"statements.{i}.each"] = statement["each"]
+    base = (*step.path, step.kind)
+    collect = {"http": _http_slots, "file": _file_slots}.get(step.kind, _sql_slots)
+    texts, values, expressions = collect(step.spec)
     return StepPlan(
         step,
         {slot: shape(v, (*base, *_keys(slot)), "None") for slot, v in values.items()},
@@ -211,6 +183,47 @@ def _plan_step(
             for slot, text in expressions.items()
         },
     )
+
+
+# A step's slots, by kind: its texts (Jinja), its values (shaped) and its expressions (JMESPath).
+Slots = tuple[dict[str, str], dict[str, Any], dict[str, str]]
+
+
+def _http_slots(spec: dict[str, Any]) -> Slots:
+    texts: dict[str, str] = {k: spec[k] for k in ("path", "idempotency_key") if k in spec}
+    values: dict[str, Any] = {k: spec[k] for k in ("params", "body") if k in spec}
+    expressions: dict[str, str] = {f"keep.{k}": v for k, v in (spec.get("keep") or {}).items()}
+    if "each" in spec:
+        expressions["each"] = spec["each"]
+    check = spec.get("check") or {}
+    if check:
+        texts["check.path"] = check["path"]
+        texts |= {f"check.match.{k}": v for k, v in check["match"].items()}
+        if "params" in check:
+            values["check.params"] = check["params"]
+        if "records" in check:
+            expressions["check.records"] = check["records"]
+    return texts, values, expressions
+
+
+def _file_slots(spec: dict[str, Any]) -> Slots:
+    texts: dict[str, str] = {k: spec[k] for k in ("folder", "name")}
+    texts |= {f"also_done_if.{i}": p for i, p in enumerate(spec.get("also_done_if", []))}
+    return texts, {"rows": spec["rows"]}, {}
+
+
+def _sql_slots(spec: dict[str, Any]) -> Slots:
+    values: dict[str, Any] = {}
+    expressions: dict[str, str] = {}
+    check = spec.get("check") or {}
+    if "params" in check:
+        values["check.params"] = check["params"]
+    for i, statement in enumerate(spec["statements"]):
+        if "params" in statement:
+            values[f"statements.{i}.params"] = statement["params"]
+        if "each" in statement:
+            expressions[f"statements.{i}.each"] = statement["each"]
+    return {}, values, expressions
 
 
 def _texts(

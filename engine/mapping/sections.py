@@ -1,6 +1,6 @@
 """Building the mapping's bucket IV, platform-webhook and reconcile sections from a checked
-document: `outcomes:`, `platform_webhooks.subscribe` and `reconcile:`, and an entity's
-`window:` (the rest is engine/mapping/load.py)."""
+document: `outcomes:`, `return_actions:`, `platform_webhooks.subscribe` and `reconcile:`, and
+an entity's `window:` (the rest is engine/mapping/load.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from engine.mapping.model import (
     Outcome,
     OutcomeStep,
     PlatformSubscribe,
+    ReturnActionSource,
     SubscriptionList,
     Window,
 )
@@ -137,3 +138,38 @@ def window(spec: dict[str, Any] | None, path: KeyPath, problem: Report) -> Windo
         slice_days=spec.get("slice_days"),
         extract=spec.get("extract", {}),
     )
+
+
+def return_actions(
+    data: dict[str, Any], entities: dict[str, Entity], problem: Report
+) -> tuple[ReturnActionSource, ...]:
+    """`return_actions:` as dataclasses: a name taken by an entity, a source that names no
+    return, or an unknown orders entity reported."""
+    out = []
+    for name, spec in data.get("return_actions", {}).items():
+        path: KeyPath = ("return_actions", name)
+        if name in entities:
+            problem(path, f"{name!r} is an entity already: name the source apart")
+            continue
+        if not any(spec.get(k) for k in ("return_id", "order", "order_name")):
+            problem(path, "say which return: `return_id`, `order` or `order_name`")
+            continue
+        orders = spec.get("orders_entity", "orders")
+        if spec.get("order") and orders not in entities:
+            problem((*path, "order"), unknown("entity", orders, entities))
+            continue
+        fields = {k: spec[k] for k in ("return_id", "order", "order_name", "note", "lines")
+                  if k in spec}  # fmt: skip
+        out.append(
+            ReturnActionSource(
+                name,
+                spec["extract"],
+                spec["key"],
+                spec["action"],
+                path,
+                orders_entity=orders,
+                details=dict(spec.get("details", {})),
+                **fields,
+            )
+        )
+    return tuple(out)

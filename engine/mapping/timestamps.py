@@ -72,27 +72,30 @@ def rfc3339(
     """
     if value is None:
         return None
-    local = default_zone if tz is None else zone(tz)
-    if format is not None and type(value) is str:
-        moment = _from_format(value, format, local)
-    elif type(value) is str:
-        moment = _from_text(value, local)
-    elif isinstance(value, datetime):
-        aware = value.tzinfo is not None and value.utcoffset() is not None
-        moment = value if aware else value.replace(tzinfo=local)
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day, tzinfo=local)
-    elif type(value) is int and 10**7 <= value < 10**8:
-        moment = _from_yyyymmdd(str(value), local, value)
-    elif type(value) in (int, float) or isinstance(value, Decimal):
-        moment = _from_epoch(value, value)
-    else:
-        raise RecordError(f"not a timestamp: {value!r}")
+    moment = _moment(value, format, default_zone if tz is None else zone(tz))
     try:
         utc = moment if moment.tzinfo is _UTC else moment.astimezone(_UTC)
     except (OverflowError, ValueError):
         raise RecordError(f"timestamp out of range: {value!r}") from None
     return utc.replace(microsecond=0, tzinfo=None).isoformat() + "+00:00"
+
+
+def _moment(value: Any, format: str | None, local: tzinfo) -> datetime:
+    """The moment `value` means, by its type (naive ones in `local`); else RecordError."""
+    if format is not None and type(value) is str:
+        return _from_format(value, format, local)
+    if type(value) is str:
+        return _from_text(value, local)
+    if isinstance(value, datetime):
+        aware = value.tzinfo is not None and value.utcoffset() is not None
+        return value if aware else value.replace(tzinfo=local)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=local)
+    if type(value) is int and 10**7 <= value < 10**8:
+        return _from_yyyymmdd(str(value), local, value)
+    if type(value) in (int, float) or isinstance(value, Decimal):
+        return _from_epoch(value, value)
+    raise RecordError(f"not a timestamp: {value!r}")
 
 
 def _from_text(text: str, local: tzinfo) -> datetime:

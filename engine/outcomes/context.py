@@ -51,11 +51,7 @@ def build_context(
     stamp = datetime.now(UTC).replace(microsecond=0)
     ids = _Ids(state, mapping)
     current, removed = _lines(event)
-    order = ids.order(event.get("order_id"))
-    order["name"] = event.get("order_name") or event.get("external_order_name")
-    order["loop"] = None
-    if loop is not None and order["external_id"] is not None:
-        order["loop"] = loop.get_by_external_id("order", str(order["external_id"]))
+    order = _order(event, ids, loop)
     lines = [_line(line, ids, order, currency) for line in current]
     context: dict[str, Any] = {
         "event": event,
@@ -82,6 +78,16 @@ def build_context(
             **{f"{k}_minor": _minor(event.get(k), currency) for k in GIFTCARD_AMOUNTS},
         }
     return context
+
+
+def _order(event: dict[str, Any], ids: _Ids, loop: LoopAPI | None) -> dict[str, Any]:
+    """`order`: Loop's id, the platform's key, the name, and Loop's record when `loop` is given."""
+    order = ids.order(event.get("order_id"))
+    order["name"] = event.get("order_name") or event.get("external_order_name")
+    order["loop"] = None
+    if loop is not None and order["external_id"] is not None:
+        order["loop"] = loop.get_by_external_id("order", str(order["external_id"]))
+    return order
 
 
 class _Ids:

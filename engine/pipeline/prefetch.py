@@ -30,26 +30,9 @@ def prefetched(source: Iterator[T], ahead: int = 1) -> Iterator[T]:
     slots: queue.Queue[object] = queue.Queue(maxsize=ahead)
     stop = threading.Event()
 
-    def produce() -> None:
-        try:
-            for item in source:
-                while not stop.is_set():
-                    try:
-                        slots.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    break
-            slots.put(_DONE)
-        except BaseException as exc:  # handed to the consumer, raised there
-            slots.put(_Failed(exc))
-        finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()
-
-    worker = threading.Thread(target=produce, name="etl-prefetch", daemon=True)
+    worker = threading.Thread(
+        target=_produce, args=(source, slots, stop), name="etl-prefetch", daemon=True
+    )
     worker.start()
     try:
         while True:
@@ -65,3 +48,25 @@ def prefetched(source: Iterator[T], ahead: int = 1) -> Iterator[T]:
             with contextlib.suppress(queue.Empty):
                 slots.get(timeout=0.05)
         worker.join()
+
+
+def _produce(source: Iterator[T], slots: queue.Queue[object], stop: threading.Event) -> None:
+    """The background thread: every item into `slots` until the source ends or `stop` is set,
+    then _DONE (or the source's exception); the source is closed either way."""
+    try:
+        for item in source:
+            while not stop.is_set():
+                try:
+                    slots.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                break
+        slots.put(_DONE)
+    except BaseException as exc:  # handed to the consumer, raised there
+        slots.put(_Failed(exc))
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -30,6 +31,7 @@ KNOBS = (
     "webhook_reorder_delay_s",
     "process_fail_rate",
 )
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 def admin_routes(sb: Sandbox) -> list[BaseRoute]:
@@ -40,6 +42,21 @@ def admin_routes(sb: Sandbox) -> list[BaseRoute]:
         filters: method, path (a prefix)."""
         return loop_json(request, {"requests": list_requests(sb, request)})
 
+    async def reset(request: Request) -> Response:
+        """Empties every table, drops queued background jobs, restores the startup knobs."""
+        reset_sandbox(sb, initial)
+        return loop_json(request, {"success": True})
+
+    records, config = _records_handler(sb), _config_handler(sb)
+    return [
+        Route("/requests", requests, methods=["GET"]),
+        Route("/records/{kind}", records, methods=["GET"]),
+        Route("/reset", reset, methods=["POST"]),
+        Route("/config", config, methods=["GET", "POST"]),
+    ]
+
+
+def _records_handler(sb: Sandbox) -> Handler:
     async def records(request: Request) -> Response:
         """Every stored commerce record of a kind (product, variant, customer, location,
         inventory, collection, order), in creation order, as Loop would return it."""
@@ -50,11 +67,10 @@ def admin_routes(sb: Sandbox) -> list[BaseRoute]:
             ).fetchall()
         return loop_json(request, {"records": [json.loads(r[0]) for r in rows]})
 
-    async def reset(request: Request) -> Response:
-        """Empties every table, drops queued background jobs, restores the startup knobs."""
-        reset_sandbox(sb, initial)
-        return loop_json(request, {"success": True})
+    return records
 
+
+def _config_handler(sb: Sandbox) -> Handler:
     async def config(request: Request) -> Response:
         """The run-time knobs (rate_limit, fail_rate, latency_ms, seed,
         webhook_duplicate_rate, webhook_reorder_rate, webhook_reorder_delay_s,
@@ -67,12 +83,7 @@ def admin_routes(sb: Sandbox) -> list[BaseRoute]:
                 return loop_json(request, {"message": str(exc)}, 422)
         return loop_json(request, {k: getattr(sb.config, k) for k in KNOBS})
 
-    return [
-        Route("/requests", requests, methods=["GET"]),
-        Route("/records/{kind}", records, methods=["GET"]),
-        Route("/reset", reset, methods=["POST"]),
-        Route("/config", config, methods=["GET", "POST"]),
-    ]
+    return config
 
 
 def index_routes(admin_routes: list[BaseRoute]) -> list[BaseRoute]:

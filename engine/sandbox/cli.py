@@ -119,6 +119,10 @@ def sandbox(
     ctx.obj = {"config": config, "host": host, "port": port, "base_url": _url(host, port)}
     if ctx.invoked_subcommand is not None:
         return
+    _serve_until_interrupted(config, host, port)
+
+
+def _serve_until_interrupted(config: SandboxConfig, host: str, port: int) -> None:
     try:
         sock = listen(host, port)
     except OSError as exc:
@@ -126,7 +130,7 @@ def sandbox(
     # The bound port, not the one asked for: --port 0 picks a free one.
     base = _url(host, sock.getsockname()[1])
     api = f"{base}/api/{API_VERSIONS[0]}"
-    click.echo(f"Loop sandbox on {api} (admin: {base}{PREFIX}, db: {db_path})")
+    click.echo(f"Loop sandbox on {api} (admin: {base}{PREFIX}, db: {config.db_path})")
     serve(config, sock)
 
 

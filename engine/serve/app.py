@@ -50,6 +50,8 @@ HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a return with hundreds of lines is far below it
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
 
 @dataclass(frozen=True, repr=False)
 class ReceiverSettings:
@@ -88,8 +90,19 @@ def build_app(
 ) -> Starlette:
     """The receiver over one state; `on_received` is called after deliveries are spooled (the
     mover's wake-up), and `jobs` are reported by /healthz."""
-
     intake = Intake(state, on_received)
+    return Starlette(
+        routes=[
+            Route(RECEIVER_PATH, receiver_endpoint(intake, settings, metrics), methods=["POST"]),
+            Route(PLATFORM_PATH, platform_endpoint(platform, metrics), methods=["POST"]),
+            Route(HEALTH_PATH, health_endpoint(state, jobs), methods=["GET"]),
+            Route(METRICS_PATH, metrics_endpoint(metrics), methods=["GET"]),
+        ]
+    )
+
+
+def receiver_endpoint(intake: Intake, settings: ReceiverSettings, metrics: Metrics) -> Endpoint:
+    """`POST /webhooks/loop`: a signed delivery into the spool (see the module docstring)."""
 
     async def webhook(request: Request) -> Response:
         started = time.perf_counter()
@@ -113,6 +126,12 @@ def build_app(
             metrics.settled(UNPROCESSABLE)
         return answer(200, {"received": True, "duplicate": not new}, ACCEPTED if new else DUPLICATE)
 
+    return webhook
+
+
+def health_endpoint(state: State, jobs: Sequence[BackgroundJob]) -> Endpoint:
+    """`GET /healthz`: the inbox's counts, the last event's time and whether every job lives."""
+
     async def health(request: Request) -> Response:
         alive = {job.name: job.alive for job in jobs}
         try:
@@ -130,23 +149,20 @@ def build_app(
         }
         return JSONResponse(report, status_code=200 if ok else 503)
 
+    return health
+
+
+def metrics_endpoint(metrics: Metrics) -> Endpoint:
+    """`GET /metrics`: the Prometheus exposition, rendered off the event loop."""
+
     async def scrape(request: Request) -> Response:
         text = await run_in_threadpool(metrics.exposition)
         return Response(text, media_type=CONTENT_TYPE)
 
-    return Starlette(
-        routes=[
-            Route(RECEIVER_PATH, webhook, methods=["POST"]),
-            Route(PLATFORM_PATH, platform_endpoint(platform, metrics), methods=["POST"]),
-            Route(HEALTH_PATH, health, methods=["GET"]),
-            Route(METRICS_PATH, scrape, methods=["GET"]),
-        ]
-    )
+    return scrape
 
 
-def platform_endpoint(
-    platform: PlatformWebhooks | None, metrics: Metrics
-) -> Callable[[Request], Awaitable[Response]]:
+def platform_endpoint(platform: PlatformWebhooks | None, metrics: Metrics) -> Endpoint:
     """`POST /webhooks/platform/{entity}`: the platform's change webhooks (engine.serve.platform),
     synced off the event loop."""
 

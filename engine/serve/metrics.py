@@ -26,6 +26,14 @@ RESULTS = (ACCEPTED, DUPLICATE, REJECTED, ERROR)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # Intake answers in about a millisecond; the upper buckets catch a stalled state file.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+SYNC_RECORDS_HELP = (
+    "Records synced into Loop by the scheduled sync and platform webhooks, by entity and "
+    "result (created, updated, unchanged, quarantined, held)."
+)
+OUTCOME_STEPS_HELP = (
+    "Outcome steps run in the platform (bucket IV), by outcome and result (confirmed, "
+    "failed, deferred: its result unknown, tried again later)."
+)
 
 
 class Metrics:
@@ -33,17 +41,13 @@ class Metrics:
 
     def __init__(self, state: State | None = None) -> None:
         self.registry = CollectorRegistry()
-        self.webhooks = Counter(
-            "etl_loop_webhooks",
-            "Loop webhook deliveries received, by result.",
-            ["result"],
-            registry=self.registry,
+        self.webhooks = self._counter(
+            "etl_loop_webhooks", "Loop webhook deliveries received, by result.", ("result",)
         )
-        self.events = Counter(
+        self.events = self._counter(
             "etl_inbox_events",
             "Inbox events settled by processing (or unreadable on arrival), by status.",
-            ["status"],
-            registry=self.registry,
+            ("status",),
         )
         self.latency = Histogram(
             "etl_loop_webhook_seconds",
@@ -51,31 +55,21 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.platform_webhooks = Counter(
+        self.platform_webhooks = self._counter(
             "etl_platform_webhooks",
             "Platform change webhooks received, by entity and HTTP status answered.",
-            ["entity", "status"],
-            registry=self.registry,
+            ("entity", "status"),
         )
-        self.return_actions = Counter(
+        self.return_actions = self._counter(
             "etl_return_actions",
             "Actions on Loop returns (rules and return_actions), by action and result.",
-            ["action", "result"],
-            registry=self.registry,
+            ("action", "result"),
         )
-        self.sync_records = Counter(
-            "etl_sync_records",
-            "Records synced into Loop by the scheduled sync and platform webhooks, by entity and "
-            "result (created, updated, unchanged, quarantined, held).",
-            ["entity", "result"],
-            registry=self.registry,
+        self.sync_records = self._counter(
+            "etl_sync_records", SYNC_RECORDS_HELP, ("entity", "result")
         )
-        self.outcome_steps = Counter(
-            "etl_outcome_steps",
-            "Outcome steps run in the platform (bucket IV), by outcome and result (confirmed, "
-            "failed, deferred: its result unknown, tried again later).",
-            ["outcome", "result"],
-            registry=self.registry,
+        self.outcome_steps = self._counter(
+            "etl_outcome_steps", OUTCOME_STEPS_HELP, ("outcome", "result")
         )
         for result in RESULTS:  # every series exists from the start, at 0
             self.webhooks.labels(result=result)
@@ -83,6 +77,9 @@ class Metrics:
             self.events.labels(status=status)
         if state is not None:
             self.registry.register(InboxCollector(state))
+
+    def _counter(self, name: str, documentation: str, labels: tuple[str, ...]) -> Counter:
+        return Counter(name, documentation, labels, registry=self.registry)
 
     def step(self, outcome: str, result: str) -> None:
         """An outcome step confirmed, failed, or deferred (its result unknown: tried later)."""

@@ -92,12 +92,7 @@ class State(InboxReads):
         # by side; the rare write to one row from both is retried (tx.retrying).
         self._intake_db: duckdb.DuckDBPyConnection | None = None
         self._intake_lock = threading.RLock()
-        try:
-            with self.transaction() as db:
-                schema.migrate(db, self.path)
-        except BaseException:
-            self.db.close()  # release the file: a refused state file stays usable by others
-            raise
+        self._migrate()
         # One move at a time: the offset read, the events written and the offset recorded
         # must not interleave with another move's.
         self._move_lock = threading.Lock()
@@ -114,6 +109,15 @@ class State(InboxReads):
             self.move_spool()  # what a previous process answered and did not move
         except BaseException:
             self.close()
+            raise
+
+    def _migrate(self) -> None:
+        """Create or upgrade the tables; a refused file is released, usable by others."""
+        try:
+            with self.transaction() as db:
+                schema.migrate(db, self.path)
+        except BaseException:
+            self.db.close()
             raise
 
     def _open_spool(self, max_bytes: int) -> Spool:

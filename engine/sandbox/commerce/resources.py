@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from engine.loop.kinds import KINDS as LOOP_KINDS
 from engine.loop.kinds import Kind as LoopKind
 from engine.sandbox.commerce import common, paging
-from engine.sandbox.commerce.common import Body, Errors, Store
+from engine.sandbox.commerce.common import Body, Errors, Handler, Store
 from engine.sandbox.core import Sandbox, loop_json
 
 Build = Callable[[Store, Body, Body | None], Body]
@@ -247,6 +247,16 @@ def _page(sb: Sandbox, request: Request, kind: Kind) -> Body:
 
 def resource_routes(sb: Sandbox, kind: Kind) -> list[BaseRoute]:
     """The collection (list, create, upsert) and one record (by id or external id) of a kind."""
+    collection, one = _collection_endpoint(sb, kind), _record_endpoint(sb, kind)
+    path = kind.loop.path
+    return [
+        Route(path, collection, methods=["GET", "POST", "PUT"]),
+        Route(f"{path}/external/{{external_id}}", one, methods=["GET", "DELETE"]),
+        Route(f"{path}/{{id}}", one, methods=["GET", "PUT", "DELETE"]),
+    ]
+
+
+def _collection_endpoint(sb: Sandbox, kind: Kind) -> Handler:
     wrapper = kind.loop.wrapper
 
     @common.endpoint
@@ -266,6 +276,12 @@ def resource_routes(sb: Sandbox, kind: Kind) -> list[BaseRoute]:
         )
         return loop_json(request, {wrapper: body})
 
+    return collection
+
+
+def _record_endpoint(sb: Sandbox, kind: Kind) -> Handler:
+    wrapper = kind.loop.wrapper
+
     @common.endpoint
     async def one(request: Request) -> Response:
         if request.method == "PUT":
@@ -281,9 +297,4 @@ def resource_routes(sb: Sandbox, kind: Kind) -> list[BaseRoute]:
                 return loop_json(request, {"id": found["id"], "success": True})
         return loop_json(request, {wrapper: found})
 
-    path = kind.loop.path
-    return [
-        Route(path, collection, methods=["GET", "POST", "PUT"]),
-        Route(f"{path}/external/{{external_id}}", one, methods=["GET", "DELETE"]),
-        Route(f"{path}/{{id}}", one, methods=["GET", "PUT", "DELETE"]),
-    ]
+    return one

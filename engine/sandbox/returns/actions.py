@@ -114,7 +114,31 @@ async def _details(request: Request) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
+# The actions that only move a return to another state: (action, new state, past tense).
+TRANSITION_ACTIONS = (
+    ("flag", "review", "flagged"),
+    ("cancel", "cancelled", "cancelled"),
+    ("close", "closed", "closed"),
+)
+
+
 def action_routes(sb: Sandbox) -> list[BaseRoute]:
+    return [
+        Route("/warehouse/return/{id}/process", process_handler(sb), methods=["POST"]),
+        Route("/warehouse/return/{id}/remove", remove_handler(sb), methods=["POST"]),
+        *(
+            Route(
+                f"/warehouse/return/{{id}}/{action}",
+                transition_handler(sb, action, state, past),
+                methods=["POST"],
+            )
+            for action, state, past in TRANSITION_ACTIONS
+        ),
+        *note_routes(sb),
+    ]
+
+
+def process_handler(sb: Sandbox) -> Any:
     async def process(request: Request) -> Response:
         record = return_or_none(sb, request)
         if record is None:
@@ -127,36 +151,20 @@ def action_routes(sb: Sandbox) -> list[BaseRoute]:
         queue_processing(sb, int(record["id"]), details, API, fails=processing_fails(sb))
         return ok(request)
 
-    def transition(action: str, state: str, past: str) -> Any:
-        async def handler(request: Request) -> Response:
-            record = return_or_none(sb, request)
-            if record is None:
-                return not_found(request)
-            if record["state"] not in TRANSITIONS[action]:
-                return refused(request, record, past)
-            set_state(sb, record, state)
-            return ok(request)
+    return process
 
-        return handler
 
-    return [
-        Route("/warehouse/return/{id}/process", process, methods=["POST"]),
-        Route("/warehouse/return/{id}/remove", remove_handler(sb), methods=["POST"]),
-        Route(
-            "/warehouse/return/{id}/flag", transition("flag", "review", "flagged"), methods=["POST"]
-        ),
-        Route(
-            "/warehouse/return/{id}/cancel",
-            transition("cancel", "cancelled", "cancelled"),
-            methods=["POST"],
-        ),
-        Route(
-            "/warehouse/return/{id}/close",
-            transition("close", "closed", "closed"),
-            methods=["POST"],
-        ),
-        *note_routes(sb),
-    ]
+def transition_handler(sb: Sandbox, action: str, state: str, past: str) -> Any:
+    async def handler(request: Request) -> Response:
+        record = return_or_none(sb, request)
+        if record is None:
+            return not_found(request)
+        if record["state"] not in TRANSITIONS[action]:
+            return refused(request, record, past)
+        set_state(sb, record, state)
+        return ok(request)
+
+    return handler
 
 
 def _line_ids(text: str | None) -> list[int] | None:

@@ -216,43 +216,14 @@ def _variant(sb: Sandbox, variant_id: Any) -> dict[str, Any] | None:
 def _return_line(
     sb: Sandbox, order: dict[str, Any], line: dict[str, Any], spec: dict[str, Any], stamp: str
 ) -> dict[str, Any]:
-    currency = order_currency(order)
-    product_id = (line.get("product") or {}).get("id")
-    product = sb.get_record("product", int(product_id)) if product_id is not None else None
-    product = product or {}
-    # A line sold without a variant returns the product's default variant, as Loop's do.
-    variant_id = (line.get("product_variant") or {}).get("id") or product.get("default_variant_id")
-    variant = _variant(sb, variant_id) or {}
-    quantity = max(int(line.get("quantity") or 1), 1)
-    discount = int((line.get("unit_discounts") or {}).get("amount") or 0)
-    tax = sum(int((t.get("price") or {}).get("amount") or 0) for t in line.get("tax_lines") or [])
+    catalog = _catalog(sb, line)
     outcome = spec.get("outcome", "refund")
-    price, disc, tax_s = (
-        money(line["unit_price"]["amount"], currency),
-        money(discount, currency),
-        money(tax // quantity, currency),
-    )
-    refunded = outcome == "refund"
+    amounts = _amounts(line, order_currency(order), refunded=outcome == "refund")
     return {
         "line_item_id": sb.new_id(),
         "provider_line_item_id": int(line["id"]),
-        "product_id": product_id,
-        "variant_id": variant_id,
-        "sku": variant.get("sku") or product.get("sku"),
-        "title": product.get("name") or variant.get("name"),
-        "variant_title": variant.get("name"),
-        "image": next(iter(variant.get("images") or product.get("images") or []), None),
-        "barcode": variant.get("barcode") or product.get("barcode"),
-        "price": price,
-        "discount": disc,
-        "tax": tax_s,
-        "refund": str(Decimal(price) - Decimal(disc) + Decimal(tax_s))
-        if refunded
-        else money(0, currency),
-        "refund_item": price if refunded else money(0, currency),
-        "refund_tax": tax_s if refunded else money(0, currency),
-        "refund_shipping": money(0, currency),
-        "refund_shipping_tax": money(0, currency),
+        **catalog,
+        **amounts,
         # Real line items carry returned_at from creation on (loop-api.md §3.3).
         "returned_at": stamp,
         "exchange_variant": int(spec["exchange_variant_id"]) if outcome == "exchange" else None,
@@ -261,6 +232,48 @@ def _return_line(
         "return_comment": spec.get("return_comment"),
         "outcome": "default",
         "requested_outcome": outcome,
+    }
+
+
+def _catalog(sb: Sandbox, line: dict[str, Any]) -> dict[str, Any]:
+    """A returned line's product and variant fields, read from the catalog."""
+    product_id = (line.get("product") or {}).get("id")
+    product = sb.get_record("product", int(product_id)) if product_id is not None else None
+    product = product or {}
+    # A line sold without a variant returns the product's default variant, as Loop's do.
+    variant_id = (line.get("product_variant") or {}).get("id") or product.get("default_variant_id")
+    variant = _variant(sb, variant_id) or {}
+    return {
+        "product_id": product_id,
+        "variant_id": variant_id,
+        "sku": variant.get("sku") or product.get("sku"),
+        "title": product.get("name") or variant.get("name"),
+        "variant_title": variant.get("name"),
+        "image": next(iter(variant.get("images") or product.get("images") or []), None),
+        "barcode": variant.get("barcode") or product.get("barcode"),
+    }
+
+
+def _amounts(line: dict[str, Any], currency: str, *, refunded: bool) -> dict[str, Any]:
+    """A returned line's money fields: one unit's price, discount and tax, and its refund."""
+    quantity = max(int(line.get("quantity") or 1), 1)
+    discount = int((line.get("unit_discounts") or {}).get("amount") or 0)
+    tax = sum(int((t.get("price") or {}).get("amount") or 0) for t in line.get("tax_lines") or [])
+    price, disc, tax_s = (
+        money(line["unit_price"]["amount"], currency),
+        money(discount, currency),
+        money(tax // quantity, currency),
+    )
+    zero = money(0, currency)
+    return {
+        "price": price,
+        "discount": disc,
+        "tax": tax_s,
+        "refund": str(Decimal(price) - Decimal(disc) + Decimal(tax_s)) if refunded else zero,
+        "refund_item": price if refunded else zero,
+        "refund_tax": tax_s if refunded else zero,
+        "refund_shipping": zero,
+        "refund_shipping_tax": zero,
     }
 
 
