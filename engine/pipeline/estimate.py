@@ -62,8 +62,22 @@ class Estimate:
     @property
     def hours(self) -> float | None:
         """At the configured rate; None when it is unlimited."""
+        return self._hours(self.requests)
+
+    def done_after(self) -> dict[str, float | None]:
+        """Per entity, in run order: the hours at the configured rate until its last record is
+        in Loop (what runs before it included, less what the source cannot count); None when
+        the rate is unlimited or the entity cannot be counted."""
+        out: dict[str, float | None] = {}
+        sent = 0
+        for line in self.lines:
+            sent += line.requests or 0
+            out[line.entity] = None if line.requests is None else self._hours(sent)
+        return out
+
+    def _hours(self, requests: int) -> float | None:
         per_second = parse_rate(self.rate).per_second
-        return None if per_second == float("inf") else self.requests / per_second / 3600
+        return None if per_second == float("inf") else requests / per_second / 3600
 
     def as_dict(self) -> dict[str, Any]:
         hours = self.hours
@@ -72,16 +86,21 @@ class Estimate:
             "requests": self.requests,
             "hours": None if hours is None else round(hours, 2),
             "unknown": self.unknown,
-            "entities": [line.__dict__ for line in self.lines],
+            "entities": [
+                {**line.__dict__, "done_after_hours": None if h is None else round(h, 2)}
+                for line, h in zip(self.lines, self.done_after().values(), strict=True)
+            ],
         }
 
     def text(self) -> list[str]:
         """The estimate as lines of text: a table, then the total."""
-        out = [f"backfill estimate (Loop requests at {self.rate}):"]
-        for line in self.lines:
+        out = [f"backfill estimate (Loop requests at {self.rate}; in Loop after, in run order):"]
+        for line, hours in zip(self.lines, self.done_after().values(), strict=True):
             records = "?" if line.records is None else f"{line.records:,}"
             requests = "?" if line.requests is None else f"{line.requests:,}"
-            out.append(f"  {line.entity:<14} {records:>11} {requests:>11}  {line.arithmetic}")
+            after = "" if hours is None else f"{hours:,.2f} h"
+            out.append(f"  {line.entity:<14} {records:>11} {requests:>11} {after:>10}  "
+                       f"{line.arithmetic}")  # fmt: skip
         hours = self.hours
         when = "unlimited rate" if hours is None else f"{hours:,.2f} h"
         unknown = f" (+ unknown: {', '.join(self.unknown)})" if self.unknown else ""

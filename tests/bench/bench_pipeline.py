@@ -44,7 +44,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.state.connection import DEFAULT_MEMORY_LIMIT
-from tests.bench.pipeline_backfill import backfill_table, estimates, refund_share
+from tests.bench.pipeline_backfill import (
+    backfill_table,
+    estimates,
+    orders_first,
+    orders_in_loop,
+    refund_share,
+)
 from tests.bench.pipeline_data import build_template, compiled_bench, fresh_state, write_orders
 from tests.bench.pipeline_local import Counts, engine_pass, hand_pass, profile_engine
 from tests.bench.pipeline_memory import FLAT, dry_run_peak, memory_table, prepare_folder
@@ -143,6 +149,14 @@ def part_backfill(args: argparse.Namespace, work: Path) -> None:
           f"{share:.1%} (demo generator, {sample:,} orders sampled), uniform 3-year history")  # fmt: skip
     without, within, lazy = estimates(args.window_days, share)
     print("\n".join(backfill_table(without, within, lazy, args.window_days)))
+    first = orders_first(args.window_days, share)
+    days = args.window_days
+    print("\n".join(orders_in_loop([
+        ("mappings/shopify-like.yaml as shipped", without),
+        (f"with a {days}-day window", within),
+        ("  + customers `send: referenced`", lazy),
+        ("  + inventories after the orders (`depends_on: [locations, orders]`)", first),
+    ])))  # fmt: skip
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -54,6 +54,38 @@ def estimates(
     return without, within, lazy
 
 
+def orders_first(window_days: int, share: float, rate: str = "300/min") -> Estimate:
+    """The window, customers `send: referenced` and the inventory levels after the orders
+    (`depends_on: [locations, orders]`): the same requests, the returnable orders sooner."""
+    text = (REPO / "mappings" / "shopify-like.yaml").read_text(encoding="utf-8")
+    text = text.replace("  customers:\n", "  customers:\n    send: referenced\n", 1)
+    text = text.replace("    depends_on: [locations]\n", "    depends_on: [locations, orders]\n", 1)
+    counts: dict[str, int | None] = {**MERCHANT, "collections": ShopData(orders=0).n_collections}
+    counts["orders"] = round(MERCHANT["orders"] * min(window_days, HISTORY_DAYS) / HISTORY_DAYS)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "shopify-like.yaml"
+        path.write_text(text, encoding="utf-8")
+        estimate = plan(load_and_compile(path, env={}), counts, refund_share=share)
+    estimate.rate = rate
+    return estimate
+
+
+def orders_in_loop(estimates: list[tuple[str, Estimate]]) -> list[str]:
+    """When the last order is in Loop (what runs before it included), per variant."""
+    lines = ["the orders (the returnable ones) are all in Loop after:"]
+    for label, estimate in estimates:
+        done = estimate.done_after()
+        order = list(done)
+        after = (
+            ", then " + ", ".join(order[order.index("orders") + 1 :])
+            if order[-1] != "orders"
+            else ""
+        )
+        lines.append(f"  {done['orders'] or 0:5.1f} h  {label} (all done after "
+                     f"{estimate.hours or 0:.1f} h{after})")  # fmt: skip
+    return lines
+
+
 def distinct_customers(customers: int, orders: int) -> float:
     """Customers expected among `orders` orders, each placed by one of `customers` at random."""
     return customers * (1 - (1 - 1 / customers) ** orders)

@@ -89,7 +89,9 @@ def test_run_prints_the_estimate_before_a_first_run_only(
     first = CliRunner().invoke(main, args)
     again = CliRunner().invoke(main, args)
     assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
-    assert "backfill estimate (Loop requests at 0/min):" in first.output
+    assert (
+        "backfill estimate (Loop requests at 0/min; in Loop after, in run order):" in first.output
+    )
     assert "  total" in first.output and "8  unlimited rate" in first.output  # 1 + 7
     assert "backfill estimate" not in again.output
 
@@ -102,3 +104,23 @@ def test_plan_says_which_entities_go_in_bulk(tmp_path: Path) -> None:
     lines = {line.entity: line for line in plan(load_and_compile(path, env={}), MERCHANT).lines}
     assert "target.bulk" in lines["orders"].arithmetic
     assert "target.bulk" not in lines["customers"].arithmetic
+
+
+def test_plan_says_when_each_entity_is_in_loop_in_run_order(tmp_path: Path) -> None:
+    # inventories after orders (`depends_on: [orders]`): the orders are in Loop 25 h earlier
+    text = (REPO / "mappings" / "shopify-like.yaml").read_text()
+    path = tmp_path / "late-stock.yaml"
+    late = "    depends_on: [locations, orders]\n"
+    path.write_text(text.replace("    depends_on: [locations]\n", late, 1))
+    for mapping, last in (
+        (REPO / "mappings" / "shopify-like.yaml", "orders"),
+        (path, "inventories"),
+    ):
+        estimate = plan(load_and_compile(mapping, env={}), MERCHANT, refund_share=0.1)
+        done = estimate.done_after()
+        assert list(done)[-1] == last
+        assert done[last] == pytest.approx(estimate.requests / 300 / 60)
+    hours = {line.entity: (line.requests or 0) / 300 / 60 for line in estimate.lines}
+    assert done["orders"] == pytest.approx(estimate.requests / 300 / 60 - hours["inventories"])
+    [orders] = [e for e in estimate.as_dict()["entities"] if e["entity"] == "orders"]
+    assert orders["done_after_hours"] == round(done["orders"] or 0, 2)
