@@ -144,11 +144,14 @@ def summary_table(summary: RunSummary, console: Console | None = None) -> None:
     title = "dry run (nothing sent)" if summary.dry_run else f"run {summary.run_id}"
     table = Table(title="\n".join([title, *route_lines(summary)]))
     table.add_column("entity")
-    for column in SUMMARY_COLUMNS:
+    # `deferred` only matters to a mapping with `send: referenced`: shown when not all 0
+    deferring = any(stats.deferred for stats in summary.entities)
+    columns = [c for c in SUMMARY_COLUMNS if c != "deferred" or deferring]
+    for column in columns:
         table.add_column(HEADERS.get(column, column), justify="right")
     for stats in summary.entities:
         row = stats.as_dict()
-        table.add_row(stats.entity, *(str(row[c]) for c in SUMMARY_COLUMNS))
+        table.add_row(stats.entity, *(str(row[c]) for c in columns))
     console.print(table)
 
 

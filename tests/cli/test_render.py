@@ -65,6 +65,18 @@ def test_summary_table_has_a_row_per_entity_and_every_column() -> None:
     ):
         assert column in text
     assert "run 7" in text and "orders" in text and "42" in text
+    assert "deferred" not in text  # no entity deferred anything: no column
+
+
+def test_summary_table_shows_deferred_when_an_entity_deferred_records() -> None:
+    out = io.StringIO()
+    customers = EntityStats("customers", extracted=9, created=2, deferred=7)
+    summary_table(RunSummary(7, [customers, _stats()]), Console(file=out, width=200))
+    [header] = [line for line in out.getvalue().splitlines() if "extracted" in line]
+    [row] = [line for line in out.getvalue().splitlines() if "customers" in line]
+    cells = [c.strip() for c in header.split("┃")[1:-1]]
+    values = [c.strip() for c in row.split("│")[1:-1]]
+    assert dict(zip(cells, values, strict=True))["deferred"] == "7"
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from pathlib import Path
 from tests.e2e.conftest import MAPPINGS, Etl, Loop, write_counts
 
 SUMMARY_KEYS = {"entity", "extracted", "unchanged", "created", "updated", "quarantined", "held",
-                "requests", "rate_limited", "source_requests", "seconds", "outside_window"}  # fmt: skip
+                "requests", "rate_limited", "source_requests", "seconds", "outside_window",
+                "deferred"}  # fmt: skip
 
 
 def test_run_dry_run_sends_nothing_and_writes_no_state(etl: Etl, loop: Loop) -> None:
