@@ -74,7 +74,7 @@ def test_run_never_prints_the_loop_key(
     as_json = _etl("run", str(literal), "-e", "locations", "--json", "--state", str(state), **env)
     table = _etl("run", str(literal), "-e", "locations", "--state", str(state), **env)
     env_wrong = {**env, "LOOP_API_KEY": SECRET + "-wrong"}
-    wrong = _etl("run", str(literal), "-e", "customers", "--state", str(state), **env_wrong)
+    wrong = _etl("run", str(literal), "-e", "products", "--state", str(state), **env_wrong)
 
     assert (as_json.exit_code, table.exit_code) == (0, 0), as_json.output + table.output
     assert wrong.exit_code == 1, wrong.output  # Loop refused the key: the run stops
