@@ -152,7 +152,7 @@ def part_backfill(args: argparse.Namespace, work: Path) -> None:
     first = orders_first(args.window_days, share)
     days = args.window_days
     print("\n".join(orders_in_loop([
-        ("mappings/shopify-like.yaml as shipped", without),
+        ("no window, every customer", without),
         (f"with a {days}-day window", within),
         ("  + customers `send: referenced`", lazy),
         ("  + inventories after the orders (`depends_on: [locations, orders]`)", first),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from engine.mapping.compile import load_and_compile
+from engine.mapping.compile import CompiledMapping, load_and_compile
 from engine.pipeline.estimate import Estimate, plan
 from examples.shopify_like.data import ShopData
 
@@ -31,41 +31,50 @@ def refund_share(sample: int, seed: int) -> float:
     return sum(1 for pos in range(sample) if shop.plan(pos).refund_at is not None) / sample
 
 
+SEND = "    send: referenced\n"  # on the customers entity of mappings/shopify-like.yaml
+LATE_STOCK = ("    depends_on: [locations]\n", "    depends_on: [locations, orders]\n")
+
+
+def compiled_variant(*, referenced: bool, stock_last: bool = False) -> CompiledMapping:
+    """mappings/shopify-like.yaml with customers `send: referenced` or not (as before it had
+    it), and the inventory levels after the orders or not."""
+    text = (REPO / "mappings" / "shopify-like.yaml").read_text(encoding="utf-8")
+    if SEND not in text:
+        raise SystemExit("mappings/shopify-like.yaml no longer has customers `send: referenced`")
+    text = text if referenced else text.replace(SEND, "", 1)
+    text = text.replace(*LATE_STOCK, 1) if stock_last else text
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "shopify-like.yaml"
+        path.write_text(text, encoding="utf-8")
+        return load_and_compile(path, env={})
+
+
 def estimates(
     window_days: int, share: float, rate: str = "300/min"
 ) -> tuple[Estimate, Estimate, Estimate]:
-    """The merchant's backfill without and with a window of `window_days`, and with the window
-    and customers `send: referenced` (sent only for the orders that name them)."""
-    mapping = REPO / "mappings" / "shopify-like.yaml"
-    compiled = load_and_compile(mapping, env={})
+    """The merchant's backfill without and with a window of `window_days` (every customer
+    sent), and with the window and customers `send: referenced` (as shipped)."""
     counts: dict[str, int | None] = {**MERCHANT, "collections": ShopData(orders=0).n_collections}
-    without = plan(compiled, counts, refund_share=share)
-    windowed = round(MERCHANT["orders"] * min(window_days, HISTORY_DAYS) / HISTORY_DAYS)
-    within = plan(compiled, {**counts, "orders": windowed}, refund_share=share)
-    with tempfile.TemporaryDirectory() as tmp:
-        referenced = Path(tmp) / "shopify-like.yaml"
-        text = mapping.read_text(encoding="utf-8")
-        referenced.write_text(
-            text.replace("  customers:\n", "  customers:\n    send: referenced\n", 1)
-        )
-        compiled = load_and_compile(referenced, env={})
-    lazy = plan(compiled, {**counts, "orders": windowed}, refund_share=share)
+    windowed = {**counts, "orders": _windowed(window_days)}
+    every = compiled_variant(referenced=False)
+    without = plan(every, counts, refund_share=share)
+    within = plan(every, windowed, refund_share=share)
+    lazy = plan(compiled_variant(referenced=True), windowed, refund_share=share)
     without.rate = within.rate = lazy.rate = rate
     return without, within, lazy
+
+
+def _windowed(window_days: int) -> int:
+    return round(MERCHANT["orders"] * min(window_days, HISTORY_DAYS) / HISTORY_DAYS)
 
 
 def orders_first(window_days: int, share: float, rate: str = "300/min") -> Estimate:
     """The window, customers `send: referenced` and the inventory levels after the orders
     (`depends_on: [locations, orders]`): the same requests, the returnable orders sooner."""
-    text = (REPO / "mappings" / "shopify-like.yaml").read_text(encoding="utf-8")
-    text = text.replace("  customers:\n", "  customers:\n    send: referenced\n", 1)
-    text = text.replace("    depends_on: [locations]\n", "    depends_on: [locations, orders]\n", 1)
     counts: dict[str, int | None] = {**MERCHANT, "collections": ShopData(orders=0).n_collections}
-    counts["orders"] = round(MERCHANT["orders"] * min(window_days, HISTORY_DAYS) / HISTORY_DAYS)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "shopify-like.yaml"
-        path.write_text(text, encoding="utf-8")
-        estimate = plan(load_and_compile(path, env={}), counts, refund_share=share)
+    counts["orders"] = _windowed(window_days)
+    compiled = compiled_variant(referenced=True, stock_last=True)
+    estimate = plan(compiled, counts, refund_share=share)
     estimate.rate = rate
     return estimate
 
