@@ -121,17 +121,18 @@ def test_serve_refuses_a_delivery_signed_with_another_secret(tmp_path: Path) -> 
         env = {**ENV, "SHOP_URL": shop.api_url, "SHOP_LOCATION_IDS": ""}
         served = start_serve(SHOPIFY_LIKE, tmp_path / "s.duckdb", "--no-schedule", **env)
         try:
-            shop.touch("customers", count=1)
+            # a location: sent on its webhook (customers wait for an order: send: referenced)
+            shop.touch("locations", count=1)
             (delivery,), _ = _within(10, lambda: [d for d in shop.deliveries()
                                                   if d["status"] != "pending"])  # fmt: skip
             sandbox = sandbox_handle(served.urls["sandbox"])
-            customers = sandbox.admin.records("customer")
+            locations = sandbox.admin.records("location")
         finally:
             served.terminate()
     assert (delivery["status"], delivery["response_status"], delivery["attempts"]) == (
         "failed", 401, 1,
     )  # fmt: skip
-    assert customers == []
+    assert locations == []
 
 
 def test_serve_takes_a_genuine_delivery_and_refuses_it_tampered(tmp_path: Path) -> None:
