@@ -1,6 +1,7 @@
 """Runs a compiled mapping into Loop: each entity in dependency order, page by page.
 
-A page goes: stage raw -> prepare (map, resolve, validate, diff) -> load -> commit. Child
+A page goes: (stage raw, with ETL_STATE_RAW=on) -> prepare (map, resolve, validate, diff; a
+`send: referenced` record Loop lacks is deferred until a lookup needs it) -> load -> commit. Child
 entities (variants) ride on their parent's pages: the parent batch is loaded first, then the
 children of the same records, then both are committed and only then does the cursor move, so
 a crash at any point leaves records to send again (upserts make that harmless), never lost.
