@@ -31,6 +31,7 @@ from engine.pipeline.run import source_entities
 from engine.state import State
 
 DEFAULT_HEADER = "X-Shopify-Hmac-Sha256"
+COUNTED = ("created", "updated", "unchanged", "quarantined", "held", "deferred")
 PATH = "/webhooks/platform/{entity}"
 
 
@@ -85,16 +86,16 @@ class PlatformWebhooks:
                 self._run_id = self.state.start_run("platform-webhooks")
             batches = BatchSync(self.compiled, self.state, self.loop, self._run_id)
             results = batches.sync_records(entity, [record], unique=False)
-        counts = {
-            r.entity: {
-                "created": r.created,
-                "updated": r.updated,
-                "unchanged": r.unchanged,
-                "quarantined": len(r.quarantined),
-                "held": len(r.held),
-            }
-            for r in results
-        }
+        counts: dict[str, dict[str, int]] = {}
+        # the records themselves, then what their lookups sent first (`send: referenced`)
+        for r in [*results, *batches.pulled]:
+            row = counts.setdefault(r.entity, dict.fromkeys(COUNTED, 0))
+            row["created"] += r.created
+            row["updated"] += r.updated
+            row["unchanged"] += r.unchanged
+            row["quarantined"] += len(r.quarantined)
+            row["held"] += len(r.held)
+            row["deferred"] += len(r.deferred)
         return Outcome(200, {"synced": counts})
 
     def close(self) -> None:

@@ -3,6 +3,9 @@ real DuckDB state and the Loop sandbox on a loopback port."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from engine.mapping.compile import CompiledMapping, load_and_compile
 from engine.pipeline.estimate import plan
 from engine.pipeline.run import EntityStats, Runner, RunOptions, RunSummary
 from engine.reconcile.reconciler import ReconcileOptions, Reconciler
+from engine.serve.platform import PlatformWebhooks
 from engine.state import State
 from tests.pipeline.conftest import Pipeline
 from tests.pipeline.orders_support import write_mapping
@@ -235,3 +239,35 @@ def test_send_referenced_config_errors_say_where(
     problems = " ".join(str(p) for p in caught.value.problems)
     assert message in str(caught.value) + problems
     assert "m.yaml:" in problems  # file:line
+
+
+def test_send_referenced_over_platform_webhooks_an_order_brings_its_customer(
+    pipeline: Pipeline,
+) -> None:
+    entities = ENTITIES + "platform_webhooks: {secret: shh}\n"
+    compiled = write_mapping(pipeline, "send-referenced-hooks", None, entities)
+    pipeline.write("products.json", json.dumps([{"id": 1, "title": "P1", "price": 500}]))
+    for name in ("customers.json", "orders.json"):
+        pipeline.write(name, "[]")
+    pipeline.run(compiled)  # the product is in Loop; nothing else yet
+
+    def deliver(hooks: PlatformWebhooks, entity: str, record: dict[str, Any]) -> Any:
+        raw = json.dumps(record).encode()
+        signature = base64.b64encode(hmac.new(b"shh", raw, hashlib.sha256).digest()).decode()
+        outcome = hooks.handle(entity, raw, signature)
+        assert outcome.status == 200, outcome.body
+        return outcome.body["synced"]
+
+    client = LoopClient(pipeline.sandbox.base_url, "sandbox", rate_limit="0/min")
+    with State(pipeline.state_path) as state, client:
+        hooks = PlatformWebhooks(compiled, state, client)
+        customer_synced = deliver(hooks, "customers", customer(7))
+        in_loop = [c["external_id"] for c in pipeline.sandbox.admin.records("customer")]
+        order_synced = deliver(hooks, "orders", order(201, 7))
+        hooks.close()
+    assert customer_synced["customers"]["deferred"] == 1 and in_loop == []
+    assert order_synced["customers"]["created"] == 1
+    assert order_synced["orders"]["created"] == 1 and order_synced["orders"]["held"] == 0
+    [stored] = pipeline.sandbox.admin.records("order")
+    [seven] = pipeline.sandbox.admin.records("customer")
+    assert seven["external_id"] == "7" and stored["customer"]["id"] == int(seven["id"])
