@@ -73,6 +73,8 @@ class ExpressionCompiler:
                 "_OPTS": self.options,
                 "_attr": runtime.attr,
                 "_item": runtime.item,
+                "_map_attr": runtime.map_attr,
+                "_map_filter": rt.map_filter,
                 "_get_index": get_index,
                 "_compare": compare,
                 "_not": jmes_not,

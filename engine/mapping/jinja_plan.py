@@ -1,9 +1,11 @@
 """Turns one-expression Jinja templates (`{{ price | cents }}`) into Python source.
 
 Only `{{ EXPR }}` templates whose expression is built of names, attribute and item access,
-constants and the mapping's own filters are planned; anything else (text around the
-expression, statements, tests, Jinja's built-in filters, operators) is rendered by the
-sandboxed environment. Attribute access on anything but a dict still goes through the
+constants, lists, `and`/`or`/`not`, `if`-`else`, the tests `defined`/`undefined`/`none`, the
+operators the sandbox does not bound (`-`, `/`, `//`), the mapping's own filters, and Jinja's
+`sum` over `map` (by `attribute=` or by one of the mapping's filters) are planned; anything
+else (text around the expression, statements, other built-in filters, `+`, `*`) is rendered by
+the sandboxed environment. Attribute access on anything but a dict still goes through the
 sandbox's `getattr`, so planning never widens what a template can reach.
 """
 
@@ -22,6 +24,10 @@ _TESTS = {
     "undefined": "({} is _MISSING)",
     "none": "({} is None)",
 }
+
+# Operators planned as plain Python: those the sandbox leaves unbounded (LoopEnvironment's
+# intercepted_binops bound `+`, `*`, `**` and `%`, which stay rendered).
+_BINOPS: dict[type[nodes.BinExpr], str] = {nodes.Sub: "-", nodes.Div: "/", nodes.FloorDiv: "//"}
 
 # Names a template reads from the scope rather than from the record (`this` is the item itself).
 TEMPLATE_SCOPE = ("parent", "root", "vars", "this")
@@ -70,6 +76,8 @@ class JinjaPlanner:
             return f"({t} if ({t} := {code}) is not _MISSING else _undefined({_describe(node)!r}))"
         if isinstance(node, nodes.Filter):
             return self._filter(node, scope)
+        if isinstance(node, nodes.List) or type(node) in _BINOPS:
+            return self._built(node, scope)
         if isinstance(node, nodes.CondExpr) and node.expr2 is not None:
             test = self.expr(node.test, scope)
             return f"({self.expr(node.expr1, scope)} if {test} else {self.expr(node.expr2, scope)})"
@@ -91,6 +99,14 @@ class JinjaPlanner:
             return _TESTS[node.name].format(value)
         raise Unsupported(type(node).__name__)
 
+    def _built(self, node: nodes.Node, scope: dict[str, str]) -> str:
+        """A list literal, or an operator the sandbox does not bound."""
+        if isinstance(node, nodes.List):
+            return f"[{', '.join(self.expr(item, scope) for item in node.items)}]"
+        assert isinstance(node, nodes.BinExpr)
+        op = _BINOPS[type(node)]
+        return f"({self.expr(node.left, scope)} {op} {self.expr(node.right, scope)})"
+
     def _access(self, node: nodes.Node, scope: dict[str, str]) -> str:
         if isinstance(node, nodes.Name):
             if node.name in TEMPLATE_SCOPE:
@@ -107,6 +123,9 @@ class JinjaPlanner:
         raise Unsupported(type(node).__name__)
 
     def _filter(self, node: nodes.Filter, scope: dict[str, str]) -> str:
+        if node.name == "sum" and _plain(node) and not node.args and not node.kwargs:
+            assert node.node is not None
+            return f"sum({self._items(node.node, scope)})"
         target = self.filter_name(node.name)
         if target is None or node.dyn_args is not None or node.dyn_kwargs is not None:
             raise Unsupported(f"filter {node.name}")
@@ -117,6 +136,30 @@ class JinjaPlanner:
         args = [value, *(self.expr(a, scope) for a in node.args)]
         args += [f"{kw.key}={self.expr(kw.value, scope)}" for kw in node.kwargs]
         return f"{target}({', '.join(args)})"
+
+    def _items(self, node: nodes.Node, scope: dict[str, str]) -> str:
+        """Python for a sequence: Jinja's `map` as a list (nothing for a falsy value, as
+        `map` gives), else the expression itself."""
+        if not (isinstance(node, nodes.Filter) and node.name == "map" and _plain(node)):
+            return self.expr(node, scope)
+        assert node.node is not None
+        items = self._items(node.node, scope)
+        if not node.args and [k.key for k in node.kwargs] == ["attribute"]:
+            name = node.kwargs[0].value
+            if not (isinstance(name, nodes.Const) and isinstance(name.value, str)):
+                raise Unsupported("map attribute")
+            return f"_map_attr({items}, {name.value!r})"
+        if node.args and not node.kwargs and isinstance(node.args[0], nodes.Const):
+            target = self.filter_name(str(node.args[0].value))
+            if target is None:
+                raise Unsupported(f"map {node.args[0].value}")
+            rest = "".join(f", {self.expr(a, scope)}" for a in node.args[1:])
+            return f"_map_filter({items}, {target}{rest})"
+        raise Unsupported("map")
+
+
+def _plain(node: nodes.Filter) -> bool:
+    return node.dyn_args is None and node.dyn_kwargs is None
 
 
 def _describe(node: nodes.Node) -> str:

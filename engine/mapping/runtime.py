@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,17 @@ class Runtime:
         found = self.env.getattr(value, key)  # the sandbox decides what may be reached
         return MISSING if isinstance(found, Undefined) else found
 
+    def map_attr(self, items: Any, key: str) -> list[Any]:
+        """Jinja's `map(attribute=key)` planned: each item's `key` (an error when one lacks
+        it, as rendering raises), nothing for a falsy value."""
+        out = []
+        for item in items or ():
+            found = self.attr(item, key)
+            if found is MISSING:
+                undefined(key)
+            out.append(found)
+        return out
+
     def item(self, value: Any, key: Any) -> Any:
         if isinstance(value, dict):
             return value.get(key, MISSING)
@@ -91,6 +103,12 @@ class Runtime:
 
 def undefined(what: str) -> Any:
     raise RecordError(f"{what!r} is undefined")
+
+
+def map_filter(items: Any, fn: Callable[..., Any], *args: Any) -> list[Any]:
+    """Jinja's `map('filter', *args)` planned: the filter on each item, nothing for a falsy
+    value."""
+    return [fn(item, *args) for item in items or ()]
 
 
 def missing_to_none(value: Any) -> Any:

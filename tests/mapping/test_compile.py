@@ -405,3 +405,48 @@ def test_an_expression_that_explodes_on_a_record_is_a_record_issue(
     assert "more than 1000000 list items" in found["name"]
     assert "'**' would build a number" in found["power"]
     assert result.payload == {}
+
+
+SUMS = """
+unit: "{{ (((allocs or []) if allocs is defined else []) | map(attribute='amount') | map('cents', cur) | sum) // (qty or 1) }}"
+left: "{{ total - paid }}"
+share: "{{ paid / total }}"
+listed: "{{ [total, paid] }}"
+"""
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"allocs": [{"amount": "1.25"}, {"amount": "0.10"}], "cur": "USD", "qty": 2},
+        {"allocs": [{"amount": "300"}], "cur": "JPY", "qty": 3},
+        {"allocs": [], "cur": "USD", "qty": 0},
+        {"allocs": None, "cur": "USD"},
+        {"cur": "USD", "qty": 4},
+    ],
+)
+def test_sum_of_map_and_plain_operators_are_planned_and_equal_rendering(
+    compiled: Build, record: dict[str, Any]
+) -> None:
+    full = {"total": 10, "paid": 4, **record}
+    planned, rendered = (compiled(entity(SUMS), plan=plan) for plan in (True, False))
+    a = planned.entities["orders"].transform(full)
+    b = rendered.entities["orders"].transform(full)
+    assert a.payload == b.payload
+    assert (
+        [i.path for i in a.issues]
+        == [i.path for i in b.issues]
+        == ([] if "qty" in full else ["unit"])
+    )
+    assert (a.payload["left"], a.payload["share"], a.payload["listed"]) == (6, 0.4, [10, 4])
+    assert "_map_filter(" in planned.source and "_render(" not in planned.source
+
+
+def test_a_planned_map_over_an_item_without_the_attribute_is_an_issue_as_rendered(
+    compiled: Build,
+) -> None:
+    record = {"total": 1, "paid": 1, "allocs": [{"amount": "1.00"}, {"other": 1}], "cur": "USD"}
+    for plan in (True, False):
+        result = compiled(entity(SUMS), plan=plan).entities["orders"].transform(record)
+        assert [issue.path for issue in result.issues] == ["unit"], plan
+        assert "unit" not in result.payload
