@@ -153,7 +153,8 @@ class JinjaPlanner:
             target = self.filter_name(str(node.args[0].value))
             if target is None:
                 raise Unsupported(f"map {node.args[0].value}")
-            rest = "".join(f", {self.expr(a, scope)}" for a in node.args[1:])
+            # an argument is needed only when there is an item (so it may be missing till then)
+            rest = "".join(f", {self.expr(a, scope, may_miss=True)}" for a in node.args[1:])
             return f"_map_filter({items}, {target}{rest})"
         raise Unsupported("map")
 

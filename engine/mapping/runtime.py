@@ -107,8 +107,13 @@ def undefined(what: str) -> Any:
 
 def map_filter(items: Any, fn: Callable[..., Any], *args: Any) -> list[Any]:
     """Jinja's `map('filter', *args)` planned: the filter on each item, nothing for a falsy
-    value."""
-    return [fn(item, *args) for item in items or ()]
+    value; a missing argument is an error only once there is an item to apply it to."""
+    out = []
+    for item in items or ():
+        if any(arg is MISSING for arg in args):
+            undefined("an argument of map")
+        out.append(fn(item, *args))
+    return out
 
 
 def missing_to_none(value: Any) -> Any:

@@ -423,6 +423,7 @@ listed: "{{ [total, paid] }}"
         {"allocs": [], "cur": "USD", "qty": 0},
         {"allocs": None, "cur": "USD"},
         {"cur": "USD", "qty": 4},
+        {"allocs": [], "qty": 1},  # no currency, but no item needs it
     ],
 )
 def test_sum_of_map_and_plain_operators_are_planned_and_equal_rendering(
@@ -445,8 +446,12 @@ def test_sum_of_map_and_plain_operators_are_planned_and_equal_rendering(
 def test_a_planned_map_over_an_item_without_the_attribute_is_an_issue_as_rendered(
     compiled: Build,
 ) -> None:
-    record = {"total": 1, "paid": 1, "allocs": [{"amount": "1.00"}, {"other": 1}], "cur": "USD"}
-    for plan in (True, False):
-        result = compiled(entity(SUMS), plan=plan).entities["orders"].transform(record)
-        assert [issue.path for issue in result.issues] == ["unit"], plan
-        assert "unit" not in result.payload
+    base = {"total": 1, "paid": 1, "qty": 1}
+    for record in (
+        {**base, "allocs": [{"amount": "1.00"}, {"other": 1}], "cur": "USD"},
+        {**base, "allocs": [{"amount": "1.00"}]},  # an item, and no currency for it
+    ):
+        for plan in (True, False):
+            result = compiled(entity(SUMS), plan=plan).entities["orders"].transform(record)
+            assert [issue.path for issue in result.issues] == ["unit"], (plan, record)
+            assert "unit" not in result.payload
