@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from engine.loop.kinds import BUILD_ORDER
@@ -63,12 +63,21 @@ VIA_REFERENCED = (
 )
 
 
-def send_problems(
-    entities: Iterable[Entity], referrers: Mapping[str, set[str]]
-) -> list[tuple[KeyPath, str]]:
-    """`send: referenced` needs another entity that looks this one up by key (`referrers`:
-    entity -> those that do), and no children (variants go with their product)."""
+def referrers(entities: Iterable[Entity]) -> dict[str, set[str]]:
+    """Entity -> the other entities that look it up by key (a `lookup` without `via`)."""
+    out: dict[str, set[str]] = {}
+    for entity in entities:
+        for _, spec in lookups_in(entity.map, ()):
+            if not spec.get("via") and spec["lookup"] != entity.name:
+                out.setdefault(str(spec["lookup"]), set()).add(entity.name)
+    return out
+
+
+def send_problems(entities: Iterable[Entity]) -> list[tuple[KeyPath, str]]:
+    """`send: referenced` needs another entity that looks this one up by key, and no
+    children (variants go with their product)."""
     entities = list(entities)
+    looked_up = referrers(entities)
     out: list[tuple[KeyPath, str]] = []
     for entity in entities:
         if entity.send != "referenced":
@@ -76,7 +85,7 @@ def send_problems(
         at = (*entity.path, "send")
         if any(e.parent == entity.name for e in entities):
             out.append((at, "an entity with `variants:` cannot be `send: referenced`"))
-        elif not referrers.get(entity.name, set()) - {entity.name}:
+        elif not looked_up.get(entity.name):
             out.append(
                 (
                     at,

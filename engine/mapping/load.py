@@ -119,7 +119,6 @@ class _Build:
     def __init__(self, file: Path, data: dict[str, Any], positions: Positions) -> None:
         self.file, self.data, self.positions = file, data, positions
         self.problems: list[Problem] = []
-        self._referrers: dict[str, set[str]] = {}  # entity -> the entities that look it up by key
 
     def problem(self, path: KeyPath, message: str) -> None:
         self.problems.append(self.positions.problem(path, message))
@@ -296,7 +295,7 @@ class _Build:
                 if ref is not None and ref != entity.name:
                     needs.add(ref)
             edges[entity.name] = needs
-        for path, message in send_problems(entities.values(), self._referrers):
+        for path, message in send_problems(entities.values()):
             self.problem(path, message)
         order, cycle = dependency_order(edges, {n: e.kind.name for n, e in entities.items()})
         if cycle:
@@ -320,8 +319,6 @@ class _Build:
             self.problem((*path, "via"), unknown(f"alias of {ref}", via, entities[ref].aliases))
         if via is not None and entities[ref].send == "referenced":
             self.problem((*path, "via"), VIA_REFERENCED.format(ref=ref))
-        if via is None:
-            self._referrers.setdefault(ref, set()).add(entity.name)
         return ref
 
     def _return_actions(self, entities: dict[str, Entity]) -> tuple[ReturnActionSource, ...]:

@@ -23,7 +23,7 @@ from typing import Any
 
 from connectors.base import Connector, ExtractRequest
 from engine.mapping.compile import CompiledMapping
-from engine.mapping.graph import lookups_in
+from engine.mapping.graph import referrers
 from engine.net import parse_rate
 from engine.pipeline.run import source_entities
 from engine.pipeline.window import WindowPlan, utc_now
@@ -134,24 +134,17 @@ def plan(
 def _referenced(compiled: CompiledMapping, estimate: Estimate) -> Estimate:
     """A `send: referenced` entity's requests: at most the records that look it up."""
     by_name = {line.entity: line for line in estimate.lines}
+    looked_up = referrers(e.entity for e in compiled.entities.values())
     for i, line in enumerate(estimate.lines):
         entity = compiled.entities[line.entity].entity
         if entity.send != "referenced" or line.records is None:
             continue
-        referrers = [
-            name
-            for name, e in compiled.entities.items()
-            if name != line.entity
-            and any(
-                s["lookup"] == line.entity and not s.get("via")
-                for _, s in lookups_in(e.entity.map, ())
-            )
-        ]
-        counted = [by_name[n].records for n in referrers if n in by_name]
+        lookers = sorted(looked_up.get(line.entity, ()))
+        counted = [by_name[n].records for n in lookers if n in by_name]
         if not counted or any(c is None for c in counted):
             continue  # the lookers-up are not in this run or cannot be counted: all of them
         bound = min(line.records, sum(c or 0 for c in counted))
-        why = f"at most 1 per {' or '.join(referrers)} record (send: referenced)"
+        why = f"at most 1 per {' or '.join(lookers)} record (send: referenced)"
         estimate.lines[i] = Line(line.entity, line.records, bound, why)
     return estimate
 

@@ -204,8 +204,7 @@ class Reconciler:
             side.seen.add(parked.key)
             report.unmappable[parked.key] = list(parked.reasons)
         to_fix, missing = [], set()
-        outside = self._outside_window(side, prepared.ready)
-        deferred = self._deferred(side, prepared.ready)
+        outside, deferred = self._left_out(side, prepared.ready)
         for ready in prepared.ready:
             loop_key = self._loop_key(side, ready)
             side.seen.add(loop_key)
@@ -232,28 +231,17 @@ class Reconciler:
         if self.options.fix and to_fix:
             self._fix(side, to_fix, missing)
 
-    def _outside_window(self, side: _Side, batch: list[Ready]) -> set[str]:
-        """Keys of the records outside the window that Loop lacks and the ID map never had
-        (those `etl run` leaves out on purpose)."""
-        plan = side.window
-        if plan is None:
-            return set()
-        absent = [
-            r.key
-            for r in batch
-            if self._loop_key(side, r) not in side.loop and not plan.inside(r.record)
-        ]
-        known = self.state.lookup(side.name, absent) if absent else {}
-        return {key for key in absent if key not in known}
-
-    def _deferred(self, side: _Side, batch: list[Ready]) -> set[str]:
-        """Keys of a `send: referenced` entity's records that Loop lacks and the ID map never
-        had (`etl run` sends them once a lookup needs them)."""
-        if side.compiled.entity.send != "referenced":
-            return set()
-        absent = [r.key for r in batch if self._loop_key(side, r) not in side.loop]
-        known = self.state.lookup(side.name, absent) if absent else {}
-        return {key for key in absent if key not in known}
+    def _left_out(self, side: _Side, batch: list[Ready]) -> tuple[set[str], set[str]]:
+        """Keys of the records Loop lacks and the ID map never had that `etl run` leaves out
+        on purpose: (outside the entity's `window:`, deferred by `send: referenced`)."""
+        plan, deferring = side.window, side.compiled.entity.send == "referenced"
+        if plan is None and not deferring:
+            return set(), set()
+        absent = [r for r in batch if self._loop_key(side, r) not in side.loop]
+        known = self.state.lookup(side.name, [r.key for r in absent]) if absent else {}
+        never = [r for r in absent if r.key not in known]
+        outside = {r.key for r in never if plan is not None and not plan.inside(r.record)}
+        return outside, ({r.key for r in never} - outside if deferring else set())
 
     def _loop_key(self, side: _Side, ready: Ready) -> LoopKey:
         if side.by_pair:

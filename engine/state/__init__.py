@@ -239,7 +239,7 @@ class State(InboxReads):
     def deferred_rows(self, entity: str, keys: Sequence[str]) -> list[tuple[str, Any, Any]]:
         """The deferred (key, record, parent) rows of these keys (`send: referenced`)."""
         with self.lock:
-            return deferred.take(self.db, entity, keys)
+            return deferred.rows(self.db, entity, keys)
 
     def parked_by_run(self, run_id: int) -> dict[str, dict[str, int]]:
         """Per entity: records this run quarantined, held or deferred that are still so."""

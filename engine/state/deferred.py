@@ -44,7 +44,7 @@ def write(
     )
 
 
-def take(
+def rows(
     db: duckdb.DuckDBPyConnection, entity: str, keys: Sequence[str]
 ) -> list[tuple[str, Any, Any]]:
     """The deferred (key, record, parent) rows of these keys (the others are not deferred)."""
