@@ -1,4 +1,4 @@
-"""The house rules hold on the whole tree: ruff's lint and format, and mypy strict on engine/ and connectors/."""
+"""The house rules hold on the whole tree: ruff's lint and format, and mypy strict on engine/, connectors/ and the benchmarks (tests/bench/)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +145,7 @@ def check_same(export: Export) -> int:
     return len(ours)
 
 
-def measure(passes: dict[str, Callable[[Path], Records]], folder: Path,
+def measure(passes: Mapping[str, Callable[[Path], Records]], folder: Path,
             repeat: int) -> tuple[dict[str, list[float]], dict[str, int]]:  # fmt: skip
     """Seconds of each pass, interleaved (A B A B ...), and each pass's peak RSS growth (KiB,
     highest over the repeats)."""

@@ -50,12 +50,13 @@ from tests.bench.pipeline_backfill import (
     orders_first,
     orders_in_loop,
     refund_share,
+    with_bulk,
 )
 from tests.bench.pipeline_data import build_template, compiled_bench, fresh_state, write_orders
 from tests.bench.pipeline_local import Counts, engine_pass, hand_pass, profile_engine
-from tests.bench.pipeline_memory import FLAT, dry_run_peak, memory_table, prepare_folder
+from tests.bench.pipeline_memory import FLAT, Peak, dry_run_peak, memory_table, prepare_folder
 from tests.bench.pipeline_sandbox import sandbox_sync, sandbox_table
-from tests.bench.pipeline_staging import staged_run, staging_table
+from tests.bench.pipeline_staging import Staged, staged_run, staging_table
 
 GOAL_LOCAL = 0.5
 PARTS = ("local", "sandbox", "memory", "backfill")
@@ -126,7 +127,8 @@ def part_memory(args: argparse.Namespace, work: Path) -> None:
     small, big = sorted(args.memory)
     print(f"\n3. memory: peak RSS of `etl run --dry-run --json` (a child process, its VmHWM) "
           f"over {small:,} and {big:,} orders in JSONL, files connector")  # fmt: skip
-    peaks, staged = [], []
+    peaks: list[Peak] = []
+    staged: list[Staged] = []
     for n in (small, big):
         mapping, state = prepare_folder(work / f"memory-{n}", n, args.seed)
         peaks.append(dry_run_peak(mapping, state, n))
@@ -157,6 +159,7 @@ def part_backfill(args: argparse.Namespace, work: Path) -> None:
         ("  + customers `send: referenced`", lazy),
         ("  + inventories after the orders (`depends_on: [locations, orders]`)", first),
     ])))  # fmt: skip
+    print("\n".join(with_bulk(lazy, share)))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
