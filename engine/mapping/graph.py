@@ -57,25 +57,19 @@ def _find_cycle(edges: dict[str, set[str]], pending: set[str]) -> list[str]:
     return seen[seen.index(node) :]
 
 
-VIA_REFERENCED = (
-    "{ref} has `send: referenced`: a record of it is sent when a lookup by its key needs it, "
-    "and a lookup `via` an alias cannot ask for one; look it up by key"
-)
-
-
 def referrers(entities: Iterable[Entity]) -> dict[str, set[str]]:
-    """Entity -> the other entities that look it up by key (a `lookup` without `via`)."""
+    """Entity -> the other entities that look it up (a `lookup`, by key or `via` an alias)."""
     out: dict[str, set[str]] = {}
     for entity in entities:
         for _, spec in lookups_in(entity.map, ()):
-            if not spec.get("via") and spec["lookup"] != entity.name:
+            if spec["lookup"] != entity.name:
                 out.setdefault(str(spec["lookup"]), set()).add(entity.name)
     return out
 
 
 def send_problems(entities: Iterable[Entity]) -> list[tuple[KeyPath, str]]:
-    """`send: referenced` needs another entity that looks this one up by key, and no
-    children (variants go with their product)."""
+    """`send: referenced` needs another entity that looks this one up, and no children
+    (variants go with their product)."""
     entities = list(entities)
     looked_up = referrers(entities)
     out: list[tuple[KeyPath, str]] = []
@@ -89,7 +83,7 @@ def send_problems(entities: Iterable[Entity]) -> list[tuple[KeyPath, str]]:
             out.append(
                 (
                     at,
-                    f"no other entity looks {entity.name} up by key (`lookup: {entity.name}`): "
+                    f"no other entity looks {entity.name} up (`lookup: {entity.name}`): "
                     "with `send: referenced` none of its records would ever be sent",
                 )
             )

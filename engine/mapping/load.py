@@ -25,7 +25,7 @@ from engine.loop.kinds import KINDS, Kind, kind_for_entity
 from engine.mapping import sections
 from engine.mapping.fixtures import fixture_of, fixture_problems
 from engine.mapping.functions import LoopFunctions
-from engine.mapping.graph import VIA_REFERENCED, dependency_order, lookups_in, send_problems
+from engine.mapping.graph import dependency_order, lookups_in, send_problems
 from engine.mapping.interpolate import interpolate
 from engine.mapping.model import (
     ORDER_LINES,
@@ -317,8 +317,6 @@ class _Build:
             return None
         if via is not None and via not in entities[ref].aliases:
             self.problem((*path, "via"), unknown(f"alias of {ref}", via, entities[ref].aliases))
-        if via is not None and entities[ref].send == "referenced":
-            self.problem((*path, "via"), VIA_REFERENCED.format(ref=ref))
         return ref
 
     def _return_actions(self, entities: dict[str, Entity]) -> tuple[ReturnActionSource, ...]:

@@ -56,21 +56,39 @@ class DryRun:
         }
         self.would_sync: dict[tuple[str, str | None], set[str]] = {}
         self.deferred: dict[str, set[str]] = {}  # entity -> keys this dry run deferred
+        # (entity, alias) -> alias key -> key, of the records this dry run deferred
+        self.deferred_aliases: dict[tuple[str, str], dict[str, str]] = {}
 
     def assumed(self, entity: str, via: str | None, key: str) -> bool:
         return key in self.would_sync.get((entity, via), ())
 
-    def pull(self, entity: str, keys: set[str]) -> BatchResult:
-        """Deferred records a lookup needs: counted as created, and resolved from now on."""
+    def deferred_keys(self, entity: str, via: str | None, asked: list[str]) -> dict[str, str]:
+        """Asked key (or alias key, `via`) -> key, of the records this dry run deferred."""
+        if via is None:
+            return {k: k for k in self.deferred.get(entity, set()).intersection(asked)}
+        index = self.deferred_aliases.get((entity, via), {})
+        return {a: index[a] for a in asked if a in index}
+
+    def pull(self, entity: str, via: str | None, found: dict[str, str]) -> BatchResult:
+        """Deferred records a lookup needs (asked key -> key): counted as created once, and
+        resolved from now on."""
+        keys = set(found.values())
+        sent = self.would_sync.setdefault((entity, None), set())
+        new = keys - sent
         self.deferred.get(entity, set()).difference_update(keys)
-        self.would_sync.setdefault((entity, None), set()).update(keys)
-        return BatchResult(entity, items=len(keys), created=len(keys), live=set(keys))
+        sent.update(keys)
+        if via is not None:
+            self.would_sync.setdefault((entity, via), set()).update(found)
+        return BatchResult(entity, items=len(new), created=len(new), live=new)
 
     def load(self, name: str, prepared: Prepared) -> Loaded:
         loaded = Loaded()
         loaded.created = sum(1 for r in prepared.ready if r.known is None)
         loaded.updated = len(prepared.ready) - loaded.created
         self.deferred.setdefault(name, set()).update(p.key for p in prepared.deferred)
+        for parked in prepared.deferred:
+            for alias, value in parked.aliases:
+                self.deferred_aliases.setdefault((name, alias), {})[value] = parked.key
         if (name, None) in self.looked_up:
             self.would_sync.setdefault((name, None), set()).update(r.key for r in prepared.ready)
         for ready in prepared.ready:
@@ -135,21 +153,36 @@ class BatchSync:
         self._record(name, prepared, loaded, cursor)
         return self._result(result, prepared, loaded)
 
-    def _pull(self, entity: str, keys: list[str]) -> dict[str, int]:
-        """Send the deferred records of `keys` (those that are deferred) and answer the Loop
-        ids of the ones now in Loop; their results wait in `pulled` for the run's summary."""
-        rows = self.state.deferred_rows(entity, keys)
+    def _pull(self, entity: str, via: str | None, asked: list[str]) -> dict[str, int]:
+        """Send the deferred records a lookup asks for (`asked`: keys, or alias keys `via` an
+        alias) and answer the Loop ids of those now in Loop; their results wait in `pulled`
+        for the run's summary."""
         if self.dry is not None:
-            wanted = set(keys)
-            found = {k for k, _, _ in rows} | (self.dry.deferred.get(entity, set()) & wanted)
-            if found:
-                self.pulled.append(self.dry.pull(entity, found))
-            return dict.fromkeys(found, STAND_IN_ID)
+            return self._dry_pull(entity, via, asked)
+        keys = asked
+        if via is not None:
+            keys = sorted(set(self.state.deferred_by_alias(entity, via, asked).values()))
+        rows = self.state.deferred_rows(entity, keys)
         if not rows:
             return {}
         items: list[Item] = [(record, parent, None) for _, record, parent in rows]
         self.pulled.append(self.sync(entity, items, unique=False, pulled=True))
-        return {k: v[0] for k, v in self.state.lookup(entity, keys).items()}
+        if via is not None:
+            return self.state.lookup_alias(entity, via, asked)
+        return {k: v[0] for k, v in self.state.lookup(entity, asked).items()}
+
+    def _dry_pull(self, entity: str, via: str | None, asked: list[str]) -> dict[str, int]:
+        """A dry run's pull: the deferred records asked for, in the state or deferred by this
+        dry run, counted as created and resolved to stand-ins."""
+        assert self.dry is not None
+        if via is None:
+            stored = {k: k for k, _, _ in self.state.deferred_rows(entity, asked)}
+        else:
+            stored = self.state.deferred_by_alias(entity, via, asked)
+        found = stored | self.dry.deferred_keys(entity, via, asked)
+        if found:
+            self.pulled.append(self.dry.pull(entity, via, found))
+        return dict.fromkeys(found, STAND_IN_ID)
 
     def _result(self, result: BatchResult, prepared: Prepared, loaded: Loaded) -> BatchResult:
         result.unchanged = len(prepared.unchanged)

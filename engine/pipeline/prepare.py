@@ -97,8 +97,9 @@ class PrepareOptions:
     (reconcile compares them all with Loop). `resend`: keys sent even when their hash is
     unchanged (drifted in Loop). `lost`: keys Loop no longer has: sent as new records.
     `defer`: a valid record Loop does not have yet is deferred, not sent (`send: referenced`).
-    `pull(entity, keys)`: sends the deferred records of one of the `deferring` entities that a
-    lookup needs and answers their Loop ids (in a dry run, stand-ins).
+    `pull(entity, via, keys)`: sends the deferred records of one of the `deferring` entities
+    that a lookup by key (`via` None) or by an alias needs, and answers the Loop ids of the
+    keys asked for (in a dry run, stand-ins).
     """
 
     assume: Callable[[str, str | None, str], bool] | None = None
@@ -108,7 +109,7 @@ class PrepareOptions:
     lost: frozenset[str] = frozenset()
     defer: bool = False
     deferring: frozenset[str] = frozenset()
-    pull: Callable[[str, list[str]], dict[str, int]] | None = None
+    pull: Callable[[str, str | None, list[str]], dict[str, int]] | None = None
 
 
 DEFERRED = "sent once a record that looks it up is sent (send: referenced)"
@@ -205,21 +206,26 @@ class Preparer:
             return
         digest = payload_hash(t.payload)
         if known is None and self.options.defer:
-            out.deferred.append(Parked(key, [DEFERRED], record, parent, "deferred"))
+            named = tuple(self._aliases(record))
+            out.deferred.append(Parked(key, [DEFERRED], record, parent, "deferred", named))
             return
         if key in self.options.lost:
             known = None  # what the ID map remembers of it (order line ids) is gone too
         elif self._unchanged(key, known, digest):
             out.unchanged.append(key)
             return
-        aliases = [
+        aliases = self._aliases(record)
+        out.ready.append(
+            Ready(key, record, parent, t.payload, digest, known, line_refs, aliases, parent_key)
+        )
+
+    def _aliases(self, record: Any) -> list[tuple[str, str]]:
+        """The record's (alias, alias key) pairs, those it has."""
+        return [
             (name, str(v))
             for name, expr in self.aliases.items()
             if (v := expr.search(record)) is not None
         ]
-        out.ready.append(
-            Ready(key, record, parent, t.payload, digest, known, line_refs, aliases, parent_key)
-        )
 
     def _unchanged(self, key: str, known: Any, digest: str) -> bool:
         """Loop last accepted this very payload, and nothing asks to send it again."""
@@ -266,12 +272,13 @@ class Preparer:
         wanted: dict[tuple[str, str | None], set[str]],
         found: dict[tuple[str, str | None], dict[str, int]],
     ) -> None:
-        """Send the deferred records the batch looks up by key and Loop does not have yet."""
+        """Send the deferred records the batch looks up (by key or via an alias) and Loop does
+        not have yet."""
         pull = self.options.pull
         if pull is None:
             return
         for (entity, via), keys in wanted.items():
-            if via is None and entity in self.options.deferring:
+            if entity in self.options.deferring:
                 lacking = sorted(k for k in keys if k not in found[(entity, via)])
                 if lacking:
-                    found[(entity, via)].update(pull(entity, lacking))
+                    found[(entity, via)].update(pull(entity, via, lacking))

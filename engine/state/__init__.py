@@ -241,6 +241,11 @@ class State(InboxReads):
         with self.lock:
             return deferred.rows(self.db, entity, keys)
 
+    def deferred_by_alias(self, entity: str, alias: str, keys: Sequence[str]) -> dict[str, str]:
+        """alias_key -> the key of the deferred record that has that alias."""
+        with self.lock:
+            return deferred.keys_by_alias(self.db, entity, alias, keys)
+
     def parked_by_run(self, run_id: int) -> dict[str, dict[str, int]]:
         """Per entity: records this run quarantined, held or deferred that are still so."""
         with self.lock:

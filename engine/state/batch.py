@@ -36,6 +36,8 @@ def write(db: duckdb.DuckDBPyConnection, outcome: BatchOutcome, run_id: int) -> 
     parked.write(db, ParkedTable.HELD, o.entity, o.held, run_id, at)
     settled = [s.key for s in o.synced] + o.settled + [p.key for p in o.quarantined + o.held]
     deferred.release(db, o.entity, settled)
-    deferred.write(db, o.entity, [(p.key, p.record, p.parent) for p in o.deferred], run_id, at)
+    deferred.write(
+        db, o.entity, [(p.key, p.record, p.parent, p.aliases) for p in o.deferred], run_id, at
+    )
     if o.cursor is not None:
         cursors.put(db, o.cursor_entity or o.entity, o.cursor, at)

@@ -1,6 +1,7 @@
 """Deferred records: those of an entity sent only once a record that references it is sent
 (`send: referenced`, customers without an order). Kept as the source sent them, with their
-parent, so that a lookup that needs one maps and sends it then (engine/pipeline/batch.py)."""
+parent and their aliases, so that a lookup that needs one, by key or `via` an alias, maps and
+sends it then (engine/pipeline/batch.py)."""
 
 from __future__ import annotations
 
@@ -18,15 +19,25 @@ CREATE TABLE IF NOT EXISTS deferred (
     run_id BIGINT, deferred_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (entity, key));
 """
 
+# Version 6: the aliases of deferred records, for a lookup `via` an alias.
+ALIASES_DDL = """
+CREATE TABLE IF NOT EXISTS deferred_aliases (
+    entity TEXT NOT NULL, alias TEXT NOT NULL, alias_key TEXT NOT NULL, key TEXT NOT NULL,
+    PRIMARY KEY (entity, alias, alias_key));
+"""
+
+Aliases = Sequence[tuple[str, str]]  # (alias, alias_key)
+
 
 def write(
     db: duckdb.DuckDBPyConnection,
     entity: str,
-    rows: Sequence[tuple[str, Any, Any]],
+    rows: Sequence[tuple[str, Any, Any, Aliases]],
     run_id: int,
     now: datetime,
 ) -> None:
-    """Defer (key, record, parent) rows: a newer record of a key replaces the older one."""
+    """Defer (key, record, parent, aliases) rows: a newer record of a key replaces the older
+    one, its aliases too (an alias key another deferred record had moves to this one)."""
     if not rows:
         return
     db.execute(
@@ -41,6 +52,35 @@ def write(
             run_id,
             now,
         ],
+    )
+    _forget_aliases(db, entity, [r[0] for r in rows])
+    named = {(alias, value): r[0] for r in rows for alias, value in r[3]}
+    if named:
+        db.execute(
+            "INSERT INTO deferred_aliases SELECT ?, unnest(?), unnest(?), unnest(?) "
+            "ON CONFLICT DO UPDATE SET key = excluded.key",
+            [entity, [a for a, _ in named], [v for _, v in named], list(named.values())],
+        )
+
+
+def keys_by_alias(
+    db: duckdb.DuckDBPyConnection, entity: str, alias: str, alias_keys: Sequence[str]
+) -> dict[str, str]:
+    """alias_key -> the key of the deferred record that has it."""
+    if not alias_keys:
+        return {}
+    found = db.execute(
+        "SELECT alias_key, key FROM deferred_aliases WHERE entity = ? AND alias = ? "
+        "AND alias_key IN (SELECT unnest(?))",
+        [entity, alias, list(set(alias_keys))],
+    ).fetchall()
+    return {str(a): str(k) for a, k in found}
+
+
+def _forget_aliases(db: duckdb.DuckDBPyConnection, entity: str, keys: Sequence[str]) -> None:
+    db.execute(
+        "DELETE FROM deferred_aliases WHERE entity = ? AND key IN (SELECT unnest(?))",
+        [entity, list(keys)],
     )
 
 
@@ -65,6 +105,7 @@ def release(db: duckdb.DuckDBPyConnection, entity: str, keys: Sequence[str]) -> 
             "DELETE FROM deferred WHERE entity = ? AND key IN (SELECT unnest(?))",
             [entity, list(keys)],
         )
+        _forget_aliases(db, entity, keys)
 
 
 def per_entity(db: duckdb.DuckDBPyConnection, run_id: int | None = None) -> dict[str, int]:

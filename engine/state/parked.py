@@ -28,13 +28,15 @@ class ParkedTable(StrEnum):
 
 @dataclass(frozen=True)
 class Parked:
-    """A record set aside: quarantined (bad) or held back (waiting for a reference)."""
+    """A record set aside: quarantined (bad), held back (waiting for a reference) or deferred
+    (`send: referenced`, with its aliases: a lookup `via` one of them finds it)."""
 
     key: str
     reasons: list[str]
     record: Any
     parent: Any = None
     stage: str = ""
+    aliases: tuple[tuple[str, str], ...] = ()
 
 
 def rows(

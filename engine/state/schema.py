@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS return_effects (
 """
 
 # STEPS[n] brings a file from version n to version n + 1; append, never edit a released step.
-STEPS: tuple[str, ...] = (_V1, _V2, rules.DDL, outbox.DDL, deferred.DDL)
+STEPS: tuple[str, ...] = (_V1, _V2, rules.DDL, outbox.DDL, deferred.DDL, deferred.ALIASES_DDL)
 SCHEMA_VERSION = len(STEPS)
 
 

@@ -65,18 +65,34 @@ def customer(n: int, name: str | None = None) -> dict[str, Any]:
 
 def order(n: int, customer_id: int) -> dict[str, Any]:
     lines = [{"id": n * 10, "product": 1, "price": 500}]
-    return {"id": n, "name": f"#{n}", "total": 500, "customer": customer_id, "lines": lines}
+    return {
+        "id": n,
+        "name": f"#{n}",
+        "total": 500,
+        "customer": customer_id,
+        "customer_email": f"c{customer_id}@example.com",
+        "lines": lines,
+    }
+
+
+# The same shop, its orders naming their customer by email (an alias), not by id.
+BY_EMAIL = ENTITIES.replace(
+    "    send: referenced\n", "    send: referenced\n    aliases: {email: email}\n", 1
+).replace(
+    "customer: {id: {lookup: customers, key: to_string(customer)}}",
+    "customer: {id: {lookup: customers, via: email, key: customer_email}}",
+)
 
 
 class Shop:
     """The source files, the mapping and its runs."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, entities: str = ENTITIES) -> None:
         self.pipeline = pipeline
         self.customers = [customer(n) for n in range(1, 6)]
         self.orders = [order(101, 1), order(102, 3), order(103, 3)]
         pipeline.write("products.json", json.dumps([{"id": 1, "title": "P1", "price": 500}]))
-        self.compiled = write_mapping(pipeline, "send-referenced", None, ENTITIES)
+        self.compiled = write_mapping(pipeline, "send-referenced", None, entities)
 
     def run(self, **options: Any) -> RunSummary:
         self.pipeline.write("customers.json", json.dumps(self.customers))
@@ -215,19 +231,12 @@ def _compile(tmp_path: Path, entities: str) -> CompiledMapping:
         (
             "  customers:\n    send: referenced\n    extract: {path: c.json}\n"
             "    map: {external_id: to_string(id)}\n",
-            "no other entity looks customers up by key",
+            "no other entity looks customers up",
         ),
         (
             "  customers:\n    send: sometimes\n    extract: {path: c.json}\n"
             "    map: {external_id: to_string(id)}\n",
             "sometimes",
-        ),
-        (
-            "  customers:\n    send: referenced\n    extract: {path: c.json}\n"
-            "    aliases: {email: email}\n    map: {external_id: to_string(id)}\n"
-            "  orders:\n    extract: {path: o.json}\n    map:\n      external_id: to_string(id)\n"
-            "      customer: {id: {lookup: customers, via: email, key: email}}\n",
-            "look it up by key",
         ),
     ],
 )
@@ -271,3 +280,45 @@ def test_send_referenced_over_platform_webhooks_an_order_brings_its_customer(
     [stored] = pipeline.sandbox.admin.records("order")
     [seven] = pipeline.sandbox.admin.records("customer")
     assert seven["external_id"] == "7" and stored["customer"]["id"] == int(seven["id"])
+
+
+def test_send_referenced_via_an_alias_sends_the_customers_orders_name_by_email(
+    pipeline: Pipeline,
+) -> None:
+    shop = Shop(pipeline, BY_EMAIL)
+    assert shop.compiled.entities["customers"].entity.aliases == {"email": "email"}
+    summary = shop.run()
+    assert sorted(shop.in_loop()) == ["1", "3"]
+    customers, orders = line(summary, "customers"), line(summary, "orders")
+    assert (customers.created, customers.deferred, customers.requests) == (2, 3, 2)
+    assert (orders.created, orders.held) == (3, 0)
+    ids = {k: int(v["id"]) for k, v in shop.in_loop().items()}
+    in_loop = {o["external_id"]: o for o in pipeline.sandbox.admin.records("order")}
+    assert in_loop["102"]["customer"]["id"] == ids["3"]
+    # customer 4 changes its email while deferred; an order names the new one
+    shop.customers[3] = {**customer(4), "email": "four@example.com"}
+    shop.orders.append({**order(104, 4), "customer_email": "four@example.com"})
+    summary = shop.run()
+    assert sorted(shop.in_loop()) == ["1", "3", "4"]
+    assert shop.in_loop()["4"]["email"] == "four@example.com"
+    assert (line(summary, "customers").created, line(summary, "orders").held) == (1, 0)
+    assert shop.counts()["customers"]["deferred"] == 2
+    # the old email finds nothing: an order naming it waits, and no customer is sent for it
+    shop.orders.append({**order(105, 4), "customer_email": "c4@example.com"})
+    summary = shop.run()
+    assert line(summary, "orders").held == 1 and line(summary, "customers").created == 0
+
+
+def test_send_referenced_via_an_alias_dry_run_counts_what_a_run_would_send(
+    pipeline: Pipeline,
+) -> None:
+    shop = Shop(pipeline, BY_EMAIL)
+    shop.run(entities=("products",))
+    source = shop.compiled.mapping.source
+    connector = connector_class(source["connector"])(source, shop.compiled.mapping.base_dir)
+    with State(pipeline.state_path) as state, connector:
+        summary = Runner(shop.compiled, state, connector, None, RunOptions(dry_run=True)).run()
+    customers, orders = line(summary, "customers"), line(summary, "orders")
+    assert (customers.created, customers.deferred) == (2, 3)
+    assert (orders.created, orders.held) == (3, 0)
+    assert shop.in_loop() == {}

@@ -47,3 +47,25 @@ def test_deferred_rows_leave_when_their_key_is_sent_quarantined_or_held(tmp_path
             "held": 1,
             "deferred": 1,
         }
+
+
+def with_email(key: str, email: str) -> Parked:
+    record = {"id": key, "email": email}
+    return Parked(key, ["waiting"], record, None, "deferred", (("email", email),))
+
+
+def test_deferred_aliases_follow_the_newest_record_and_leave_with_it(tmp_path: Path) -> None:
+    with State(tmp_path / "s.duckdb") as state:
+        run = state.start_run("run")
+        rows = [with_email("1", "a@x"), with_email("2", "b@x")]
+        state.commit(BatchOutcome("customers", deferred=rows), run)
+        assert state.deferred_by_alias("customers", "email", ["a@x", "b@x", "c@x"]) == {
+            "a@x": "1",
+            "b@x": "2",
+        }
+        # 1 changed its email while deferred: the old one finds nothing any more
+        state.commit(BatchOutcome("customers", deferred=[with_email("1", "c@x")]), run)
+        assert state.deferred_by_alias("customers", "email", ["a@x", "c@x"]) == {"c@x": "1"}
+        assert state.deferred_by_alias("customers", "phone", ["c@x"]) == {}
+        state.commit(BatchOutcome("customers", synced=[Synced("1", 10**16, "h")]), run)
+        assert state.deferred_by_alias("customers", "email", ["b@x", "c@x"]) == {"b@x": "2"}
