@@ -5,8 +5,10 @@ into the inbox (opening the state, and every read of the inbox, moves what it ho
 
 `State` is the one object callers hold: it opens the file (connection.py: its folder, DuckDB's
 memory limit), checks and migrates the schema version, owns the connection and its lock, and
-applies retention (retention.py) and compacts the file (compact.py) as it closes; each table's SQL lives in
-its own module (runs, cursors, idmap, parked, raw, inbox), and `batch` writes a batch's outcome.
+applies retention (retention.py) and compacts the file (compact.py) as it closes; its reads
+come from two mixins (record_reads.py: cursors, ID map, parked and deferred records;
+inbox_reads.py: the inbox). Each table's SQL lives in its own module (runs, cursors, idmap,
+parked, deferred, raw, inbox, rules, outbox), and `batch` writes a batch's outcome.
 Every write is a batch (list parameters unnested in SQL, never one row per call), and what a
 batch decides about its records — ID map rows, quarantine and held-back rows, the cursor — is
 written in one transaction, so a crash leaves either all of it or none of it.
@@ -22,7 +24,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
 
@@ -30,10 +32,8 @@ from engine.errors import StateError
 from engine.state import (
     batch,
     cursors,
-    deferred,
     idmap,
     inbox,
-    parked,
     raw,
     rules,
     runs,
@@ -49,6 +49,7 @@ from engine.state.inbox import InboxEvent, Received, Settlement
 from engine.state.inbox_reads import InboxReads
 from engine.state.outbox import Outbox
 from engine.state.parked import Parked, ParkedTable
+from engine.state.record_reads import RecordReads
 from engine.state.retention import prune_on_close, retention_days
 from engine.state.runs import RunHandle
 from engine.state.spool import MAX_UNMOVED, Spool
@@ -69,7 +70,7 @@ __all__ = [
 ]
 
 
-class State(InboxReads):
+class State(RecordReads, InboxReads):
     """One mapping's state file. Thread-safe: one connection, one lock."""
 
     def __init__(
@@ -190,71 +191,6 @@ class State(InboxReads):
     def run(self, command: str) -> AbstractContextManager[RunHandle]:
         """A run from start to finish: 'ok' (or the handle's status), 'failed', 'interrupted'."""
         return runs.run(self.db, self.lock, command)
-
-    # -- reads (bulk) ------------------------------------------------------------------------
-    def cursor(self, entity: str) -> str | None:
-        with self.lock:
-            return cursors.get(self.db, entity)
-
-    def cursors(self) -> dict[str, str | None]:
-        with self.lock:
-            return cursors.every(self.db)
-
-    def lookup(self, entity: str, keys: Sequence[str]) -> dict[str, tuple[int, str | None, Any]]:
-        """key -> (loop_id, payload_hash, extra) for the keys the ID map knows."""
-        with self.lock:
-            return idmap.lookup(self.db, entity, keys)
-
-    def lookup_alias(self, entity: str, alias: str, alias_keys: Sequence[str]) -> dict[str, int]:
-        """alias_key -> loop_id, through the entity's alias table."""
-        with self.lock:
-            return idmap.lookup_alias(self.db, entity, alias, alias_keys)
-
-    def id_map(self, entity: str) -> dict[str, int]:
-        with self.lock:
-            return idmap.loop_ids(self.db, entity)
-
-    def parked(
-        self, table: ParkedTable | Literal["quarantine", "held"], entity: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Quarantined or held-back records; any other table is refused with ValueError.
-
-        `table` is a ParkedTable, or its value ('quarantine' or 'held'), as callers pass today.
-        """
-        which = ParkedTable(table)
-        with self.lock:
-            return parked.rows(self.db, which, entity)
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Per entity: rows in the ID map, quarantine, held and deferred."""
-        with self.lock:
-            tallies = {
-                "synced": idmap.per_entity(self.db),
-                "quarantined": parked.per_entity(self.db, ParkedTable.QUARANTINE),
-                "held": parked.per_entity(self.db, ParkedTable.HELD),
-                "deferred": deferred.per_entity(self.db),
-            }
-        return _by_entity(tallies)
-
-    def deferred_rows(self, entity: str, keys: Sequence[str]) -> list[tuple[str, Any, Any]]:
-        """The deferred (key, record, parent) rows of these keys (`send: referenced`)."""
-        with self.lock:
-            return deferred.rows(self.db, entity, keys)
-
-    def deferred_by_alias(self, entity: str, alias: str, keys: Sequence[str]) -> dict[str, str]:
-        """alias_key -> the key of the deferred record that has that alias."""
-        with self.lock:
-            return deferred.keys_by_alias(self.db, entity, alias, keys)
-
-    def parked_by_run(self, run_id: int) -> dict[str, dict[str, int]]:
-        """Per entity: records this run quarantined, held or deferred that are still so."""
-        with self.lock:
-            tallies = {
-                "quarantined": parked.per_entity(self.db, ParkedTable.QUARANTINE, run_id),
-                "held": parked.per_entity(self.db, ParkedTable.HELD, run_id),
-                "deferred": deferred.per_entity(self.db, run_id),
-            }
-        return _by_entity(tallies)
 
     # -- writes (one transaction per batch) --------------------------------------------------
     def stage_raw(
@@ -379,12 +315,3 @@ class State(InboxReads):
                 inbox.settle(db, settled, now())
 
         retrying(attempt)
-
-
-def _by_entity(tallies: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
-    """{label: {entity: n}} -> {entity: {label: n}}, every label present (0 when none)."""
-    out: dict[str, dict[str, int]] = {}
-    for label, per_entity in tallies.items():
-        for entity, n in per_entity.items():
-            out.setdefault(entity, dict.fromkeys(tallies, 0))[label] = n
-    return out
