@@ -10,16 +10,26 @@ children (variants under their products), as a page of `etl run` does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
+
+import jmespath
 
 from engine.loop.api import LoopAPI
 from engine.mapping.compile import CompiledEntity, CompiledMapping
 from engine.mapping.graph import lookups_in
 from engine.pipeline.bulk import BulkSettings
 from engine.pipeline.load import Loaded, Loader
-from engine.pipeline.prepare import STAND_IN_ID, Prepared, PrepareOptions, Preparer
+from engine.pipeline.prepare import (
+    STAND_IN_ID,
+    Prepared,
+    PrepareOptions,
+    Preparer,
+    record_aliases,
+)
 from engine.state import BatchOutcome, Parked, State
 
 Item = tuple[Any, Any, str | None]  # record, parent record, parent key
@@ -58,6 +68,8 @@ class DryRun:
         self.deferred: dict[str, set[str]] = {}  # entity -> keys this dry run deferred
         # (entity, alias) -> alias key -> key, of the records this dry run deferred
         self.deferred_aliases: dict[tuple[str, str], dict[str, str]] = {}
+        # entity -> (alias, alias key) -> key: the state's index, rebuilt here when it was stale
+        self.stored_aliases: dict[str, dict[tuple[str, str], str]] = {}
 
     def assumed(self, entity: str, via: str | None, key: str) -> bool:
         return key in self.would_sync.get((entity, via), ())
@@ -68,6 +80,14 @@ class DryRun:
             return {k: k for k in self.deferred.get(entity, set()).intersection(asked)}
         index = self.deferred_aliases.get((entity, via), {})
         return {a: index[a] for a in asked if a in index}
+
+    def stored_by_alias(self, entity: str, via: str, asked: list[str]) -> dict[str, str] | None:
+        """The state's deferred keys by alias, when this dry run rebuilt its stale index (None:
+        the state's own index is current)."""
+        index = self.stored_aliases.get(entity)
+        if index is None:
+            return None
+        return {a: index[(via, a)] for a in asked if (via, a) in index}
 
     def pull(self, entity: str, via: str | None, found: dict[str, str]) -> BatchResult:
         """Deferred records a lookup needs (asked key -> key): counted as created once, and
@@ -91,10 +111,11 @@ class DryRun:
                 self.deferred_aliases.setdefault((name, alias), {})[value] = parked.key
         if (name, None) in self.looked_up:
             self.would_sync.setdefault((name, None), set()).update(r.key for r in prepared.ready)
-        for ready in prepared.ready:
-            for alias, value in ready.aliases:
-                if (name, alias) in self.looked_up:
-                    self.would_sync.setdefault((name, alias), set()).add(value)
+        pairs = [(a, v) for r in prepared.ready for a, v in r.aliases]
+        pairs += [(a, v) for a, v, _ in prepared.unchanged_aliases]  # a run would record them
+        for alias, value in pairs:
+            if (name, alias) in self.looked_up:
+                self.would_sync.setdefault((name, alias), set()).add(value)
         return loaded
 
 
@@ -114,6 +135,23 @@ class BatchSync:
             name for name, e in compiled.entities.items() if e.entity.send == "referenced"
         )
         self.pulled: list[BatchResult] = []  # deferred records sent for a lookup, not yet counted
+        self._index_deferred_aliases()
+
+    def _index_deferred_aliases(self) -> None:
+        """Rebuild a deferring entity's alias index when the mapping's `aliases:` are not the
+        ones it was built with (changed, or a state from before version 6), so that a lookup
+        by alias finds every deferred record. A dry run keeps it in memory, writing nothing."""
+        for name in sorted(self.deferring):
+            aliases = self.compiled.entities[name].entity.aliases
+            spec = json.dumps(aliases, sort_keys=True)
+            if self.state.deferred_alias_spec(name) == spec:
+                continue
+            exprs = {alias: jmespath.compile(expr) for alias, expr in aliases.items()}
+            named = self.state.deferred_alias_index(name, partial(record_aliases, exprs))
+            if self.dry is None:
+                self.state.reindex_deferred_aliases(name, spec, named)
+            else:
+                self.dry.stored_aliases[name] = named
 
     def sync(
         self,
@@ -158,7 +196,7 @@ class BatchSync:
         alias) and answer the Loop ids of those now in Loop; their results wait in `pulled`
         for the run's summary."""
         if self.dry is not None:
-            return self._dry_pull(entity, via, asked)
+            return self._dry_pull(self.dry, entity, via, asked)
         keys = asked
         if via is not None:
             keys = sorted(set(self.state.deferred_by_alias(entity, via, asked).values()))
@@ -171,17 +209,20 @@ class BatchSync:
             return self.state.lookup_alias(entity, via, asked)
         return {k: v[0] for k, v in self.state.lookup(entity, asked).items()}
 
-    def _dry_pull(self, entity: str, via: str | None, asked: list[str]) -> dict[str, int]:
+    def _dry_pull(
+        self, dry: DryRun, entity: str, via: str | None, asked: list[str]
+    ) -> dict[str, int]:
         """A dry run's pull: the deferred records asked for, in the state or deferred by this
         dry run, counted as created and resolved to stand-ins."""
-        assert self.dry is not None
         if via is None:
             stored = {k: k for k, _, _ in self.state.deferred_rows(entity, asked)}
+        elif (rebuilt := dry.stored_by_alias(entity, via, asked)) is not None:
+            stored = rebuilt
         else:
             stored = self.state.deferred_by_alias(entity, via, asked)
-        found = stored | self.dry.deferred_keys(entity, via, asked)
+        found = stored | dry.deferred_keys(entity, via, asked)
         if found:
-            self.pulled.append(self.dry.pull(entity, via, found))
+            self.pulled.append(dry.pull(entity, via, found))
         return dict.fromkeys(found, STAND_IN_ID)
 
     def _result(self, result: BatchResult, prepared: Prepared, loaded: Loaded) -> BatchResult:
@@ -254,7 +295,7 @@ class BatchSync:
         outcome = BatchOutcome(
             name,
             synced=loaded.synced,
-            aliases=loaded.aliases,
+            aliases=loaded.aliases + prepared.unchanged_aliases,
             quarantined=prepared.quarantined + loaded.quarantined,
             held=prepared.held + loaded.held,
             settled=prepared.unchanged,

@@ -43,6 +43,9 @@ class Ready:
 class Prepared:
     ready: list[Ready] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # (alias, alias key, key) of the unchanged records: the state writes those it lacks (an
+    # alias added to the mapping after the records were sent)
+    unchanged_aliases: list[tuple[str, str, str]] = field(default_factory=list)
     quarantined: list[Parked] = field(default_factory=list)
     held: list[Parked] = field(default_factory=list)
     deferred: list[Parked] = field(default_factory=list)  # `send: referenced`, not in Loop yet
@@ -113,6 +116,14 @@ class PrepareOptions:
 
 
 DEFERRED = "sent once a record that looks it up is sent (send: referenced)"
+
+
+def record_aliases(aliases: dict[str, Any], record: Any) -> list[tuple[str, str]]:
+    """The record's (alias, alias key) pairs, those it has (`aliases`: name -> compiled
+    JMESPath)."""
+    return [
+        (name, str(v)) for name, expr in aliases.items() if (v := expr.search(record)) is not None
+    ]
 
 
 class Preparer:
@@ -213,6 +224,7 @@ class Preparer:
             known = None  # what the ID map remembers of it (order line ids) is gone too
         elif self._unchanged(key, known, digest):
             out.unchanged.append(key)
+            out.unchanged_aliases += [(n, v, key) for n, v in self._aliases(record)]
             return
         aliases = self._aliases(record)
         out.ready.append(
@@ -220,12 +232,7 @@ class Preparer:
         )
 
     def _aliases(self, record: Any) -> list[tuple[str, str]]:
-        """The record's (alias, alias key) pairs, those it has."""
-        return [
-            (name, str(v))
-            for name, expr in self.aliases.items()
-            if (v := expr.search(record)) is not None
-        ]
+        return record_aliases(self.aliases, record)
 
     def _unchanged(self, key: str, known: Any, digest: str) -> bool:
         """Loop last accepted this very payload, and nothing asks to send it again."""

@@ -32,6 +32,7 @@ from engine.errors import StateError
 from engine.state import (
     batch,
     cursors,
+    deferred,
     idmap,
     inbox,
     raw,
@@ -205,6 +206,13 @@ class State(RecordReads, InboxReads):
         """Write a batch's outcome atomically: ID map, aliases, parked rows, cursor."""
         with self.transaction() as db:
             batch.write(db, outcome, run_id)
+
+    def reindex_deferred_aliases(
+        self, entity: str, spec: str, named: dict[tuple[str, str], str]
+    ) -> None:
+        """Replace the entity's deferred alias index, built with the mapping's `aliases:`."""
+        with self.transaction() as db:
+            deferred.reindex(db, entity, spec, named)
 
     def set_cursor(self, name: str, value: str) -> None:
         """Save a cursor outside a batch (the returns poll's)."""

@@ -5,7 +5,7 @@ sends it then (engine/pipeline/batch.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,10 @@ CREATE TABLE IF NOT EXISTS deferred_aliases (
 """
 
 Aliases = Sequence[tuple[str, str]]  # (alias, alias_key)
+# In state_meta, per entity: the mapping's `aliases:` its deferred alias index was built with.
+# When the mapping's change (or a file from before version 6 has none), the index is rebuilt
+# from the deferred records (engine/pipeline/batch.py), so a lookup by alias finds them all.
+SPEC_KEY = "deferred_aliases:{entity}"
 
 
 def write(
@@ -115,3 +119,43 @@ def per_entity(db: duckdb.DuckDBPyConnection, run_id: int | None = None) -> dict
         f"SELECT entity, count(*) FROM deferred {where}GROUP BY entity", params
     ).fetchall()
     return {entity: int(n) for entity, n in found}
+
+
+def alias_spec(db: duckdb.DuckDBPyConnection, entity: str) -> str | None:
+    """The `aliases:` (as text) the entity's deferred alias index was built with, if any."""
+    row = db.execute(
+        "SELECT value FROM state_meta WHERE key = ?", [SPEC_KEY.format(entity=entity)]
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def alias_index(
+    db: duckdb.DuckDBPyConnection, entity: str, aliases_of: Callable[[Any], Aliases]
+) -> dict[tuple[str, str], str]:
+    """(alias, alias key) -> key, over the entity's deferred records read a chunk at a time
+    (a newer record wins an alias key two of them have)."""
+    found = db.execute(
+        "SELECT key, record FROM deferred WHERE entity = ? ORDER BY deferred_at, key", [entity]
+    )
+    named: dict[tuple[str, str], str] = {}
+    while chunk := found.fetchmany(1000):
+        for key, record in chunk:
+            for pair in aliases_of(loads_or_none(record)):
+                named[pair] = str(key)
+    return named
+
+
+def reindex(
+    db: duckdb.DuckDBPyConnection, entity: str, spec: str, named: dict[tuple[str, str], str]
+) -> None:
+    """Replace the entity's deferred alias index, and record the `aliases:` it was built with."""
+    db.execute("DELETE FROM deferred_aliases WHERE entity = ?", [entity])
+    if named:
+        db.execute(
+            "INSERT INTO deferred_aliases SELECT ?, unnest(?), unnest(?), unnest(?)",
+            [entity, [a for a, _ in named], [v for _, v in named], list(named.values())],
+        )
+    db.execute(
+        "INSERT INTO state_meta VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value",
+        [SPEC_KEY.format(entity=entity), spec],
+    )

@@ -111,9 +111,18 @@ def write(
                 [dumps_or_null(s.extra) for s in synced],
             ],
         )
-    if aliases:
+    if aliases:  # only the rows it lacks: most of an unchanged batch's are there already
         db.execute(
-            "INSERT INTO id_aliases SELECT ?, unnest(?), unnest(?), unnest(?) "
-            "ON CONFLICT DO UPDATE SET key = excluded.key",
-            [entity, [a[0] for a in aliases], [a[1] for a in aliases], [a[2] for a in aliases]],
+            "INSERT INTO id_aliases SELECT ?, t.alias, t.alias_key, t.key FROM (SELECT "
+            "unnest(?) AS alias, unnest(?) AS alias_key, unnest(?) AS key) t WHERE NOT EXISTS "
+            "(SELECT 1 FROM id_aliases a WHERE a.entity = ? AND a.alias = t.alias AND "
+            "a.alias_key = t.alias_key AND a.key = t.key) ON CONFLICT DO UPDATE SET key = "
+            "excluded.key",
+            [
+                entity,
+                [a[0] for a in aliases],
+                [a[1] for a in aliases],
+                [a[2] for a in aliases],
+                entity,
+            ],
         )

@@ -4,7 +4,7 @@ parked and deferred records, and the counts `etl status` and the run summary sho
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import duckdb
@@ -67,6 +67,18 @@ class RecordReads:
         """The deferred (key, record, parent) rows of these keys (`send: referenced`)."""
         with self.lock:
             return deferred.rows(self.db, entity, keys)
+
+    def deferred_alias_spec(self, entity: str) -> str | None:
+        """The `aliases:` the entity's deferred alias index was built with (None: never)."""
+        with self.lock:
+            return deferred.alias_spec(self.db, entity)
+
+    def deferred_alias_index(
+        self, entity: str, aliases_of: Callable[[Any], deferred.Aliases]
+    ) -> dict[tuple[str, str], str]:
+        """(alias, alias key) -> key, computed afresh over the entity's deferred records."""
+        with self.lock:
+            return deferred.alias_index(self.db, entity, aliases_of)
 
     def deferred_by_alias(self, entity: str, alias: str, keys: Sequence[str]) -> dict[str, str]:
         """alias_key -> the key of the deferred record that has that alias."""

@@ -322,3 +322,38 @@ def test_send_referenced_via_an_alias_dry_run_counts_what_a_run_would_send(
     assert (customers.created, customers.deferred) == (2, 3)
     assert (orders.created, orders.held) == (3, 0)
     assert shop.in_loop() == {}
+
+
+def test_send_referenced_an_alias_added_later_finds_the_customers_sent_and_deferred_before(
+    pipeline: Pipeline,
+) -> None:
+    shop = Shop(pipeline)  # orders name customers by id; customers have no aliases yet
+    shop.run()
+    assert shop.counts()["customers"]["deferred"] == 3
+    # The mapping now looks customers up by email. The source gives customers 1 and 3 again
+    # (unchanged: their email alias is recorded now) and not the deferred ones (as a cursor
+    # would not): those are found through the alias index, rebuilt from the deferred records.
+    shop.compiled = write_mapping(pipeline, "send-referenced", None, BY_EMAIL)
+    shop.customers = [customer(1), customer(3)]
+    shop.orders.append(order(104, 4))
+    for name, rows in (("customers", shop.customers), ("orders", shop.orders)):
+        pipeline.write(f"{name}.json", json.dumps(rows))
+    source = shop.compiled.mapping.source
+    connector = connector_class(source["connector"])(source, shop.compiled.mapping.base_dir)
+    with State(pipeline.state_path) as state, connector:
+        dry = Runner(shop.compiled, state, connector, None, RunOptions(dry_run=True)).run()
+        assert state.deferred_alias_spec("customers") == "{}"  # the dry run wrote nothing
+    assert (line(dry, "customers").created, line(dry, "orders").held) == (1, 0)
+    summary = shop.run()
+    customers, orders = line(summary, "customers"), line(summary, "orders")
+    assert (customers.unchanged, customers.created) == (2, 1)
+    assert (orders.unchanged, orders.created, orders.held) == (3, 1, 0)
+    assert sorted(shop.in_loop()) == ["1", "3", "4"]
+    with State(pipeline.state_path) as state:
+        assert state.deferred_alias_spec("customers") == '{"email": "email"}'
+        assert state.deferred_by_alias("customers", "email", ["c5@example.com"]) == {
+            "c5@example.com": "5"
+        }
+        assert state.lookup_alias("customers", "email", ["c1@example.com"]) == {
+            "c1@example.com": int(shop.in_loop()["1"]["id"])
+        }
