@@ -295,7 +295,8 @@ class BatchSync:
         outcome = BatchOutcome(
             name,
             synced=loaded.synced,
-            aliases=loaded.aliases + prepared.unchanged_aliases,
+            aliases=loaded.aliases,
+            known_aliases=prepared.unchanged_aliases,
             quarantined=prepared.quarantined + loaded.quarantined,
             held=prepared.held + loaded.held,
             settled=prepared.unchanged,

@@ -94,8 +94,14 @@ def write(
     synced: Sequence[Synced],
     aliases: Sequence[tuple[str, str, str]],
     now: datetime,
+    known: Sequence[tuple[str, str, str]] = (),
 ) -> None:
-    """A batch's synced part: ID map rows (a new extra never erases a known one) and aliases."""
+    """A batch's synced part: ID map rows (a new extra never erases a known one) and aliases.
+
+    `aliases` are the sent records': a value two keys share goes to the one sent last.
+    `known` are the unchanged records': written only where the value has no row yet, so
+    an alias two unchanged records share stays where it is instead of moving every run.
+    """
     if synced:
         db.execute(
             "INSERT INTO id_map SELECT ?, unnest(?), unnest(?), unnest(?), ?, "
@@ -111,18 +117,10 @@ def write(
                 [dumps_or_null(s.extra) for s in synced],
             ],
         )
-    if aliases:  # only the rows it lacks: most of an unchanged batch's are there already
-        db.execute(
-            "INSERT INTO id_aliases SELECT ?, t.alias, t.alias_key, t.key FROM (SELECT "
-            "unnest(?) AS alias, unnest(?) AS alias_key, unnest(?) AS key) t WHERE NOT EXISTS "
-            "(SELECT 1 FROM id_aliases a WHERE a.entity = ? AND a.alias = t.alias AND "
-            "a.alias_key = t.alias_key AND a.key = t.key) ON CONFLICT DO UPDATE SET key = "
-            "excluded.key",
-            [
-                entity,
-                [a[0] for a in aliases],
-                [a[1] for a in aliases],
-                [a[2] for a in aliases],
-                entity,
-            ],
-        )
+    for rows, on_conflict in ((aliases, "DO UPDATE SET key = excluded.key"), (known, "DO NOTHING")):
+        if rows:
+            db.execute(
+                "INSERT INTO id_aliases SELECT ?, unnest(?), unnest(?), unnest(?) "
+                f"ON CONFLICT {on_conflict}",
+                [entity, [a[0] for a in rows], [a[1] for a in rows], [a[2] for a in rows]],
+            )

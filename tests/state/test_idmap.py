@@ -65,3 +65,23 @@ def test_state_id_map_lists_every_key_of_one_entity(state: State) -> None:
     state.commit(BatchOutcome("products", synced=[Synced("1", 7, "h")]), run)
     assert state.id_map("orders") == {"1": 5, "2": 6}
     assert state.id_map("customers") == {}
+
+
+def test_state_an_alias_two_unchanged_records_share_stays_with_its_owner(state: State) -> None:
+    run = state.start_run("run")
+    shared = [("email", "same@example.com", "c1"), ("email", "same@example.com", "c2")]
+    state.commit(
+        BatchOutcome("customers", synced=[Synced("c1", 10, "h"), Synced("c2", 20, "h")]), run
+    )
+    state.commit(BatchOutcome("customers", aliases=[shared[0]]), run)  # c1 was sent last
+    for rows in (shared, shared[::-1]):  # unchanged runs record only what the state lacks
+        state.commit(BatchOutcome("customers", known_aliases=rows), run)
+        assert state.lookup_alias("customers", "email", ["same@example.com"]) == {
+            "same@example.com": 10
+        }
+    state.commit(BatchOutcome("customers", known_aliases=[("email", "new@example.com", "c2")]), run)
+    assert state.lookup_alias("customers", "email", ["new@example.com"]) == {"new@example.com": 20}
+    state.commit(BatchOutcome("customers", aliases=[shared[1]]), run)  # c2 is sent: it takes it
+    assert state.lookup_alias("customers", "email", ["same@example.com"]) == {
+        "same@example.com": 20
+    }
