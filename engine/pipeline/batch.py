@@ -296,7 +296,7 @@ class BatchSync:
             name,
             synced=loaded.synced,
             aliases=loaded.aliases,
-            known_aliases=prepared.unchanged_aliases,
+            unchanged_aliases=prepared.unchanged_aliases,
             quarantined=prepared.quarantined + loaded.quarantined,
             held=prepared.held + loaded.held,
             settled=prepared.unchanged,

@@ -19,7 +19,9 @@ class BatchOutcome:
     entity: str
     synced: list[Synced] = field(default_factory=list)
     aliases: list[tuple[str, str, str]] = field(default_factory=list)  # alias, alias_key, key
-    known_aliases: list[tuple[str, str, str]] = field(default_factory=list)  # unchanged records'
+    unchanged_aliases: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # unchanged records'
     quarantined: list[Parked] = field(default_factory=list)
     held: list[Parked] = field(default_factory=list)
     settled: list[str] = field(default_factory=list)  # keys no longer parked (unchanged, ok)
@@ -31,7 +33,7 @@ class BatchOutcome:
 def write(db: duckdb.DuckDBPyConnection, outcome: BatchOutcome, run_id: int) -> None:
     """Write the outcome on a connection already inside a transaction."""
     o, at = outcome, now()
-    idmap.write(db, o.entity, o.synced, o.aliases, at, o.known_aliases)
+    idmap.write(db, o.entity, o.synced, o.aliases, at, o.unchanged_aliases)
     parked.release(db, o.entity, [s.key for s in o.synced] + o.settled)
     parked.write(db, ParkedTable.QUARANTINE, o.entity, o.quarantined, run_id, at)
     parked.write(db, ParkedTable.HELD, o.entity, o.held, run_id, at)

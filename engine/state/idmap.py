@@ -94,12 +94,12 @@ def write(
     synced: Sequence[Synced],
     aliases: Sequence[tuple[str, str, str]],
     now: datetime,
-    known: Sequence[tuple[str, str, str]] = (),
+    unchanged: Sequence[tuple[str, str, str]] = (),
 ) -> None:
     """A batch's synced part: ID map rows (a new extra never erases a known one) and aliases.
 
     `aliases` are the sent records': a value two keys share goes to the one sent last.
-    `known` are the unchanged records': written only where the value has no row yet, so
+    `unchanged` are the unchanged records': written only where the value has no row yet, so
     an alias two unchanged records share stays where it is instead of moving every run.
     """
     if synced:
@@ -117,7 +117,10 @@ def write(
                 [dumps_or_null(s.extra) for s in synced],
             ],
         )
-    for rows, on_conflict in ((aliases, "DO UPDATE SET key = excluded.key"), (known, "DO NOTHING")):
+    for rows, on_conflict in (
+        (aliases, "DO UPDATE SET key = excluded.key"),
+        (unchanged, "DO NOTHING"),
+    ):
         if rows:
             db.execute(
                 "INSERT INTO id_aliases SELECT ?, unnest(?), unnest(?), unnest(?) "

@@ -75,11 +75,13 @@ def test_state_an_alias_two_unchanged_records_share_stays_with_its_owner(state: 
     )
     state.commit(BatchOutcome("customers", aliases=[shared[0]]), run)  # c1 was sent last
     for rows in (shared, shared[::-1]):  # unchanged runs record only what the state lacks
-        state.commit(BatchOutcome("customers", known_aliases=rows), run)
+        state.commit(BatchOutcome("customers", unchanged_aliases=rows), run)
         assert state.lookup_alias("customers", "email", ["same@example.com"]) == {
             "same@example.com": 10
         }
-    state.commit(BatchOutcome("customers", known_aliases=[("email", "new@example.com", "c2")]), run)
+    state.commit(
+        BatchOutcome("customers", unchanged_aliases=[("email", "new@example.com", "c2")]), run
+    )
     assert state.lookup_alias("customers", "email", ["new@example.com"]) == {"new@example.com": 20}
     state.commit(BatchOutcome("customers", aliases=[shared[1]]), run)  # c2 is sent: it takes it
     assert state.lookup_alias("customers", "email", ["same@example.com"]) == {
